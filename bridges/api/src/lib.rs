@@ -1,0 +1,395 @@
+//! The contract between handoff's core and every chat network.
+//!
+//! A bridge is one chat network (Matrix, Slack, ...). It turns network events
+//! into [`Inbound`] values addressed by opaque [`Endpoint`]s and carries out
+//! [`Outgoing`] actions. The core never sees a network SDK type; a bridge never
+//! sees the case state machine. Ids inside `Endpoint` and [`MessageRef`] are
+//! minted and parsed only by the bridge that owns the network.
+//!
+//! Invariant: every [`Outgoing`] carries an idempotency key that is stable
+//! across restarts, so a bridge can make a retried action a no-op.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch (UTC).
+pub type Millis = i64;
+
+/// Where messages go: a room or channel, optionally a thread inside it.
+///
+/// `network` names the bridge ("matrix", "slack"); `room` and `thread` are
+/// opaque to everyone but that bridge.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub network: String,
+    pub room: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
+}
+
+impl Endpoint {
+    pub fn new(network: impl Into<String>, room: impl Into<String>) -> Self {
+        Endpoint {
+            network: network.into(),
+            room: room.into(),
+            thread: None,
+        }
+    }
+
+    pub fn in_thread(mut self, thread: impl Into<String>) -> Self {
+        self.thread = Some(thread.into());
+        self
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.thread {
+            Some(t) => write!(f, "{}:{}/{}", self.network, self.room, t),
+            None => write!(f, "{}:{}", self.network, self.room),
+        }
+    }
+}
+
+/// One message on one network: the endpoint it lives in and its network id
+/// (a Matrix event id, a Slack `ts`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct MessageRef {
+    pub endpoint: Endpoint,
+    pub id: String,
+}
+
+/// A person (or bot) on a network.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRef {
+    pub network: String,
+    /// Network user id (`@alice:example.org`, `U024BE7LH`).
+    pub id: String,
+    /// Human-readable name, when the network told us one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// True when the network marks this sender as a bot or app.
+    #[serde(default)]
+    pub is_bot: bool,
+}
+
+impl UserRef {
+    /// The display name, or the id when there is none.
+    pub fn name(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.id)
+    }
+}
+
+/// Message text: always a plain form; optionally HTML (Matrix
+/// `formatted_body`) the receiving bridge may convert to its own markup.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Text {
+    pub plain: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+}
+
+impl Text {
+    pub fn plain(s: impl Into<String>) -> Self {
+        Text {
+            plain: s.into(),
+            html: None,
+        }
+    }
+}
+
+/// A file or image carried across networks. The source bridge downloads it;
+/// the target bridge uploads it again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub name: String,
+    pub mime: String,
+    pub data: Vec<u8>,
+}
+
+/// Something that happened on a network, addressed to the core.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Inbound {
+    /// Network-unique id of this event, used to process it at most once.
+    pub event_id: String,
+    /// Where it happened.
+    pub endpoint: Endpoint,
+    /// Who did it.
+    pub sender: UserRef,
+    /// When the network says it happened.
+    pub at: Millis,
+    pub kind: InboundKind,
+}
+
+/// What kind of thing happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum InboundKind {
+    /// A new message. `id` is its network message id.
+    Message {
+        id: String,
+        body: Text,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
+    /// The sender changed an earlier message `target`.
+    Edit { target: String, body: Text },
+    /// The message `target` was deleted or redacted.
+    Delete { target: String },
+    /// A reaction `key` (an emoji) on message `target`; `id` is the reaction's own id.
+    Reaction {
+        id: String,
+        target: String,
+        key: String,
+    },
+    /// A file or image.
+    Attachment { id: String, file: Attachment },
+    /// The sender joined the endpoint.
+    Joined,
+    /// The sender left the endpoint.
+    Left,
+    /// The sender pressed a button the bot posted (Slack Block Kit).
+    /// `action` is the button's action id, `value` its value.
+    Button { action: String, value: String },
+}
+
+/// The context card of a case, rendered by the core for each kind of markup.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    /// Short title, e.g. "Case #42 · billing · Alice".
+    pub title: String,
+    /// CommonMark, for Matrix (bridges render it to HTML).
+    pub markdown: String,
+    /// Slack mrkdwn sections, one per Block Kit section block.
+    pub mrkdwn_sections: Vec<String>,
+    /// Plain text fallback (notifications, networks without markup).
+    pub plain: String,
+    /// Actions offered as buttons where the network has them.
+    pub buttons: Vec<Button>,
+}
+
+/// A button on the summary card.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    /// Stable action id, e.g. "claim", "resolve", "transfer".
+    pub action: String,
+    pub label: String,
+    /// For menus: `(value, label)` options; empty for a plain button.
+    #[serde(default)]
+    pub options: Vec<(String, String)>,
+}
+
+/// Where a team's cases are opened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DeskTarget {
+    /// A new private room per case, with `invite` invited.
+    PrivateRoom { invite: Vec<String> },
+    /// A thread per case in an existing room or channel.
+    Thread { room: String },
+}
+
+/// An action for a bridge to carry out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outgoing {
+    /// Stable across restarts: a retried action with the same key must not
+    /// be carried out twice.
+    pub key: String,
+    pub action: Action,
+}
+
+/// What to do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// Post a message. `as_name` asks the bridge to show it as said by that
+    /// person (a relayed agent or customer) where the network allows.
+    Send {
+        to: Endpoint,
+        body: Text,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        as_name: Option<String>,
+    },
+    /// Replace the text of an earlier message the bot sent.
+    Edit { target: MessageRef, body: Text },
+    /// Delete (redact) a message the bot sent.
+    Delete { target: MessageRef },
+    /// React to a message.
+    React { target: MessageRef, key: String },
+    /// Upload a file.
+    Upload {
+        to: Endpoint,
+        file: Attachment,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        as_name: Option<String>,
+    },
+    /// Open a case on a desk: create the private room or the thread, post the
+    /// summary first and pin it.
+    OpenCase {
+        desk: DeskTarget,
+        summary: CaseSummary,
+    },
+    /// Replace the pinned summary in place.
+    UpdateSummary {
+        summary_message: MessageRef,
+        summary: CaseSummary,
+    },
+    /// Tell the members of a case something that is not part of the relay
+    /// (a ping when the SLA is missed); `mention` is the network's mention
+    /// text (`@here`, a user id) to prepend.
+    Notify {
+        to: Endpoint,
+        body: Text,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mention: Option<String>,
+    },
+}
+
+/// What a bridge did, so the core can store the new ids.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Delivered {
+    /// A message now exists with this ref.
+    Message(MessageRef),
+    /// A case was opened: where its conversation happens, and the pinned
+    /// summary message.
+    CaseOpened {
+        endpoint: Endpoint,
+        summary: MessageRef,
+    },
+    /// Done; nothing new to remember.
+    Done,
+}
+
+/// What a network can do. The core asks before it plans an action a network
+/// lacks, and a bridge answers [`BridgeError::Unsupported`] if asked anyway.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    pub edit: bool,
+    pub delete: bool,
+    pub react: bool,
+    pub upload: bool,
+    pub threads: bool,
+    pub private_rooms: bool,
+    pub pins: bool,
+    pub buttons: bool,
+}
+
+/// Why a bridge could not carry out an action.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// The network has no such capability.
+    #[error("{network} does not support {what}")]
+    Unsupported { network: String, what: String },
+    /// The network asked us to slow down; retry after the given delay.
+    #[error("rate limited by {network}; retry after {retry_after_ms} ms")]
+    RateLimited {
+        network: String,
+        retry_after_ms: u64,
+    },
+    /// A passing failure (connection refused, 5xx, timeout): retry with backoff.
+    #[error("{network} is unavailable: {detail}")]
+    Unavailable { network: String, detail: String },
+    /// The network refused the action for good (unknown room, no permission):
+    /// retrying will not help.
+    #[error("{network} refused: {detail}")]
+    Rejected { network: String, detail: String },
+    /// Credentials are wrong or revoked.
+    #[error("{network} authentication failed: {detail}")]
+    Auth { network: String, detail: String },
+}
+
+impl BridgeError {
+    /// True when the same action may succeed later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            BridgeError::RateLimited { .. } | BridgeError::Unavailable { .. }
+        )
+    }
+}
+
+/// Where a bridge delivers what happened on its network.
+pub type InboundSender = tokio::sync::mpsc::Sender<Inbound>;
+
+/// One chat network.
+///
+/// `run` connects and forwards events until the connection is closed for
+/// good; `send` carries out one action. Both may be called concurrently.
+#[async_trait::async_trait]
+pub trait Bridge: Send + Sync {
+    /// The network name used in [`Endpoint::network`].
+    fn network(&self) -> &str;
+
+    /// What this network can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Connect and forward inbound events until shut down.
+    async fn run(&self, inbound: InboundSender) -> Result<(), BridgeError>;
+
+    /// Carry out one action. Must be idempotent per [`Outgoing::key`].
+    async fn send(&self, out: &Outgoing) -> Result<Delivered, BridgeError>;
+
+    /// True while the bridge is connected (for readiness probes).
+    fn is_connected(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_display_shows_thread() {
+        let e = Endpoint::new("slack", "C1").in_thread("123.456");
+        assert_eq!(e.to_string(), "slack:C1/123.456");
+        assert_eq!(Endpoint::new("matrix", "!r:x").to_string(), "matrix:!r:x");
+    }
+
+    #[test]
+    fn retryable_errors() {
+        let n = || "slack".to_string();
+        assert!(BridgeError::RateLimited {
+            network: n(),
+            retry_after_ms: 1
+        }
+        .is_retryable());
+        assert!(!BridgeError::Unsupported {
+            network: n(),
+            what: "edit".into()
+        }
+        .is_retryable());
+        assert!(!BridgeError::Rejected {
+            network: n(),
+            detail: "channel_not_found".into()
+        }
+        .is_retryable());
+    }
+
+    #[test]
+    fn inbound_round_trips_through_json() {
+        let ev = Inbound {
+            event_id: "$e".into(),
+            endpoint: Endpoint::new("matrix", "!r:x"),
+            sender: UserRef {
+                network: "matrix".into(),
+                id: "@a:x".into(),
+                display_name: Some("Alice".into()),
+                is_bot: false,
+            },
+            at: 1,
+            kind: InboundKind::Message {
+                id: "$e".into(),
+                body: Text::plain("hi"),
+                reply_to: None,
+            },
+        };
+        let s = serde_json::to_string(&ev).unwrap();
+        let back: Inbound = serde_json::from_str(&s).unwrap();
+        assert_eq!(ev, back);
+    }
+}

@@ -1,0 +1,339 @@
+//! The data every part of handoff shares: customers, conversations, cases,
+//! transcript turns and outbox entries.
+//!
+//! These are plain values (serde, no behaviour beyond small helpers): the
+//! state machine in `conversation` transforms them, `store` persists them,
+//! `summary` renders them. Everything persisted here must stay readable by
+//! later versions, so new fields get `#[serde(default)]`.
+
+use handoff_bridge_api::{Endpoint, Millis, MessageRef, Outgoing, UserRef};
+use serde::{Deserialize, Serialize};
+
+/// Case number, unique per store, counting up from 1.
+pub type CaseId = u64;
+
+/// Identifies one customer's conversation with the bot: the network, the
+/// place they talk to the bot (room, or thread in a busy room) and the user.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ConversationKey(pub String);
+
+impl ConversationKey {
+    pub fn new(endpoint: &Endpoint, user: &UserRef) -> Self {
+        ConversationKey(format!("{}|{}", endpoint, user.id))
+    }
+}
+
+impl std::fmt::Display for ConversationKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The customer of a conversation and where they talk to the bot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub user: UserRef,
+    pub endpoint: Endpoint,
+}
+
+/// Who said a turn.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum Speaker {
+    Customer,
+    Bot,
+    /// An agent, by display name.
+    Agent(String),
+    /// A message the bot sent on its own (wait notices, state changes).
+    System,
+}
+
+/// The FAQ entry the bot matched, and how sure it was.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaqHit {
+    pub id: String,
+    pub confidence: f32,
+}
+
+/// One line of a transcript.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Turn {
+    pub at: Millis,
+    pub speaker: Speaker,
+    pub text: String,
+    /// For customer turns: the best FAQ match (answered or not). For bot
+    /// turns: the entry it answered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faq: Option<FaqHit>,
+    /// Internal notes (`!note`): shown to agents, never to the customer.
+    #[serde(default)]
+    pub internal: bool,
+}
+
+/// Why the bot handed a conversation to a human. Shown in the summary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EscalationReason {
+    /// The customer asked for a person ("human", "agent", ...).
+    AskedForHuman { phrase: String },
+    /// The bot could not answer `count` times in a row.
+    RepeatedMisses { count: u32 },
+    /// The question touches a topic only humans handle.
+    HumanTopic { topic: String },
+    /// The FAQ entry that matched is marked `escalate = true`.
+    FaqEscalate { faq_id: String },
+    /// The customer sounded angry or upset.
+    Anger { word: String },
+    /// The customer is on the VIP list.
+    Vip,
+    /// The customer said the bot's answer did not help.
+    AnswerRejected {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        faq_id: Option<String>,
+    },
+    /// An agent moved the case from another team.
+    Transfer { from: String },
+    /// Nobody replied within the first-reply SLA; re-escalated.
+    SlaMissed { from: String },
+}
+
+impl std::fmt::Display for EscalationReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EscalationReason::AskedForHuman { phrase } => {
+                write!(f, "customer asked for a person (\u{201c}{phrase}\u{201d})")
+            }
+            EscalationReason::RepeatedMisses { count } => {
+                write!(f, "bot could not answer {count} times in a row")
+            }
+            EscalationReason::HumanTopic { topic } => write!(f, "human-only topic: {topic}"),
+            EscalationReason::FaqEscalate { faq_id } => {
+                write!(f, "FAQ entry \u{201c}{faq_id}\u{201d} always goes to a person")
+            }
+            EscalationReason::Anger { word } => {
+                write!(f, "customer sounds upset (\u{201c}{word}\u{201d})")
+            }
+            EscalationReason::Vip => f.write_str("VIP customer"),
+            EscalationReason::AnswerRejected { faq_id: Some(id) } => {
+                write!(f, "customer said the answer \u{201c}{id}\u{201d} did not help")
+            }
+            EscalationReason::AnswerRejected { faq_id: None } => {
+                f.write_str("customer said the answer did not help")
+            }
+            EscalationReason::Transfer { from } => write!(f, "transferred from {from}"),
+            EscalationReason::SlaMissed { from } => {
+                write!(f, "no reply within the SLA of {from}")
+            }
+        }
+    }
+}
+
+impl EscalationReason {
+    /// A short stable label for metrics and stats (`asked_for_human`, ...).
+    pub fn label(&self) -> &'static str {
+        match self {
+            EscalationReason::AskedForHuman { .. } => "asked_for_human",
+            EscalationReason::RepeatedMisses { .. } => "repeated_misses",
+            EscalationReason::HumanTopic { .. } => "human_topic",
+            EscalationReason::FaqEscalate { .. } => "faq_escalate",
+            EscalationReason::Anger { .. } => "anger",
+            EscalationReason::Vip => "vip",
+            EscalationReason::AnswerRejected { .. } => "answer_rejected",
+            EscalationReason::Transfer { .. } => "transfer",
+            EscalationReason::SlaMissed { .. } => "sla_missed",
+        }
+    }
+}
+
+/// Where a case is in its life.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum CaseState {
+    /// Waiting for an agent.
+    Queued,
+    /// An agent owns it.
+    Assigned { agent_id: String, agent: String },
+    /// Closed by an agent; the bot is back.
+    Resolved { by: String },
+    /// The customer went away while waiting.
+    Abandoned,
+}
+
+impl CaseState {
+    /// True while the case is waiting for or being worked by a human.
+    pub fn is_open(&self) -> bool {
+        matches!(self, CaseState::Queued | CaseState::Assigned { .. })
+    }
+}
+
+/// Where the case lives on the agents' desk once opened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseDesk {
+    /// The private room, or the thread in the team channel.
+    pub endpoint: Endpoint,
+    /// The pinned summary message.
+    pub summary: MessageRef,
+}
+
+/// A team change of a case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transfer {
+    pub at: Millis,
+    pub from: String,
+    pub to: String,
+    pub by: String,
+}
+
+/// One handover to humans, from escalation to resolution.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    pub id: CaseId,
+    pub conversation: ConversationKey,
+    pub customer: Customer,
+    pub team: String,
+    pub reason: EscalationReason,
+    /// The detected intent (best FAQ entry) or topic, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<String>,
+    pub state: CaseState,
+    pub opened_at: Millis,
+    /// When the customer started talking to the bot in this conversation.
+    pub bot_since: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_human_reply_at: Option<Millis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<Millis>,
+    /// Set once the desk confirmed the case room/thread exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desk: Option<CaseDesk>,
+    /// Everything said, bot part first, notes marked internal.
+    #[serde(default)]
+    pub transcript: Vec<Turn>,
+    /// First-reply deadline (absent when the team has no SLA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_deadline: Option<Millis>,
+    /// The SLA passed without a human reply.
+    #[serde(default)]
+    pub overdue: bool,
+    /// Opened outside the team's business hours.
+    #[serde(default)]
+    pub out_of_hours: bool,
+    #[serde(default)]
+    pub transfers: Vec<Transfer>,
+    /// Earlier cases of the same customer, newest first.
+    #[serde(default)]
+    pub previous_cases: Vec<CaseId>,
+    /// Customer satisfaction 1–5, when asked and answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csat: Option<u8>,
+}
+
+/// Where a conversation is in the lifecycle
+/// `Bot → Queued → Assigned → Resolved → Bot`, plus `Abandoned`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", content = "case", rename_all = "snake_case")]
+pub enum Phase {
+    /// The bot answers.
+    Bot,
+    /// Handed over, waiting for an agent.
+    Queued(CaseId),
+    /// An agent owns the conversation; the bot is silent.
+    Assigned(CaseId),
+    /// The last case was resolved; the bot answers again (and may ask for
+    /// a rating).
+    Resolved(CaseId),
+    /// The customer left while queued; the case resumes if they return.
+    Abandoned(CaseId),
+}
+
+impl Phase {
+    /// The case a human is (or was last) involved in.
+    pub fn case(&self) -> Option<CaseId> {
+        match self {
+            Phase::Bot => None,
+            Phase::Queued(c) | Phase::Assigned(c) | Phase::Resolved(c) | Phase::Abandoned(c) => {
+                Some(*c)
+            }
+        }
+    }
+
+    /// True while a human owns or is about to own the conversation.
+    pub fn human_owned(&self) -> bool {
+        matches!(self, Phase::Queued(_) | Phase::Assigned(_))
+    }
+}
+
+/// One customer's conversation with handoff.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub key: ConversationKey,
+    pub customer: Customer,
+    pub phase: Phase,
+    /// Turns with the bot since the last case (bounded; the oldest drop).
+    #[serde(default)]
+    pub turns: Vec<Turn>,
+    /// Consecutive customer messages the bot could not answer.
+    #[serde(default)]
+    pub misses_in_row: u32,
+    /// The last FAQ answer the bot gave, for "that didn't help".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_answer: Option<FaqHit>,
+    /// When this stretch with the bot started.
+    pub bot_since: Millis,
+    /// Last time the customer wrote.
+    pub last_customer_at: Millis,
+    /// A rating question is waiting for its answer.
+    #[serde(default)]
+    pub awaiting_csat: bool,
+}
+
+/// What an outbox entry is for, so the router knows what to remember once
+/// the bridge reports it done.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Purpose {
+    /// Nothing to remember (bot answers, notices).
+    Plain,
+    /// A relayed message: map the source to what gets delivered.
+    Relay { source: MessageRef },
+    /// Opening case `case`: store its desk endpoint and summary ref.
+    OpenCase { case: CaseId },
+}
+
+/// An action waiting in the durable outbox.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub conversation: ConversationKey,
+    pub outgoing: Outgoing,
+    pub purpose: Purpose,
+    /// Delivery attempts so far.
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_case_and_ownership() {
+        assert_eq!(Phase::Bot.case(), None);
+        assert_eq!(Phase::Queued(3).case(), Some(3));
+        assert!(Phase::Assigned(1).human_owned());
+        assert!(!Phase::Resolved(1).human_owned());
+        assert!(!Phase::Abandoned(1).human_owned());
+    }
+
+    #[test]
+    fn reason_labels_are_snake_case_and_display_is_human() {
+        let r = EscalationReason::RepeatedMisses { count: 2 };
+        assert_eq!(r.label(), "repeated_misses");
+        assert_eq!(r.to_string(), "bot could not answer 2 times in a row");
+    }
+
+    #[test]
+    fn case_state_open() {
+        assert!(CaseState::Queued.is_open());
+        assert!(!CaseState::Abandoned.is_open());
+    }
+}

@@ -1,0 +1,1 @@
+//! FAQ loading and matching (being written).
