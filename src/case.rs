@@ -6,7 +6,7 @@
 //! `summary` renders them. Everything persisted here must stay readable by
 //! later versions, so new fields get `#[serde(default)]`.
 
-use handoff_bridge_api::{Endpoint, Millis, MessageRef, Outgoing, UserRef};
+use handoff_bridge_api::{Endpoint, MessageRef, Millis, UserRef};
 use serde::{Deserialize, Serialize};
 
 /// Case number, unique per store, counting up from 1.
@@ -108,14 +108,20 @@ impl std::fmt::Display for EscalationReason {
             }
             EscalationReason::HumanTopic { topic } => write!(f, "human-only topic: {topic}"),
             EscalationReason::FaqEscalate { faq_id } => {
-                write!(f, "FAQ entry \u{201c}{faq_id}\u{201d} always goes to a person")
+                write!(
+                    f,
+                    "FAQ entry \u{201c}{faq_id}\u{201d} always goes to a person"
+                )
             }
             EscalationReason::Anger { word } => {
                 write!(f, "customer sounds upset (\u{201c}{word}\u{201d})")
             }
             EscalationReason::Vip => f.write_str("VIP customer"),
             EscalationReason::AnswerRejected { faq_id: Some(id) } => {
-                write!(f, "customer said the answer \u{201c}{id}\u{201d} did not help")
+                write!(
+                    f,
+                    "customer said the answer \u{201c}{id}\u{201d} did not help"
+                )
             }
             EscalationReason::AnswerRejected { faq_id: None } => {
                 f.write_str("customer said the answer did not help")
@@ -184,6 +190,29 @@ pub struct Transfer {
     pub by: String,
 }
 
+/// A line about an earlier case of the same customer, for the summary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousCase {
+    pub id: CaseId,
+    pub opened_at: Millis,
+    pub team: String,
+    /// The escalation reason, as shown to agents.
+    pub reason: String,
+    pub state: CaseState,
+}
+
+impl PreviousCase {
+    pub fn of(case: &Case) -> PreviousCase {
+        PreviousCase {
+            id: case.id,
+            opened_at: case.opened_at,
+            team: case.team.clone(),
+            reason: case.reason.to_string(),
+            state: case.state.clone(),
+        }
+    }
+}
+
 /// One handover to humans, from escalation to resolution.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Case {
@@ -222,7 +251,10 @@ pub struct Case {
     pub transfers: Vec<Transfer>,
     /// Earlier cases of the same customer, newest first.
     #[serde(default)]
-    pub previous_cases: Vec<CaseId>,
+    pub previous_cases: Vec<PreviousCase>,
+    /// The queue position the customer was last told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub told_position: Option<u32>,
     /// Customer satisfaction 1–5, when asked and answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csat: Option<u8>,
@@ -285,27 +317,20 @@ pub struct Conversation {
     /// A rating question is waiting for its answer.
     #[serde(default)]
     pub awaiting_csat: bool,
+    /// The customer was told their extra messages reach the team.
+    #[serde(default)]
+    pub waiting_acked: bool,
 }
 
-/// What an outbox entry is for, so the router knows what to remember once
-/// the bridge reports it done.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Purpose {
-    /// Nothing to remember (bot answers, notices).
-    Plain,
-    /// A relayed message: map the source to what gets delivered.
-    Relay { source: MessageRef },
-    /// Opening case `case`: store its desk endpoint and summary ref.
-    OpenCase { case: CaseId },
-}
-
-/// An action waiting in the durable outbox.
+/// An effect of the state machine waiting in the durable outbox. It is
+/// resolved into a bridge action only when delivered, so a relay queued
+/// before its case room exists goes to the room once it does.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutboxEntry {
     pub conversation: ConversationKey,
-    pub outgoing: Outgoing,
-    pub purpose: Purpose,
+    /// Idempotency key, stable across restarts (inbound event id + index).
+    pub key: String,
+    pub effect: crate::conversation::Effect,
     /// Delivery attempts so far.
     #[serde(default)]
     pub attempts: u32,

@@ -6,5 +6,14 @@
 
 pub mod case; // cases, customers and transcript turns: the data every part shares
 pub mod config; // TOML → typed config; validation with file:line:col errors; ${VAR} secrets
+pub mod conversation; // the case state machine: (state, event) -> (state, effects), no I/O
+pub mod daemon; // `handoff run`: store, bridges, router and timers wired together
+pub mod escalation; // rules deciding when to hand over, each with its reason
 pub mod faq; // FAQ file loading, the matcher index, confidence, evaluation
+#[cfg(test)]
+mod fixtures; // shared unit-test fixtures: config, FAQ, engine, fake world
+pub mod hours; // business hours with real time zones and holidays
+pub mod pii; // masking of card numbers, e-mails and phones in summaries
+pub mod routing; // which team gets a case; desk targets; queue wait phrases; SLA deadlines
 pub mod store; // the Store trait, sled and in-memory backends, one shared test suite
+pub mod summary; // the pinned context card: Markdown, Slack mrkdwn, plain text

@@ -1,1 +1,122 @@
-//! Durable state (being written).
+//! Durable state: the [`Store`] trait, its sled and in-memory backends, and
+//! the one test suite both must pass.
+//!
+//! The store owns what must survive a restart: conversations, cases and
+//! their indexes (desk, customer, open, opened-at), the outbox, message-id
+//! twins across networks, inbound event ids already handled (dedupe) and
+//! small per-bridge state. It is not a cache and holds no logic beyond index
+//! maintenance: the state machine decides, the store remembers.
+//!
+//! Invariant: a call that returns `Ok` after writing is durable (sled data
+//! that matters is flushed before it is acknowledged), and a multi-record
+//! write ([`Store::commit`], [`Store::outbox_done`]) lands entirely or not at
+//! all. A record that fails to decode is reported as corrupt, never skipped
+//! and never overwritten.
+//!
+//! The trait is synchronous on purpose: sled is embedded and synchronous and
+//! every call is short (a few index lookups, one fsync on writes), so async
+//! callers call it directly instead of paying for `spawn_blocking` on every
+//! event. A future networked backend would make its own blocking choice.
+
+pub mod memory;
+pub mod sled;
+
+mod codec;
+#[cfg(test)]
+mod equivalence;
+mod error;
+#[cfg(test)]
+pub(crate) mod suite;
+
+pub use error::StoreError;
+
+use handoff_bridge_api::{Endpoint, MessageRef, Millis};
+
+use crate::case::{Case, CaseId, Conversation, ConversationKey, OutboxEntry};
+
+/// The format version this build writes. Stores with a higher version are
+/// refused at open; lower versions would be migrated here.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Everything the router writes after the state machine handled one inbound
+/// event (or one timer): written in one transaction, durable on return.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Commit {
+    /// When this happened; stamps `seen_event` for [`Store::prune_seen`].
+    pub at: Millis,
+    /// The inbound event handled. Committing an id already seen fails with
+    /// [`StoreError::AlreadySeen`] and writes nothing, so a redelivered event
+    /// can never queue its effects twice, even when two workers race.
+    pub seen_event: Option<String>,
+    /// The conversation's new state, if it changed.
+    pub conversation: Option<Conversation>,
+    /// Cases created or changed (indexes follow).
+    pub cases: Vec<Case>,
+    /// Actions to queue, in order.
+    pub outbox: Vec<OutboxEntry>,
+    /// Message twins across networks, stored in both directions.
+    pub mappings: Vec<(MessageRef, MessageRef)>,
+}
+
+/// Durable state of one handoff instance. Object-safe; used as
+/// `Arc<dyn Store>` from many tasks at once.
+pub trait Store: Send + Sync {
+    /// Writes all of `c` atomically and durably, or nothing. Returns the
+    /// outbox sequence numbers assigned to `c.outbox`, in order.
+    fn commit(&self, c: &Commit) -> Result<Vec<u64>, StoreError>;
+
+    /// Was this inbound event already committed (and not yet pruned)?
+    fn is_seen(&self, event_id: &str) -> Result<bool, StoreError>;
+
+    fn conversation(&self, key: &ConversationKey) -> Result<Option<Conversation>, StoreError>;
+
+    /// All conversations, by key (used at start to re-arm timers).
+    fn conversations(&self) -> Result<Vec<Conversation>, StoreError>;
+
+    /// A new case id: counts up from 1, never the same twice, across
+    /// restarts and concurrent callers (durable before it is returned).
+    fn next_case_id(&self) -> Result<CaseId, StoreError>;
+
+    fn case(&self, id: CaseId) -> Result<Option<Case>, StoreError>;
+
+    /// The case whose desk (agent room or thread) is `endpoint`.
+    fn case_by_desk(&self, endpoint: &Endpoint) -> Result<Option<CaseId>, StoreError>;
+
+    /// The cases of one customer, newest (highest id) first.
+    fn cases_of_customer(&self, network: &str, user_id: &str) -> Result<Vec<CaseId>, StoreError>;
+
+    /// Cases that are queued or assigned, by id (from an index, not a scan).
+    fn open_cases(&self) -> Result<Vec<Case>, StoreError>;
+
+    /// Cases opened at or after `since`, by id (stats, export).
+    fn cases_since(&self, since: Millis) -> Result<Vec<Case>, StoreError>;
+
+    /// The messages mapped to `m` on other networks, sorted.
+    fn twins(&self, m: &MessageRef) -> Result<Vec<MessageRef>, StoreError>;
+
+    /// Outbox entries not yet done, in sequence order.
+    fn outbox_pending(&self) -> Result<Vec<(u64, OutboxEntry)>, StoreError>;
+
+    /// Replaces a pending entry (e.g. `attempts + 1`). Fails with
+    /// [`StoreError::UnknownOutboxEntry`] if it is gone: a delivered entry is
+    /// never brought back.
+    fn outbox_update(&self, seq: u64, entry: &OutboxEntry) -> Result<(), StoreError>;
+
+    /// Atomically removes a delivered entry and records what its delivery
+    /// produced (twins in both directions, changed cases). Fails with
+    /// [`StoreError::UnknownOutboxEntry`], writing nothing, if it is gone.
+    fn outbox_done(
+        &self,
+        seq: u64,
+        mappings: &[(MessageRef, MessageRef)],
+        cases: &[Case],
+    ) -> Result<(), StoreError>;
+
+    /// Small per-bridge state (sync tokens, last seen Slack ts).
+    fn bridge_get(&self, bridge: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    fn bridge_put(&self, bridge: &str, key: &str, value: &[u8]) -> Result<(), StoreError>;
+
+    /// Forgets dedupe ids committed before `older_than`; returns how many.
+    fn prune_seen(&self, older_than: Millis) -> Result<usize, StoreError>;
+}

@@ -312,6 +312,14 @@ impl BridgeError {
     }
 }
 
+/// Small durable state a bridge keeps between runs (sync tokens, thread
+/// roots, last seen timestamps), backed by the core's store. Keys are the
+/// bridge's own; values are opaque bytes. `put` is durable when it returns.
+pub trait BridgeState: Send + Sync {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), String>;
+}
+
 /// Where a bridge delivers what happened on its network.
 pub type InboundSender = tokio::sync::mpsc::Sender<Inbound>;
 

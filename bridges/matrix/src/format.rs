@@ -1,0 +1,160 @@
+//! Pure text shaping for outgoing Matrix messages: Markdown to HTML, the
+//! bold "Name:" prefix of relayed messages, mention pills, HTML escaping.
+//!
+//! No I/O and no matrix-sdk calls; `outgoing` turns the results into event
+//! content. Invariant: text that came from users is always escaped before
+//! it enters HTML, and raw HTML inside Markdown is shown, not interpreted.
+
+use handoff_bridge_api::Text;
+use pulldown_cmark::{html, Event, Options, Parser};
+
+/// Escapes `&`, `<`, `>`, `"` and `'` for use in HTML text or attributes.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Renders CommonMark (with tables and strikethrough) to HTML. Raw HTML in
+/// the input is escaped, so a customer quote cannot inject markup.
+pub fn markdown_to_html(markdown: &str) -> String {
+    let mut options = Options::empty();
+    options.insert(Options::ENABLE_TABLES);
+    options.insert(Options::ENABLE_STRIKETHROUGH);
+    let events = Parser::new_ext(markdown, options).map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
+        other => other,
+    });
+    let mut out = String::new();
+    html::push_html(&mut out, events);
+    out.trim_end().to_owned()
+}
+
+/// The HTML form of `text`: its own HTML, or its plain form escaped with
+/// line breaks kept.
+pub fn html_of(text: &Text) -> String {
+    match &text.html {
+        Some(h) => h.clone(),
+        None => escape_html(&text.plain).replace('\n', "<br>"),
+    }
+}
+
+/// Prefixes `text` with a bold `Name:`: plain `**Name:** text`, HTML
+/// `<strong>Name:</strong> text`.
+pub fn with_name(name: &str, text: &Text) -> Text {
+    Text {
+        plain: format!("**{name}:** {}", text.plain),
+        html: Some(format!(
+            "<strong>{}:</strong> {}",
+            escape_html(name),
+            html_of(text)
+        )),
+    }
+}
+
+/// What a `Notify` mention becomes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Mention {
+    /// A Matrix user id: a pill and `m.mentions.user_ids`.
+    User(String),
+    /// `@room` (or Slack-style `@here`/`@channel`): `m.mentions.room`.
+    Room,
+    /// Anything else: prepended as text.
+    Text(String),
+}
+
+/// Classifies a mention string.
+pub fn classify_mention(mention: &str) -> Mention {
+    let m = mention.trim();
+    if matches!(m, "@room" | "@here" | "@channel" | "@everyone") {
+        Mention::Room
+    } else if m.starts_with('@') && m.contains(':') && !m.contains(char::is_whitespace) {
+        Mention::User(m.to_owned())
+    } else {
+        Mention::Text(m.to_owned())
+    }
+}
+
+/// `text` with `mention` in front: a matrix.to pill for users.
+pub fn with_mention(mention: &Mention, text: &Text) -> Text {
+    match mention {
+        Mention::User(id) => Text {
+            plain: format!("{id}: {}", text.plain),
+            html: Some(format!(
+                "<a href=\"https://matrix.to/#/{}\">{}</a>: {}",
+                escape_html(id),
+                escape_html(id),
+                html_of(text)
+            )),
+        },
+        Mention::Room => Text {
+            plain: format!("@room: {}", text.plain),
+            html: Some(format!("@room: {}", html_of(text))),
+        },
+        Mention::Text(t) if t.is_empty() => text.clone(),
+        Mention::Text(t) => Text {
+            plain: format!("{t} {}", text.plain),
+            html: text
+                .html
+                .as_ref()
+                .map(|h| format!("{} {h}", escape_html(t))),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_renders_and_escapes_raw_html() {
+        let html = markdown_to_html("**Case #1**\n\n- a\n- b <script>x</script>");
+        assert!(html.contains("<strong>Case #1</strong>"), "{html}");
+        assert!(html.contains("<li>a</li>"), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+    }
+
+    #[test]
+    fn as_name_prefix_is_bold_and_escaped() {
+        let t = with_name("Bob <ops>", &Text::plain("a < b\nnext"));
+        assert_eq!(t.plain, "**Bob <ops>:** a < b\nnext");
+        assert_eq!(
+            t.html.as_deref(),
+            Some("<strong>Bob &lt;ops&gt;:</strong> a &lt; b<br>next")
+        );
+        let h = with_name(
+            "Al",
+            &Text {
+                plain: "x".into(),
+                html: Some("<em>x</em>".into()),
+            },
+        );
+        assert_eq!(h.html.as_deref(), Some("<strong>Al:</strong> <em>x</em>"));
+    }
+
+    #[test]
+    fn mentions_are_classified_and_rendered() {
+        assert_eq!(
+            classify_mention("@alice:localhost"),
+            Mention::User("@alice:localhost".into())
+        );
+        assert_eq!(classify_mention("@here"), Mention::Room);
+        assert_eq!(classify_mention("team"), Mention::Text("team".into()));
+        let t = with_mention(&classify_mention("@alice:localhost"), &Text::plain("SLA"));
+        assert_eq!(t.plain, "@alice:localhost: SLA");
+        assert!(t
+            .html
+            .unwrap()
+            .starts_with("<a href=\"https://matrix.to/#/@alice:localhost\">"));
+    }
+}

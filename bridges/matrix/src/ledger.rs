@@ -1,0 +1,187 @@
+//! What the bridge remembers in the core's `BridgeState`, and the transaction
+//! ids derived from idempotency keys.
+//!
+//! Owns the key layout (`matrix/done/…`, `matrix/thread/…`,
+//! `matrix/sync_token`, `matrix/first_start`) and its encoding; not the decision of when to
+//! record. Invariant: a transaction id depends only on (key, step), so a
+//! retry after a crash reuses it and the homeserver deduplicates the send.
+
+use std::sync::Arc;
+
+use handoff_bridge_api::{BridgeState, Delivered, Millis};
+use matrix_sdk::ruma::OwnedTransactionId;
+use sha2::{Digest, Sha256};
+
+use crate::error::unavailable;
+use handoff_bridge_api::BridgeError;
+
+/// A transaction id for step `step` of the action with idempotency key `key`:
+/// `hf` + 32 hex digits of SHA-256, valid in any URL path segment.
+pub fn txn_id(key: &str, step: &str) -> OwnedTransactionId {
+    OwnedTransactionId::from(format!("hf{}", digest_hex(&format!("{key}\u{0}{step}"), 16)))
+}
+
+/// A room alias localpart that names the case room of `key` (servers
+/// refuse a second room with the same alias, which makes room creation
+/// idempotent even across a crash between create and record).
+pub fn case_alias_localpart(key: &str) -> String {
+    format!("handoff-case-{}", digest_hex(key, 12))
+}
+
+fn digest_hex(input: &str, bytes: usize) -> String {
+    let digest = Sha256::digest(input.as_bytes());
+    digest
+        .iter()
+        .take(bytes)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Typed access to the bridge's durable state.
+#[derive(Clone)]
+pub struct Ledger {
+    state: Arc<dyn BridgeState>,
+}
+
+impl Ledger {
+    pub fn new(state: Arc<dyn BridgeState>) -> Self {
+        Ledger { state }
+    }
+
+    /// What an earlier run delivered for `key`, if it completed.
+    pub fn delivered(&self, key: &str) -> Result<Option<Delivered>, BridgeError> {
+        let Some(bytes) = self.get(&done_key(key))? else {
+            return Ok(None);
+        };
+        match serde_json::from_slice(&bytes) {
+            Ok(d) => Ok(Some(d)),
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable delivery record; acting again");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Records that `key` was carried out with result `delivered`.
+    pub fn record(&self, key: &str, delivered: &Delivered) -> Result<(), BridgeError> {
+        let bytes = serde_json::to_vec(delivered)
+            .map_err(|e| unavailable(format!("encoding a delivery record: {e}")))?;
+        self.put(&done_key(key), &bytes)
+    }
+
+    /// The thread root of `user` in `room`, if one was chosen.
+    pub fn thread_root(&self, room: &str, user: &str) -> Result<Option<String>, BridgeError> {
+        Ok(self
+            .get(&thread_key(room, user))?
+            .and_then(|b| String::from_utf8(b).ok()))
+    }
+
+    /// Makes `root` the thread of `user` in `room`.
+    pub fn set_thread_root(&self, room: &str, user: &str, root: &str) -> Result<(), BridgeError> {
+        self.put(&thread_key(room, user), root.as_bytes())
+    }
+
+    /// The sync token after the last batch whose events were all forwarded.
+    pub fn sync_token(&self) -> Result<Option<String>, BridgeError> {
+        Ok(self
+            .get(SYNC_TOKEN_KEY)?
+            .and_then(|b| String::from_utf8(b).ok()))
+    }
+
+    /// Records that every event up to `token` was forwarded.
+    pub fn set_sync_token(&self, token: &str) -> Result<(), BridgeError> {
+        self.put(SYNC_TOKEN_KEY, token.as_bytes())
+    }
+
+    /// When the bridge first started (events older than this are history),
+    /// recording `now` on the very first call.
+    pub fn first_start(&self, now: Millis) -> Result<Millis, BridgeError> {
+        const KEY: &str = "matrix/first_start";
+        if let Some(bytes) = self.get(KEY)? {
+            if let Ok(arr) = <[u8; 8]>::try_from(bytes.as_slice()) {
+                return Ok(Millis::from_be_bytes(arr));
+            }
+            tracing::warn!("unreadable first-start record; resetting it");
+        }
+        self.put(KEY, &now.to_be_bytes())?;
+        Ok(now)
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BridgeError> {
+        self.state
+            .get(key)
+            .map_err(|e| unavailable(format!("reading bridge state {key}: {e}")))
+    }
+
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), BridgeError> {
+        self.state
+            .put(key, value)
+            .map_err(|e| unavailable(format!("writing bridge state {key}: {e}")))
+    }
+}
+
+const SYNC_TOKEN_KEY: &str = "matrix/sync_token";
+
+fn done_key(key: &str) -> String {
+    format!("matrix/done/{}", digest_hex(key, 16))
+}
+
+fn thread_key(room: &str, user: &str) -> String {
+    format!("matrix/thread/{room}|{user}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Mem(Mutex<HashMap<String, Vec<u8>>>);
+    impl BridgeState for Mem {
+        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+            Ok(self.0.lock().unwrap().get(key).cloned())
+        }
+        fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
+            self.0.lock().unwrap().insert(key.into(), value.to_vec());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn txn_ids_are_stable_distinct_and_url_safe() {
+        let a = txn_id("case-7/open", "summary");
+        assert_eq!(a, txn_id("case-7/open", "summary"));
+        assert_ne!(a, txn_id("case-7/open", "pin"));
+        assert_ne!(a, txn_id("case-8/open", "summary"));
+        assert_eq!(a.as_str().len(), 34);
+        assert!(a.as_str().chars().all(|c| c.is_ascii_alphanumeric()));
+        let weird = txn_id("ключ / with spaces?&#", "");
+        assert!(weird.as_str().chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn case_alias_is_a_valid_localpart() {
+        let a = case_alias_localpart("out:42");
+        assert!(a.starts_with("handoff-case-"));
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
+        assert_ne!(a, case_alias_localpart("out:43"));
+    }
+
+    #[test]
+    fn ledger_round_trips() {
+        let ledger = Ledger::new(Arc::new(Mem::default()));
+        assert_eq!(ledger.delivered("k").unwrap(), None);
+        ledger.record("k", &Delivered::Done).unwrap();
+        assert_eq!(ledger.delivered("k").unwrap(), Some(Delivered::Done));
+        ledger.set_thread_root("!r:x", "@a:x", "$root").unwrap();
+        assert_eq!(
+            ledger.thread_root("!r:x", "@a:x").unwrap().as_deref(),
+            Some("$root")
+        );
+        assert_eq!(ledger.first_start(5).unwrap(), 5);
+        assert_eq!(ledger.first_start(9).unwrap(), 5);
+    }
+}

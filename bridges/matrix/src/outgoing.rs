@@ -1,0 +1,178 @@
+//! Carrying out one `Action` on Matrix: send (reply, thread, relayed
+//! name), edit, redact, react, upload, notify; cases are handed to `case`.
+//!
+//! Not for remembering completed keys (the caller records the result).
+//! Invariant: every event is sent with a transaction id derived from the
+//! action's key and step, so a retried action is deduplicated by the
+//! homeserver even when our own record of it was lost.
+
+use handoff_bridge_api::{
+    Action, Attachment, BridgeError, Delivered, Endpoint, MessageRef, Text,
+};
+use matrix_sdk::ruma::events::reaction::ReactionEventContent;
+use matrix_sdk::ruma::events::relation::{Annotation, InReplyTo, Reply, Thread};
+use matrix_sdk::ruma::events::room::message::{
+    Relation, ReplacementMetadata, RoomMessageEventContent, TextMessageEventContent,
+};
+use matrix_sdk::ruma::events::{Mentions, MessageLikeEventContent};
+use matrix_sdk::ruma::{OwnedEventId, OwnedUserId};
+use matrix_sdk::Room;
+
+use crate::error::{from_http, from_sdk, rejected};
+use crate::format::{classify_mention, with_mention, with_name, Mention};
+use crate::ledger::txn_id;
+use crate::{case, media, rooms, Shared, NETWORK};
+
+/// Carries out `action` (idempotency key `key`).
+pub async fn carry_out(
+    shared: &Shared,
+    key: &str,
+    action: &Action,
+) -> Result<Delivered, BridgeError> {
+    match action {
+        Action::Send {
+            to,
+            body,
+            reply_to,
+            as_name,
+        } => {
+            let text = match as_name {
+                Some(name) => with_name(name, body),
+                None => body.clone(),
+            };
+            let room = rooms::joined(shared, &to.room).await?;
+            let reply = reply_to.as_deref().map(event_id).transpose()?;
+            let content = placed(message(&text, false), to, reply)?;
+            let id = send(&room, content, key, "send").await?;
+            Ok(delivered_message(&room, to, id))
+        }
+        Action::Edit { target, body } => {
+            let room = rooms::joined(shared, &target.endpoint.room).await?;
+            let content = message(body, false)
+                .make_replacement(ReplacementMetadata::new(event_id(&target.id)?, None));
+            let id = send(&room, content, key, "edit").await?;
+            Ok(delivered_message(&room, &target.endpoint, id))
+        }
+        Action::Delete { target } => {
+            let room = rooms::joined(shared, &target.endpoint.room).await?;
+            room.redact(&event_id(&target.id)?, None, Some(txn_id(key, "redact")))
+                .await
+                .map_err(|e| from_http(&format!("redacting {}", target.id), &e))?;
+            Ok(Delivered::Done)
+        }
+        Action::React { target, key: emoji } => {
+            let room = rooms::joined(shared, &target.endpoint.room).await?;
+            let content =
+                ReactionEventContent::new(Annotation::new(event_id(&target.id)?, emoji.clone()));
+            let id = send(&room, content, key, "react").await?;
+            Ok(delivered_message(&room, &target.endpoint, id))
+        }
+        Action::Upload { to, file, as_name } => upload(shared, key, to, file, as_name).await,
+        Action::Notify { to, body, mention } => {
+            let room = rooms::joined(shared, &to.room).await?;
+            let mention = mention.as_deref().map(classify_mention);
+            let text = match &mention {
+                Some(m) => with_mention(m, body),
+                None => body.clone(),
+            };
+            let mut content = message(&text, true);
+            content.mentions = Some(match &mention {
+                Some(Mention::User(id)) => match OwnedUserId::try_from(id.as_str()) {
+                    Ok(user) => Mentions::with_user_ids([user]),
+                    Err(_) => Mentions::new(),
+                },
+                Some(Mention::Room) => Mentions::with_room_mention(),
+                _ => Mentions::new(),
+            });
+            let content = placed(content, to, None)?;
+            let id = send(&room, content, key, "notify").await?;
+            Ok(delivered_message(&room, to, id))
+        }
+        Action::OpenCase { desk, summary } => case::open(shared, key, desk, summary).await,
+        Action::UpdateSummary {
+            summary_message,
+            summary,
+        } => case::update_summary(shared, key, summary_message, summary).await,
+    }
+}
+
+async fn upload(
+    shared: &Shared,
+    key: &str,
+    to: &Endpoint,
+    file: &Attachment,
+    as_name: &Option<String>,
+) -> Result<Delivered, BridgeError> {
+    let room = rooms::joined(shared, &to.room).await?;
+    let thread = to.thread.as_deref().map(event_id).transpose()?;
+    let caption = as_name.as_ref().map(|name| {
+        let t = with_name(name, &Text::plain(file.name.clone()));
+        match t.html {
+            Some(html) => TextMessageEventContent::html(t.plain, html),
+            None => TextMessageEventContent::plain(t.plain),
+        }
+    });
+    let id = media::upload(&room, file, thread, caption, txn_id(key, "upload")).await?;
+    Ok(delivered_message(&room, to, id))
+}
+
+/// A text (or notice) message with HTML when the text has it.
+pub fn message(text: &Text, notice: bool) -> RoomMessageEventContent {
+    match (&text.html, notice) {
+        (Some(html), false) => RoomMessageEventContent::text_html(&text.plain, html),
+        (Some(html), true) => RoomMessageEventContent::notice_html(&text.plain, html),
+        (None, false) => RoomMessageEventContent::text_plain(&text.plain),
+        (None, true) => RoomMessageEventContent::notice_plain(&text.plain),
+    }
+}
+
+/// Puts `content` in the endpoint's thread (with the reply fallback fields)
+/// and/or makes it a reply.
+fn placed(
+    mut content: RoomMessageEventContent,
+    to: &Endpoint,
+    reply: Option<OwnedEventId>,
+) -> Result<RoomMessageEventContent, BridgeError> {
+    let thread = to.thread.as_deref().map(event_id).transpose()?;
+    content.relates_to = match (thread, reply) {
+        (Some(root), Some(reply)) => Some(Relation::Thread(Thread::reply(root, reply))),
+        (Some(root), None) => Some(Relation::Thread(Thread::plain(root.clone(), root))),
+        (None, Some(reply)) => Some(Relation::Reply(Reply::new(InReplyTo::new(reply)))),
+        (None, None) => None,
+    };
+    Ok(content)
+}
+
+/// Sends a message-like event with the transaction id of (key, step).
+pub async fn send(
+    room: &Room,
+    content: impl MessageLikeEventContent,
+    key: &str,
+    step: &str,
+) -> Result<OwnedEventId, BridgeError> {
+    let txn = txn_id(key, step);
+    let sent = room
+        .send(content)
+        .with_transaction_id(&txn)
+        .await
+        .map_err(|e| from_sdk(&format!("sending to {}", room.room_id()), &e))?;
+    Ok(sent.response.event_id)
+}
+
+/// Parses an event id the core handed back to us.
+pub fn event_id(id: &str) -> Result<OwnedEventId, BridgeError> {
+    OwnedEventId::try_from(id).map_err(|e| rejected(format!("{id:?} is not an event id: {e}")))
+}
+
+/// A message ref in `room` (always by room id, even if the action named an
+/// alias), keeping the thread the action addressed.
+fn delivered_message(room: &Room, endpoint: &Endpoint, id: OwnedEventId) -> Delivered {
+    Delivered::Message(MessageRef {
+        endpoint: Endpoint {
+            network: NETWORK.to_owned(),
+            room: room.room_id().to_string(),
+            thread: endpoint.thread.clone(),
+        },
+        id: id.to_string(),
+    })
+}

@@ -1,0 +1,126 @@
+//! Which rooms the bot is in: joining the configured customer rooms at
+//! start, deciding on invites, and looking up a joined room for an action.
+//!
+//! Not for sending or receiving events. Invariant: the bot only joins a
+//! room when configuration says so (a configured customer room, a desk
+//! room named in an action, or any invite when `auto_join` is on).
+
+use std::str::FromStr;
+
+use handoff_bridge_api::BridgeError;
+use matrix_sdk::ruma::{OwnedRoomAliasId, OwnedRoomId, OwnedRoomOrAliasId, RoomId};
+use matrix_sdk::{Room, RoomState};
+
+use crate::error::{from_http, from_sdk, rejected};
+use crate::Shared;
+
+/// Joins every configured customer room (resolving aliases); a room that
+/// cannot be joined now is logged and remembered, so its invite is
+/// accepted later.
+pub async fn join_configured(shared: &Shared) {
+    for entry in &shared.cfg.customer_rooms {
+        match join_one(shared, entry).await {
+            Ok(id) => tracing::info!(room = %entry, id = %id, "in customer room"),
+            Err(e) => tracing::warn!(room = %entry, error = %e, "could not join customer room"),
+        }
+    }
+}
+
+async fn join_one(shared: &Shared, entry: &str) -> Result<OwnedRoomId, BridgeError> {
+    let id = resolve(shared, entry).await?;
+    if let Ok(mut set) = shared.customer_rooms.write() {
+        set.insert(id.clone());
+    }
+    let joined = shared
+        .client
+        .get_room(&id)
+        .is_some_and(|r| r.state() == RoomState::Joined);
+    if !joined {
+        let target = OwnedRoomOrAliasId::from(id.clone());
+        shared
+            .client
+            .join_room_by_id_or_alias(&target, &[])
+            .await
+            .map_err(|e| from_sdk(&format!("joining {entry}"), &e))?;
+    }
+    Ok(id)
+}
+
+/// A room id from `!id:hs` or `#alias:hs`.
+pub async fn resolve(shared: &Shared, entry: &str) -> Result<OwnedRoomId, BridgeError> {
+    if let Ok(id) = OwnedRoomId::from_str(entry) {
+        return Ok(id);
+    }
+    let alias = OwnedRoomAliasId::from_str(entry)
+        .map_err(|e| rejected(format!("{entry:?} is neither a room id nor an alias: {e}")))?;
+    let response = shared
+        .client
+        .resolve_room_alias(&alias)
+        .await
+        .map_err(|e| from_http(&format!("resolving {alias}"), &e))?;
+    Ok(response.room_id)
+}
+
+/// Whether an invite to `room` should be accepted.
+pub fn accepts_invite(shared: &Shared, room: &Room) -> bool {
+    if shared.cfg.auto_join {
+        return true;
+    }
+    let configured = shared
+        .customer_rooms
+        .read()
+        .map(|set| set.contains(room.room_id()))
+        .unwrap_or(false);
+    configured
+        || room.canonical_alias().is_some_and(|alias| {
+            shared
+                .cfg
+                .customer_rooms
+                .iter()
+                .any(|c| c == alias.as_str())
+        })
+}
+
+/// Accepts the invite to `room_id` if configuration allows it.
+pub async fn handle_invite(shared: &Shared, room_id: &RoomId) {
+    let Some(room) = shared.client.get_room(room_id) else {
+        return;
+    };
+    if room.state() != RoomState::Invited {
+        return;
+    }
+    if !accepts_invite(shared, &room) {
+        tracing::info!(room = %room_id, "ignoring invite to a room that is not a customer room");
+        return;
+    }
+    match room.join().await {
+        Ok(()) => tracing::info!(room = %room_id, "accepted invite"),
+        Err(e) => tracing::warn!(room = %room_id, error = %e, "could not accept invite"),
+    }
+}
+
+/// The joined room `room` (id or alias) for an action.
+pub async fn joined(shared: &Shared, room: &str) -> Result<Room, BridgeError> {
+    let id = resolve(shared, room).await?;
+    match shared.client.get_room(&id) {
+        Some(r) if r.state() == RoomState::Joined => Ok(r),
+        _ => Err(rejected(format!("the bot is not in room {room}"))),
+    }
+}
+
+/// Like `joined`, but joins the room first when the bot is not in it
+/// (desk rooms named in an OpenCase).
+pub async fn joined_or_join(shared: &Shared, room: &str) -> Result<Room, BridgeError> {
+    let id = resolve(shared, room).await?;
+    if let Some(r) = shared.client.get_room(&id) {
+        if r.state() == RoomState::Joined {
+            return Ok(r);
+        }
+    }
+    let target = OwnedRoomOrAliasId::from(id);
+    shared
+        .client
+        .join_room_by_id_or_alias(&target, &[])
+        .await
+        .map_err(|e| from_sdk(&format!("joining desk room {room}"), &e))
+}

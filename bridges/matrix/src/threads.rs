@@ -1,0 +1,45 @@
+//! Thread per customer: in a shared room (more than two joined members),
+//! each customer's first top-level message becomes the root of their
+//! conversation, and their later top-level events are reported in it.
+//!
+//! Not for native `m.thread` relations (those are read off the event in
+//! `inbound`). Invariant: a (room, user) pair gets at most one root, chosen
+//! once and persisted in `BridgeState`, so restarts keep the conversation.
+
+use handoff_bridge_api::BridgeError;
+use matrix_sdk::Room;
+
+use crate::Shared;
+
+/// True when `room` is shared and thread-per-customer is on.
+fn applies(shared: &Shared, room: &Room) -> bool {
+    shared.cfg.thread_per_customer && room.joined_members_count() > 2
+}
+
+/// The thread for a top-level message `event_id` from `user`: the user's
+/// existing root, or `event_id` itself when it is their first.
+pub fn for_top_level_message(
+    shared: &Shared,
+    room: &Room,
+    user: &str,
+    event_id: &str,
+) -> Result<Option<String>, BridgeError> {
+    if !applies(shared, room) {
+        return Ok(None);
+    }
+    let room_id = room.room_id().as_str();
+    if let Some(root) = shared.ledger.thread_root(room_id, user)? {
+        return Ok(Some(root));
+    }
+    shared.ledger.set_thread_root(room_id, user, event_id)?;
+    tracing::debug!(room = room_id, user, root = event_id, "new customer thread");
+    Ok(Some(event_id.to_owned()))
+}
+
+/// The user's existing thread (for edits, reactions, redactions), if any.
+pub fn existing(shared: &Shared, room: &Room, user: &str) -> Result<Option<String>, BridgeError> {
+    if !applies(shared, room) {
+        return Ok(None);
+    }
+    shared.ledger.thread_root(room.room_id().as_str(), user)
+}

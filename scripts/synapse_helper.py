@@ -1,0 +1,275 @@
+"""Python half of scripts/synapse.sh: the steps that are easier in Python.
+
+It owns patching a generated homeserver.yaml into a fast, quiet, local-only
+test configuration, waiting until a server answers, picking a free port and
+registering users through the shared-secret admin API. It is not a general
+Synapse admin tool and is only ever run by synapse.sh, with the Synapse venv's
+interpreter (PyYAML comes with Synapse) or, for `free-port`, any Python 3.
+
+Invariant: `patch` is idempotent (running it twice gives the same file), and
+secrets are written only to files inside the server directory, never printed.
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+
+# Limits far above anything a test does; the defaults (e.g. 0.2 msg/s, about
+# ten room creations) throttle tests that open a room per case.
+HIGH = {"per_second": 10000, "burst_count": 100000}
+
+RATE_LIMITS = {
+    "rc_message": HIGH,
+    "rc_registration": HIGH,
+    "rc_registration_token_validity": HIGH,
+    "rc_login": {
+        "address": HIGH,
+        "account": HIGH,
+        "failed_attempts": HIGH,
+    },
+    "rc_admin_redaction": HIGH,
+    "rc_joins": {"local": HIGH, "remote": HIGH},
+    "rc_joins_per_room": HIGH,
+    "rc_3pid_validation": HIGH,
+    "rc_invites": {"per_room": HIGH, "per_user": HIGH, "per_issuer": HIGH},
+    "rc_third_party_invite": HIGH,
+    "rc_room_creation": HIGH,
+    "rc_media_create": HIGH,
+    "rc_delayed_event_mgmt": HIGH,
+    "rc_reports": HIGH,
+    "rc_presence": {"per_user": HIGH},
+    "rc_key_requests": HIGH,
+    "rc_user_directory": HIGH,
+    "rc_profile": HIGH,
+}
+
+LOG_CONFIG = """\
+# Written by scripts/synapse.sh: everything at INFO to one file.
+version: 1
+formatters:
+  precise:
+    format: '%(asctime)s - %(name)s - %(lineno)d - %(levelname)s - %(request)s - %(message)s'
+handlers:
+  file:
+    class: logging.FileHandler
+    formatter: precise
+    filename: {log_path}
+    encoding: utf8
+loggers:
+  synapse.storage.SQL:
+    level: WARNING
+  twisted:
+    level: WARNING
+root:
+  level: INFO
+  handlers: [file]
+disable_existing_loggers: false
+"""
+
+
+def fail(message):
+    print(f"synapse_helper: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        print(sock.getsockname()[1])
+
+
+def write_private(path, text):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf8") as handle:
+        handle.write(text)
+
+
+def patch(directory, port):
+    import yaml  # ships with Synapse; only the venv interpreter runs this
+
+    directory = os.path.abspath(directory)
+    config_path = os.path.join(directory, "homeserver.yaml")
+    with open(config_path, encoding="utf8") as handle:
+        config = yaml.safe_load(handle)
+    if not isinstance(config, dict):
+        fail(f"{config_path} is not a YAML mapping")
+    secret = config.get("registration_shared_secret")
+    if not secret:
+        fail(f"{config_path} has no registration_shared_secret")
+
+    base_url = f"http://127.0.0.1:{port}"
+    log_config_path = os.path.join(directory, "log.config")
+    log_path = os.path.join(directory, "homeserver.log")
+    with open(log_config_path, "w", encoding="utf8") as handle:
+        handle.write(LOG_CONFIG.format(log_path=json.dumps(log_path)))
+
+    config.update(
+        {
+            "server_name": "localhost",
+            "public_baseurl": base_url + "/",
+            "pid_file": os.path.join(directory, "homeserver.pid"),
+            "listeners": [
+                {
+                    "port": port,
+                    "bind_addresses": ["127.0.0.1"],
+                    "type": "http",
+                    "tls": False,
+                    "x_forwarded": False,
+                    "resources": [{"names": ["client"], "compress": False}],
+                }
+            ],
+            "database": {
+                "name": "sqlite3",
+                "args": {"database": os.path.join(directory, "homeserver.db")},
+            },
+            "log_config": log_config_path,
+            "media_store_path": os.path.join(directory, "media_store"),
+            "signing_key_path": os.path.join(directory, "localhost.signing.key"),
+            "report_stats": False,
+            "enable_metrics": False,
+            "enable_registration": False,
+            "trusted_key_servers": [],
+            "suppress_key_server_warning": True,
+            "federation_domain_whitelist": [],
+            "presence": {"enabled": False},
+            "url_preview_enabled": False,
+            "caches": {"sync_response_cache_duration": 0},
+            # Local test server only: cheap password hashing makes
+            # registration and login take milliseconds instead of ~0.3 s.
+            "bcrypt_rounds": 4,
+        }
+    )
+    config.update(RATE_LIMITS)
+
+    header = (
+        "# Generated by Synapse, then patched by scripts/synapse.sh for a\n"
+        "# local test server (127.0.0.1 only, raised rate limits).\n"
+    )
+    class PlainDumper(yaml.SafeDumper):
+        def ignore_aliases(self, data):
+            return True  # the shared limit dicts would otherwise become &id001
+
+    text = yaml.dump(config, Dumper=PlainDumper, sort_keys=True)
+    write_private(config_path, header + text)
+    generated_log_config = os.path.join(directory, "localhost.log.config")
+    if os.path.exists(generated_log_config):
+        os.remove(generated_log_config)  # replaced by log.config
+    state = {
+        "base_url": base_url,
+        "port": port,
+        "server_name": "localhost",
+        "registration_shared_secret": secret,
+        "config_path": config_path,
+        "log_path": log_path,
+    }
+    write_private(os.path.join(directory, "synapse.json"), json.dumps(state, indent=2) + "\n")
+    with open(os.path.join(directory, "base_url"), "w", encoding="utf8") as handle:
+        handle.write(base_url + "\n")
+
+
+def current_port(directory):
+    """Print the port of an initialised directory, or nothing."""
+    try:
+        with open(os.path.join(directory, "synapse.json"), encoding="utf8") as handle:
+            print(json.load(handle)["port"])
+    except (OSError, KeyError, ValueError):
+        pass
+
+
+def wait_ready(base_url, pid, timeout):
+    deadline = time.monotonic() + timeout
+    url = base_url + "/_matrix/client/versions"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            fail(f"Synapse (pid {pid}) exited before answering {url}")
+        time.sleep(0.05)
+    fail(f"Synapse did not answer {url} within {timeout} s")
+
+
+def request(method, url, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        try:
+            return error.code, json.load(error)
+        except ValueError:
+            return error.code, {}
+
+
+def register(directory, user, password, admin):
+    with open(os.path.join(directory, "synapse.json"), encoding="utf8") as handle:
+        state = json.load(handle)
+    base = state["base_url"]
+    status, body = request("GET", base + "/_synapse/admin/v1/register")
+    if status != 200 or "nonce" not in body:
+        fail(f"GET /_synapse/admin/v1/register answered {status}")
+    nonce = body["nonce"]
+    mac = hmac.new(state["registration_shared_secret"].encode(), digestmod=hashlib.sha1)
+    for part in (nonce, user, password):
+        mac.update(part.encode())
+        mac.update(b"\x00")
+    mac.update(b"admin" if admin else b"notadmin")
+    payload = {
+        "nonce": nonce,
+        "username": user,
+        "password": password,
+        "admin": admin,
+        "mac": mac.hexdigest(),
+    }
+    status, body = request("POST", base + "/_synapse/admin/v1/register", payload)
+    if status == 200:
+        print(body["user_id"])
+        return
+    if body.get("errcode") == "M_USER_IN_USE":
+        # Idempotent: an existing user with the same password is success.
+        login = {
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": user},
+            "password": password,
+        }
+        status, answer = request("POST", base + "/_matrix/client/v3/login", login)
+        if status == 200:
+            print(answer["user_id"])
+            return
+        fail(f"user {user} already exists with another password")
+    fail(f"registering {user} failed: {status} {body.get('errcode')} {body.get('error')}")
+
+
+def main(argv):
+    if len(argv) < 2:
+        fail("usage: synapse_helper.py free-port|port|patch|wait|register ...")
+    command, args = argv[1], argv[2:]
+    if command == "free-port" and not args:
+        free_port()
+    elif command == "port" and len(args) == 1:
+        current_port(args[0])
+    elif command == "patch" and len(args) == 2:
+        patch(args[0], int(args[1]))
+    elif command == "wait" and len(args) == 3:
+        wait_ready(args[0], int(args[1]), float(args[2]))
+    elif command == "register" and len(args) == 4:
+        register(args[0], args[1], args[2], args[3] == "admin")
+    else:
+        fail(f"bad arguments for {command}: {args}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

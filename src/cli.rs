@@ -1,0 +1,133 @@
+//! The subcommands behind `handoff run` and `handoff check-config`
+//! (binary-only: this is where typed errors become `anyhow` messages).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+
+use handoff::config::{Config, Desk};
+use handoff::faq::Faq;
+
+/// Loads the config and its FAQ, checks that they agree, and prints a
+/// short summary. Connects to nothing.
+pub fn check_config(path: &Path) -> anyhow::Result<()> {
+    // Secrets are often only set where the daemon runs: a missing variable
+    // is a warning here (and an error for `run`).
+    let missing = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = missing.clone();
+    let src = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the config file", path.display()))?;
+    let config = Config::parse(&src, path, move |name| {
+        std::env::var(name).ok().or_else(|| {
+            if let Ok(mut m) = seen.lock() {
+                m.push(name.to_string());
+            }
+            Some(format!("unset-{name}"))
+        })
+    })?;
+    let faq = load_faq(path, &config)?;
+    println!("{}: OK", path.display());
+    for name in missing.lock().map(|m| m.clone()).unwrap_or_default() {
+        println!("  warning: environment variable {name} is not set; `handoff run` needs it");
+    }
+    println!(
+        "  bot \"{}\", store {}",
+        config.bot.name,
+        config.bot.store.display()
+    );
+    println!(
+        "  FAQ {}: {} entries, {} questions, answers at confidence >= {}",
+        config.bot.faq.display(),
+        faq.entries().len(),
+        faq.question_count(),
+        config.bot.min_confidence
+    );
+    if let Some(m) = &config.matrix {
+        println!(
+            "  matrix: {} as {}, {} customer room(s), auto-join {}",
+            m.homeserver,
+            m.user,
+            m.customer_rooms.len(),
+            if m.auto_join { "on" } else { "off" }
+        );
+    }
+    if let Some(s) = &config.slack {
+        let mode = if s.app_token.is_some() {
+            "Socket Mode".to_string()
+        } else {
+            format!("Events API on {}", s.listen.as_deref().unwrap_or("?"))
+        };
+        println!("  slack: {mode}");
+    }
+    println!("  teams:");
+    for t in &config.teams {
+        let sla = t
+            .first_reply_sla
+            .map(|d| format!(", first reply within {}", humantime::format_duration(d)))
+            .unwrap_or_default();
+        println!(
+            "    {}{}: desk {}, {} agent(s), {} topic(s), hours {}{sla}",
+            t.name,
+            if t.default { " (default)" } else { "" },
+            t.desk,
+            t.agents.len(),
+            t.topics.len(),
+            t.hours,
+        );
+    }
+    let e = &config.escalation;
+    println!(
+        "  escalation: {} request phrase(s), after {} miss(es), {} human-only topic(s), {} anger word(s), {} VIP(s), {} escalate-entries in the FAQ",
+        e.ask_phrases.len(),
+        e.max_misses,
+        e.human_topics.len(),
+        e.anger_words.len(),
+        e.vip.len(),
+        faq.entries().iter().filter(|x| x.escalate).count()
+    );
+    Ok(())
+}
+
+/// Loads and cross-checks config and FAQ.
+pub fn load(path: &Path) -> anyhow::Result<(Config, Faq)> {
+    let config = Config::load(path)?;
+    let faq = load_faq(path, &config)?;
+    Ok((config, faq))
+}
+
+fn load_faq(path: &Path, config: &Config) -> anyhow::Result<Faq> {
+    let faq = Faq::load(&config.bot.faq)
+        .with_context(|| format!("loading the FAQ named in {}", path.display()))?;
+    for entry in faq.entries() {
+        if let Some(team) = &entry.team {
+            if config.team(team).is_none() {
+                anyhow::bail!(
+                    "{}: FAQ entry {:?} names team {team:?}, which is not configured in {}",
+                    config.bot.faq.display(),
+                    entry.id,
+                    path.display()
+                );
+            }
+        }
+    }
+    if config
+        .teams
+        .iter()
+        .any(|t| matches!(t.desk, Desk::MatrixRooms | Desk::MatrixThread(_)))
+        && config.matrix.is_none()
+    {
+        anyhow::bail!(
+            "{}: a team uses a Matrix desk but [matrix] is missing",
+            path.display()
+        );
+    }
+    Ok(faq)
+}
+
+/// `handoff run`.
+pub fn run(path: &Path) -> anyhow::Result<()> {
+    let (config, faq) = load(path)?;
+    handoff::daemon::run(config, faq)?;
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! The configuration file: TOML → typed, validated [`Config`].
+//!
+//! Every problem is reported as `file:line:column: what is wrong`, whether
+//! the TOML parser found it (syntax, unknown keys, wrong types, bad
+//! durations, business hours or `${VAR}` references) or validation did
+//! (teams, desks, defaults, FAQ path). Relative paths are resolved against
+//! the directory of the config file. Secrets are [`env::Secret`]s, which
+//! never print.
+
+pub mod env;
+mod sections;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use env::Secret;
+pub use sections::*;
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (for messages).
+    pub path: PathBuf,
+    pub bot: BotConfig,
+    pub matrix: Option<MatrixConfig>,
+    pub slack: Option<SlackConfig>,
+    pub escalation: EscalationConfig,
+    pub conversation: ConversationConfig,
+    pub messages: Messages,
+    pub privacy: PrivacyConfig,
+    pub metrics: Option<MetricsConfig>,
+    pub teams: Vec<Team>,
+}
+
+/// A config file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read the config file: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    bot: RawBot,
+    matrix: Option<MatrixConfig>,
+    slack: Option<Spanned<SlackConfig>>,
+    #[serde(default)]
+    escalation: EscalationConfig,
+    #[serde(default)]
+    conversation: ConversationConfig,
+    #[serde(default)]
+    messages: Messages,
+    privacy: Option<Spanned<PrivacyConfig>>,
+    metrics: Option<MetricsConfig>,
+    #[serde(default, rename = "team")]
+    teams: Vec<Spanned<RawTeam>>,
+}
+
+impl Config {
+    /// Reads and validates `path`, expanding `${VAR}` from the process
+    /// environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&src, path, |name| std::env::var(name).ok())
+    }
+
+    /// Parses `src` as if read from `path`, answering `${VAR}` with `env`.
+    /// Relative paths inside resolve against `path`'s directory. Checks
+    /// that the FAQ file exists but does not load it.
+    pub fn parse(
+        src: &str,
+        path: &Path,
+        env: impl Fn(&str) -> Option<String> + 'static,
+    ) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let at = |span: std::ops::Range<usize>, message: String| {
+            let (line, column) = line_col(src, span.start);
+            ConfigError::Invalid {
+                path: file.clone(),
+                line,
+                column,
+                message,
+            }
+        };
+        let raw: RawConfig =
+            env::with_lookup(Box::new(env), || toml::from_str(src)).map_err(|e| {
+                let span = e.span().unwrap_or(0..0);
+                at(span, e.message().trim().to_string())
+            })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+
+        let bot = raw.bot.resolve(base).map_err(|(s, m)| at(s, m))?;
+        let teams = validate_teams(raw.teams, raw.matrix.is_some(), raw.slack.is_some())
+            .map_err(|(s, m)| at(s, m))?;
+        let slack = match raw.slack {
+            Some(s) => {
+                let span = s.span();
+                let s = s.into_inner();
+                s.check().map_err(|m| at(span, m))?;
+                Some(s)
+            }
+            None => None,
+        };
+        let privacy = match raw.privacy {
+            Some(p) => {
+                let span = p.span();
+                let p = p.into_inner();
+                p.check().map_err(|m| at(span, m))?;
+                p
+            }
+            None => PrivacyConfig::default(),
+        };
+        Ok(Config {
+            path: path.to_path_buf(),
+            bot,
+            matrix: raw.matrix,
+            slack,
+            escalation: raw.escalation,
+            conversation: raw.conversation,
+            messages: raw.messages,
+            privacy,
+            metrics: raw.metrics,
+            teams,
+        })
+    }
+
+    /// The team cases go to when no topic matches.
+    pub fn default_team(&self) -> &Team {
+        // Validation guarantees exactly one default team exists.
+        self.teams
+            .iter()
+            .find(|t| t.default)
+            .unwrap_or(&self.teams[0])
+    }
+
+    /// The team called `name` (case-insensitive).
+    pub fn team(&self, name: &str) -> Option<&Team> {
+        self.teams
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `src`.
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = src.get(..offset).unwrap_or(src);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit_once('\n')
+        .map_or(before, |(_, tail)| tail)
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
+type Located = (std::ops::Range<usize>, String);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBot {
+    #[serde(default = "default_bot_name")]
+    name: String,
+    #[serde(deserialize_with = "env::string")]
+    store: String,
+    faq: Spanned<String>,
+    #[serde(default = "default_min_confidence")]
+    min_confidence: Spanned<f32>,
+}
+
+fn default_bot_name() -> String {
+    "Helper".into()
+}
+
+fn default_min_confidence() -> Spanned<f32> {
+    Spanned::new(0..0, crate::faq::DEFAULT_MIN_CONFIDENCE)
+}
+
+impl RawBot {
+    fn resolve(self, base: &Path) -> Result<BotConfig, Located> {
+        let faq_span = self.faq.span();
+        let faq_raw = env::expand(self.faq.get_ref()).map_err(|m| (faq_span.clone(), m))?;
+        let faq = base.join(&faq_raw);
+        if !faq.is_file() {
+            return Err((
+                faq_span,
+                format!("FAQ file {} does not exist", faq.display()),
+            ));
+        }
+        let c = *self.min_confidence.get_ref();
+        if !(0.0..=1.0).contains(&c) {
+            return Err((
+                self.min_confidence.span(),
+                format!("min_confidence must be between 0 and 1, not {c}"),
+            ));
+        }
+        Ok(BotConfig {
+            name: self.name,
+            store: base.join(self.store),
+            faq,
+            min_confidence: c,
+        })
+    }
+}
+
+fn validate_teams(
+    raw: Vec<Spanned<RawTeam>>,
+    has_matrix: bool,
+    has_slack: bool,
+) -> Result<Vec<Team>, Located> {
+    if raw.is_empty() {
+        return Err((
+            0..0,
+            "no [[team]] is configured: add at least one team with a desk".into(),
+        ));
+    }
+    let mut teams: Vec<Team> = Vec::with_capacity(raw.len());
+    let mut default_seen: Option<String> = None;
+    let spans: Vec<_> = raw.iter().map(|t| t.span()).collect();
+    for (t, span) in raw.into_iter().zip(spans.iter().cloned()) {
+        let t = t.into_inner();
+        if teams.iter().any(|o| o.name.eq_ignore_ascii_case(&t.name)) {
+            return Err((span, format!("team {:?} is defined twice", t.name)));
+        }
+        if let Some(flag) = t.default.as_ref().filter(|d| *d.get_ref()) {
+            if let Some(first) = &default_seen {
+                return Err((
+                    flag.span(),
+                    format!(
+                        "teams {first:?} and {:?} are both `default = true`; only one team can be the default",
+                        t.name
+                    ),
+                ));
+            }
+            default_seen = Some(t.name.clone());
+        }
+        teams.push(t.into_team(span, has_matrix, has_slack)?);
+    }
+    if default_seen.is_none() {
+        if teams.len() == 1 {
+            teams[0].default = true;
+        } else {
+            return Err((
+                spans[0].clone(),
+                "several teams but none is `default = true`: mark the team that takes unrouted cases"
+                    .into(),
+            ));
+        }
+    }
+    for (t, span) in teams.iter().zip(spans) {
+        if let Some(f) = &t.fallback {
+            if !teams.iter().any(|o| o.name.eq_ignore_ascii_case(f)) {
+                return Err((
+                    span,
+                    format!("team {:?}: fallback team {f:?} does not exist", t.name),
+                ));
+            }
+            if f.eq_ignore_ascii_case(&t.name) {
+                return Err((
+                    span,
+                    format!("team {:?} cannot be its own fallback", t.name),
+                ));
+            }
+        }
+    }
+    Ok(teams)
+}
+
+#[cfg(test)]
+mod tests;

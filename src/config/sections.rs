@@ -1,0 +1,452 @@
+//! The tables of the config file, one struct each, with their defaults.
+//!
+//! Values that have a grammar (durations, business hours, desks) are
+//! parsed during deserialization so their errors carry the TOML position.
+//! Defaults live here, next to the field they fill; `config/example.toml`
+//! documents the same values and a test keeps the two in step.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+use super::env::{self, Secret};
+use super::Located;
+use crate::hours::BusinessHours;
+
+/// `[bot]`
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    /// The name the bot uses for itself in messages.
+    pub name: String,
+    /// Directory of the sled store.
+    pub store: PathBuf,
+    /// The FAQ file.
+    pub faq: PathBuf,
+    /// Below this confidence the bot does not answer.
+    pub min_confidence: f32,
+}
+
+/// `[matrix]`: the bot's Matrix account and customer rooms.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixConfig {
+    #[serde(deserialize_with = "env::string")]
+    pub homeserver: String,
+    #[serde(deserialize_with = "env::string")]
+    pub user: String,
+    pub password: Secret,
+    #[serde(default = "default_device_name")]
+    pub device_name: String,
+    /// Rooms (ids or aliases) where customers talk to the bot.
+    #[serde(default)]
+    pub customer_rooms: Vec<String>,
+    /// Join any room the bot is invited to (direct chats with customers).
+    #[serde(default)]
+    pub auto_join: bool,
+    /// Other bots whose messages are never handled or relayed.
+    #[serde(default)]
+    pub ignore_users: Vec<String>,
+    /// In rooms with several customers, answer each in their own thread.
+    #[serde(default = "yes")]
+    pub thread_per_customer: bool,
+}
+
+fn default_device_name() -> String {
+    "handoff".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[slack]`: the Slack app used as an agent desk.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    pub bot_token: Secret,
+    /// App-level token for Socket Mode (the default connection).
+    pub app_token: Option<Secret>,
+    /// Signing secret for the Events API (instead of Socket Mode).
+    pub signing_secret: Option<Secret>,
+    /// Address the Events API listener binds, e.g. "0.0.0.0:3000".
+    #[serde(default, deserialize_with = "env::opt_string")]
+    pub listen: Option<String>,
+    /// Web API base URL; only set for tests against an emulator.
+    #[serde(default, deserialize_with = "env::opt_string")]
+    pub api_url: Option<String>,
+    /// Agent messages starting with this are internal, like `!note`.
+    #[serde(default = "default_internal_prefix")]
+    pub internal_prefix: String,
+    /// Show relayed agent messages with the agent's name.
+    #[serde(default = "yes")]
+    pub show_agent_names: bool,
+}
+
+fn default_internal_prefix() -> String {
+    "//".into()
+}
+
+impl SlackConfig {
+    pub(super) fn check(&self) -> Result<(), String> {
+        match (&self.app_token, &self.signing_secret, &self.listen) {
+            (Some(_), _, _) => Ok(()),
+            (None, Some(_), Some(_)) => Ok(()),
+            (None, Some(_), None) => Err(
+                "[slack] signing_secret is set for the Events API but `listen` (the address to receive events on) is missing".into(),
+            ),
+            (None, None, _) => Err(
+                "[slack] needs app_token (Socket Mode) or signing_secret + listen (Events API)".into(),
+            ),
+        }
+    }
+}
+
+/// `[escalation]`: when the bot hands over.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EscalationConfig {
+    /// Phrases with which a customer asks for a person.
+    pub ask_phrases: Vec<String>,
+    /// Hand over after this many unanswered messages in a row (0: never).
+    pub max_misses: u32,
+    /// Topics (words or phrases) only humans handle.
+    pub human_topics: Vec<String>,
+    /// Words that signal anger or distress.
+    pub anger_words: Vec<String>,
+    /// Phrases with which a customer says the answer did not help.
+    pub reject_phrases: Vec<String>,
+    /// Customers (user ids) who always get a person.
+    pub vip: Vec<String>,
+}
+
+impl Default for EscalationConfig {
+    fn default() -> Self {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect();
+        EscalationConfig {
+            ask_phrases: v(&[
+                "human",
+                "agent",
+                "real person",
+                "talk to a person",
+                "speak to someone",
+                "representative",
+                "operator",
+            ]),
+            max_misses: 2,
+            human_topics: Vec::new(),
+            anger_words: v(&[
+                "angry",
+                "furious",
+                "ridiculous",
+                "unacceptable",
+                "terrible",
+                "worst",
+                "scam",
+                "useless",
+                "lawyer",
+                "complaint",
+            ]),
+            reject_phrases: v(&[
+                "didn't help",
+                "did not help",
+                "doesn't help",
+                "not helpful",
+                "wrong answer",
+                "not what i asked",
+                "that's not it",
+            ]),
+            vip: Vec::new(),
+        }
+    }
+}
+
+/// `[conversation]`: timing and memory of conversations.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConversationConfig {
+    /// Turns shown in the case summary.
+    pub summary_turns: usize,
+    /// A queued customer silent this long is marked abandoned.
+    #[serde(deserialize_with = "duration")]
+    pub abandon_after: Duration,
+    /// Ask for a 1–5 rating after a case is resolved.
+    pub csat: bool,
+    /// Tell waiting customers their new place when it improves by this much.
+    pub queue_update_step: u32,
+}
+
+impl Default for ConversationConfig {
+    fn default() -> Self {
+        ConversationConfig {
+            summary_turns: 10,
+            abandon_after: Duration::from_secs(30 * 60),
+            csat: true,
+            queue_update_step: 2,
+        }
+    }
+}
+
+/// `[privacy]`: what is masked in summaries.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Built-in patterns to mask: "card", "email", "phone".
+    pub mask: Vec<String>,
+    /// Extra regular expressions to mask.
+    pub extra_patterns: Vec<String>,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig {
+            mask: vec!["card".into(), "email".into(), "phone".into()],
+            extra_patterns: Vec::new(),
+        }
+    }
+}
+
+impl PrivacyConfig {
+    pub(super) fn check(&self) -> Result<(), String> {
+        crate::pii::Masker::new(self).map(|_| ())
+    }
+}
+
+/// `[metrics]`: the Prometheus and health endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    #[serde(deserialize_with = "env::string")]
+    pub listen: String,
+}
+
+/// `[messages]`: everything the bot says on its own. Placeholders in
+/// braces are filled in; unknown ones are left as they are.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Messages {
+    /// The bot could not answer. `{bot}`
+    pub no_answer: String,
+    /// A case opened. `{team}`, `{position}`, `{wait}`
+    pub handover: String,
+    /// A case opened outside business hours. `{team}`, `{opens}`
+    pub handover_closed: String,
+    /// The customer's place in the queue improved. `{position}`, `{wait}`
+    pub queue_update: String,
+    /// An agent took the case. `{agent}`
+    pub agent_joined: String,
+    /// The case was moved to another team. `{team}`
+    pub transferred: String,
+    /// The case was resolved; the bot is back. `{bot}`
+    pub resolved: String,
+    /// Rating question after resolve.
+    pub csat_question: String,
+    /// Thanks for a rating. `{score}`
+    pub csat_thanks: String,
+    /// A waiting customer wrote again: their message was passed on.
+    pub still_waiting: String,
+}
+
+impl Default for Messages {
+    fn default() -> Self {
+        Messages {
+            no_answer: "Sorry, I don't know that one yet. Could you put it another way? If you'd rather talk to a person, just say \"agent\".".into(),
+            handover: "I'm bringing in someone from our {team} team, who can see everything we've said so far, so you won't have to repeat yourself. You're number {position} in line; {wait}".into(),
+            handover_closed: "Our {team} team is offline right now and opens again {opens}. I've passed on everything we've said; leave any details here and they'll reply as soon as they're back.".into(),
+            queue_update: "Quick update: you're now number {position} in line; {wait}".into(),
+            agent_joined: "{agent} has joined and will help you from here.".into(),
+            transferred: "I've passed your conversation to our {team} team, who are better placed to help; they can see everything so far.".into(),
+            resolved: "This conversation has been closed by our team. I'm {bot}, and I'm here again if you need anything else.".into(),
+            csat_question: "How did we do? Reply with a number from 1 (poor) to 5 (great).".into(),
+            csat_thanks: "Thank you for rating us {score}/5.".into(),
+            still_waiting: "Got it, I've passed that on. A person will reply here.".into(),
+        }
+    }
+}
+
+/// Where a team works its cases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Desk {
+    /// A new private Matrix room per case, with the team's agents invited.
+    MatrixRooms,
+    /// A thread per case in an existing Matrix room (id or alias).
+    MatrixThread(String),
+    /// A thread per case in a Slack channel (`#name` or id).
+    Slack(String),
+}
+
+impl Desk {
+    /// The bridge network that serves this desk.
+    pub fn network(&self) -> &'static str {
+        match self {
+            Desk::MatrixRooms | Desk::MatrixThread(_) => "matrix",
+            Desk::Slack(_) => "slack",
+        }
+    }
+}
+
+impl std::fmt::Display for Desk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Desk::MatrixRooms => f.write_str("matrix (a private room per case)"),
+            Desk::MatrixThread(r) => write!(f, "matrix:{r} (a thread per case)"),
+            Desk::Slack(c) => write!(f, "slack:{c} (a thread per case)"),
+        }
+    }
+}
+
+impl std::str::FromStr for Desk {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s == "matrix" {
+            return Ok(Desk::MatrixRooms);
+        }
+        let bad = || {
+            format!(
+                "desk {s:?} is not one of \"matrix\", \"matrix:#room:server\", \"slack:#channel\""
+            )
+        };
+        let (net, target) = s.split_once(':').ok_or_else(bad)?;
+        if target.trim().is_empty() {
+            return Err(bad());
+        }
+        match net {
+            "matrix" if target.starts_with('#') || target.starts_with('!') => {
+                Ok(Desk::MatrixThread(target.to_string()))
+            }
+            "slack" => Ok(Desk::Slack(target.to_string())),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// `[[team]]` as written; checked into a [`Team`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTeam {
+    pub name: String,
+    #[serde(deserialize_with = "parsed")]
+    pub desk: Desk,
+    #[serde(default)]
+    pub agents: Vec<String>,
+    #[serde(default)]
+    pub topics: Vec<String>,
+    #[serde(default, deserialize_with = "opt_parsed")]
+    pub hours: Option<BusinessHours>,
+    pub holidays: Option<Spanned<Vec<String>>>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub first_reply_sla: Option<Duration>,
+    pub fallback: Option<String>,
+    pub mention: Option<String>,
+    pub default: Option<Spanned<bool>>,
+}
+
+/// A team of agents with its desk, topics, hours and SLA.
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub name: String,
+    pub desk: Desk,
+    /// Agents (user ids). For a Matrix desk: who is invited to case rooms.
+    pub agents: Vec<String>,
+    /// Words or phrases whose cases this team takes.
+    pub topics: Vec<String>,
+    pub hours: BusinessHours,
+    /// Time allowed until the first human reply.
+    pub first_reply_sla: Option<Duration>,
+    /// Team that takes over when the SLA is missed.
+    pub fallback: Option<String>,
+    /// Mention used when pinging the team (`@here`, a user id).
+    pub mention: Option<String>,
+    pub default: bool,
+}
+
+impl RawTeam {
+    pub(super) fn is_default(&self) -> bool {
+        self.default.as_ref().is_some_and(|d| *d.get_ref())
+    }
+
+    pub(super) fn into_team(
+        self,
+        span: std::ops::Range<usize>,
+        has_matrix: bool,
+        has_slack: bool,
+    ) -> Result<Team, Located> {
+        let default = self.is_default();
+        let hours = match self.hours {
+            Some(h) => h,
+            None => BusinessHours::always(),
+        };
+        let hours = match &self.holidays {
+            Some(h) => hours
+                .with_holidays(h.get_ref())
+                .map_err(|m| (h.span(), m))?,
+            None => hours,
+        };
+        let name = self.name;
+        if self.desk == Desk::MatrixRooms && self.agents.is_empty() {
+            return Err((
+                span.clone(),
+                format!("team {name:?} uses desk \"matrix\" (a private room per case) but lists no `agents` to invite"),
+            ));
+        }
+        let section_missing = match self.desk.network() {
+            "matrix" => !has_matrix,
+            _ => !has_slack,
+        };
+        if section_missing {
+            return Err((
+                span,
+                format!(
+                    "team {name:?} uses a {} desk but there is no [{}] section",
+                    self.desk.network(),
+                    self.desk.network()
+                ),
+            ));
+        }
+        Ok(Team {
+            name,
+            desk: self.desk,
+            agents: self.agents,
+            topics: self.topics,
+            hours,
+            first_reply_sla: self.first_reply_sla,
+            fallback: self.fallback,
+            mention: self.mention,
+            default,
+        })
+    }
+}
+
+/// A human duration ("90s", "10m", "1h 30m").
+pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(s.trim()).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "{s:?} is not a duration like \"90s\", \"10m\" or \"1h 30m\": {e}"
+        ))
+    })
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr<Err = String>,
+{
+    let s = String::deserialize(d)?;
+    s.parse().map_err(serde::de::Error::custom)
+}
+
+fn opt_parsed<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr<Err = String>,
+{
+    parsed(d).map(Some)
+}

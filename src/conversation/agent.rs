@@ -1,0 +1,347 @@
+//! Events from the agents' desk: relayed replies, edits, deletions,
+//! reactions and files, and the commands `!claim`, `!resolve`, `!note`,
+//! `!transfer` (typed or pressed as buttons).
+//!
+//! Only agents of the case's team act on a case: on Matrix desks the
+//! team's configured agents (or, for a shared room without a list, its
+//! members), on Slack the workspace's human members. Notes and messages
+//! with the internal prefix are kept in the transcript as internal and
+//! produce no customer-bound effect.
+
+use handoff_bridge_api::{Millis, UserRef};
+
+use super::command::{self, Command};
+use super::{AgentEvent, Effect, Engine, Refusal, Relayed, Side, Transition};
+use crate::case::{CaseState, EscalationReason, Phase, Speaker, Transfer, Turn};
+use crate::config::Desk;
+use crate::routing;
+
+impl Engine {
+    pub(super) fn agent(
+        &self,
+        t: &mut Transition,
+        agent: &UserRef,
+        ev: AgentEvent,
+        now: Millis,
+    ) -> Result<(), Refusal> {
+        let case = t.state.case.as_ref().ok_or(Refusal::NoCase)?;
+        if !self.is_agent(&case.team, agent) {
+            return Err(Refusal::NotAnAgent(agent.id.clone()));
+        }
+        let id = case.id;
+        let open = case.state.is_open() || case.state == CaseState::Abandoned;
+        match ev {
+            AgentEvent::Button { action, value } => match command::from_button(&action, &value) {
+                Some(cmd) => self.command(t, agent, cmd, now),
+                None => Err(Refusal::Ignored),
+            },
+            AgentEvent::Message {
+                msg,
+                text,
+                reply_to,
+            } => {
+                if let Some(cmd) = command::parse(&text.plain) {
+                    return self.command(t, agent, cmd?, now);
+                }
+                if let Some(note) = self.internal_text(&text.plain) {
+                    return self.note(t, agent, note, now);
+                }
+                if !open {
+                    return Err(Refusal::Closed(
+                        id,
+                        "messages are no longer passed to the customer",
+                    ));
+                }
+                self.take(t, agent, now, false);
+                if let Some(case) = &mut t.state.case {
+                    case.transcript.push(Turn {
+                        at: now,
+                        speaker: Speaker::Agent(agent.name().to_string()),
+                        text: text.plain.clone(),
+                        faq: None,
+                        internal: false,
+                    });
+                }
+                t.effects.push(Effect::Relay {
+                    case: id,
+                    to: Side::Customer,
+                    item: Relayed::Message {
+                        source: msg,
+                        text,
+                        from: agent.name().to_string(),
+                        reply_to,
+                    },
+                });
+                Ok(())
+            }
+            AgentEvent::File { msg, file } => {
+                if !open {
+                    return Err(Refusal::Closed(
+                        id,
+                        "files are no longer passed to the customer",
+                    ));
+                }
+                self.take(t, agent, now, false);
+                t.effects.push(Effect::Relay {
+                    case: id,
+                    to: Side::Customer,
+                    item: Relayed::File {
+                        source: msg,
+                        file,
+                        from: agent.name().to_string(),
+                    },
+                });
+                Ok(())
+            }
+            AgentEvent::Edit { target, text } => {
+                if !open
+                    || command::parse(&text.plain).is_some()
+                    || self.internal_text(&text.plain).is_some()
+                {
+                    return Err(Refusal::Ignored);
+                }
+                t.effects.push(Effect::Relay {
+                    case: id,
+                    to: Side::Customer,
+                    item: Relayed::Edit { target, text },
+                });
+                Ok(())
+            }
+            AgentEvent::Delete { target } => {
+                if !open {
+                    return Err(Refusal::Ignored);
+                }
+                t.effects.push(Effect::Relay {
+                    case: id,
+                    to: Side::Customer,
+                    item: Relayed::Delete { target },
+                });
+                Ok(())
+            }
+            AgentEvent::Reaction {
+                reaction,
+                target,
+                key,
+            } => {
+                if !open {
+                    return Err(Refusal::Ignored);
+                }
+                t.effects.push(Effect::Relay {
+                    case: id,
+                    to: Side::Customer,
+                    item: Relayed::Reaction {
+                        source: reaction,
+                        target,
+                        key,
+                    },
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Is `user` an agent of `team`?
+    fn is_agent(&self, team: &str, user: &UserRef) -> bool {
+        if user.is_bot {
+            return false;
+        }
+        let Some(team) = self.config.team(team) else {
+            return false;
+        };
+        match &team.desk {
+            // The Slack bridge only delivers events from workspace members.
+            Desk::Slack(_) => true,
+            Desk::MatrixThread(_) if team.agents.is_empty() => true,
+            Desk::MatrixRooms | Desk::MatrixThread(_) => team.agents.iter().any(|a| a == &user.id),
+        }
+    }
+
+    /// The note text when `text` uses the internal prefix.
+    fn internal_text<'a>(&self, text: &'a str) -> Option<&'a str> {
+        let prefix = self
+            .config
+            .slack
+            .as_ref()
+            .map(|s| s.internal_prefix.as_str())?;
+        if prefix.is_empty() {
+            return None;
+        }
+        text.trim_start().strip_prefix(prefix).map(str::trim)
+    }
+
+    fn command(
+        &self,
+        t: &mut Transition,
+        agent: &UserRef,
+        cmd: Command,
+        now: Millis,
+    ) -> Result<(), Refusal> {
+        let case = t.state.case.as_ref().ok_or(Refusal::NoCase)?;
+        let id = case.id;
+        let open = case.state.is_open() || case.state == CaseState::Abandoned;
+        match cmd {
+            Command::Note(text) => self.note(t, agent, &text, now),
+            _ if !open => Err(Refusal::Closed(id, "commands no longer apply")),
+            Command::Claim => {
+                if let CaseState::Assigned { agent_id, .. } = &case.state {
+                    if agent_id == &agent.id {
+                        return Err(Refusal::AlreadyYours(id));
+                    }
+                }
+                self.take(t, agent, now, true);
+                Ok(())
+            }
+            Command::Resolve => {
+                self.resolve(t, agent, now);
+                Ok(())
+            }
+            Command::Transfer(name) => self.transfer(t, agent, &name, now),
+        }
+    }
+
+    /// Makes `agent` the owner if nobody is yet (or, with `force`, taking
+    /// over from a colleague). Tells the customer and updates the summary.
+    fn take(&self, t: &mut Transition, agent: &UserRef, now: Millis, force: bool) {
+        let Some(case) = t.state.case.as_mut() else {
+            return;
+        };
+        let assigned = matches!(case.state, CaseState::Assigned { .. });
+        if assigned && !force {
+            case.first_human_reply_at.get_or_insert(now);
+            return;
+        }
+        case.state = CaseState::Assigned {
+            agent_id: agent.id.clone(),
+            agent: agent.name().to_string(),
+        };
+        case.first_human_reply_at.get_or_insert(now);
+        t.state.conv.phase = Phase::Assigned(case.id);
+        let text = super::fill(
+            &self.config.messages.agent_joined,
+            &[("agent", agent.name())],
+        );
+        self.say(t, text, now);
+        self.update_summary(t, None);
+    }
+
+    fn resolve(&self, t: &mut Transition, agent: &UserRef, now: Millis) {
+        let Some(case) = t.state.case.as_mut() else {
+            return;
+        };
+        case.state = CaseState::Resolved {
+            by: agent.name().to_string(),
+        };
+        case.closed_at = Some(now);
+        let id = case.id;
+        let m = &self.config.messages;
+        let text = super::fill(&m.resolved, &[("bot", &self.config.bot.name)]);
+        self.say(t, text, now);
+        if self.config.conversation.csat {
+            let q = m.csat_question.clone();
+            self.say(t, q, now);
+        }
+        let conv = &mut t.state.conv;
+        conv.phase = Phase::Resolved(id);
+        conv.awaiting_csat = self.config.conversation.csat;
+        conv.bot_since = now;
+        conv.misses_in_row = 0;
+        conv.last_answer = None;
+        self.update_summary(t, None);
+    }
+
+    fn note(
+        &self,
+        t: &mut Transition,
+        agent: &UserRef,
+        text: &str,
+        now: Millis,
+    ) -> Result<(), Refusal> {
+        let case = t.state.case.as_mut().ok_or(Refusal::NoCase)?;
+        case.transcript.push(Turn {
+            at: now,
+            speaker: Speaker::Agent(agent.name().to_string()),
+            text: text.to_string(),
+            faq: None,
+            internal: true,
+        });
+        Ok(())
+    }
+
+    /// `agent` moves the case to team `name`.
+    pub(super) fn transfer(
+        &self,
+        t: &mut Transition,
+        agent: &UserRef,
+        name: &str,
+        now: Millis,
+    ) -> Result<(), Refusal> {
+        let case = t.state.case.as_ref().ok_or(Refusal::NoCase)?;
+        let to =
+            routing::transfer_target(&self.config, &case.team, name).map_err(Refusal::Transfer)?;
+        self.move_case(
+            t,
+            &to.name,
+            agent.name(),
+            EscalationReason::Transfer {
+                from: case.team.clone(),
+            },
+            now,
+        );
+        Ok(())
+    }
+
+    /// Moves the case to `to`: the old desk's summary says so, the new desk
+    /// opens the case, the customer is told.
+    pub(super) fn move_case(
+        &self,
+        t: &mut Transition,
+        to: &str,
+        by: &str,
+        reason: EscalationReason,
+        now: Millis,
+    ) {
+        let Some(team) = self.config.team(to) else {
+            return;
+        };
+        let Some(case) = t.state.case.as_mut() else {
+            return;
+        };
+        case.transfers.push(Transfer {
+            at: now,
+            from: case.team.clone(),
+            to: team.name.clone(),
+            by: by.to_string(),
+        });
+        let old_desk = case.desk.take();
+        if let Some(desk) = &old_desk {
+            let summary = self.summary(case);
+            t.effects.push(Effect::UpdateSummary {
+                case: case.id,
+                message: Some(desk.summary.clone()),
+                summary,
+            });
+        }
+        let Some(case) = t.state.case.as_mut() else {
+            return;
+        };
+        case.team = team.name.clone();
+        case.reason = reason;
+        case.state = CaseState::Queued;
+        case.overdue = false;
+        case.told_position = None;
+        case.sla_deadline = routing::sla_deadline(team, now);
+        case.out_of_hours = !team.hours.is_open(now);
+        let id = case.id;
+        t.state.conv.phase = Phase::Queued(id);
+        let said = super::fill(&self.config.messages.transferred, &[("team", &team.name)]);
+        self.say(t, said, now);
+        if let Some(case) = &t.state.case {
+            t.effects.push(Effect::OpenCase {
+                case: id,
+                network: team.desk.network().to_string(),
+                desk: routing::desk_target(team),
+                summary: self.summary(case),
+            });
+        }
+    }
+}

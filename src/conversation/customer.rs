@@ -1,0 +1,442 @@
+//! Customer events: FAQ answers and escalation while the bot owns the
+//! conversation; relays to the desk while a human does; resuming an
+//! abandoned case; the rating after a resolve.
+
+use handoff_bridge_api::{Millis, Text};
+
+use super::{
+    push_bounded, CustomerEvent, Effect, Engine, Refusal, Relayed, Side, Transition, World,
+};
+use crate::case::{Case, CaseState, EscalationReason, FaqHit, Phase, Speaker, Turn};
+use crate::escalation;
+use crate::routing;
+
+impl Engine {
+    pub(super) fn customer(
+        &self,
+        t: &mut Transition,
+        ev: CustomerEvent,
+        now: Millis,
+        world: &dyn World,
+    ) -> Result<(), Refusal> {
+        let phase = t.state.conv.phase.clone();
+        match ev {
+            CustomerEvent::Message {
+                msg,
+                text,
+                reply_to,
+            } => {
+                t.state.conv.last_customer_at = now;
+                match phase {
+                    Phase::Bot | Phase::Resolved(_) => self.bot_turn(t, &text.plain, now, world),
+                    Phase::Abandoned(_) => {
+                        self.resume(t, now);
+                        self.relay_message(t, msg, text, reply_to, now);
+                        Ok(())
+                    }
+                    Phase::Queued(_) | Phase::Assigned(_) => {
+                        self.relay_message(t, msg, text, reply_to, now);
+                        if matches!(phase, Phase::Queued(_)) && !t.state.conv.waiting_acked {
+                            t.state.conv.waiting_acked = true;
+                            let m = self.config.messages.still_waiting.clone();
+                            self.say(t, m, now);
+                        }
+                        Ok(())
+                    }
+                }
+            }
+            CustomerEvent::File { msg, file } => {
+                t.state.conv.last_customer_at = now;
+                if phase.human_owned() || matches!(phase, Phase::Abandoned(_)) {
+                    if matches!(phase, Phase::Abandoned(_)) {
+                        self.resume(t, now);
+                    }
+                    let case =
+                        self.record(t, Speaker::Customer, format!("[file: {}]", file.name), now)?;
+                    let from = t.state.conv.customer.user.name().to_string();
+                    t.effects.push(Effect::Relay {
+                        case,
+                        to: Side::Desk,
+                        item: Relayed::File {
+                            source: msg,
+                            file,
+                            from,
+                        },
+                    });
+                    Ok(())
+                } else {
+                    // The bot cannot read files: treat it as a question it cannot answer.
+                    let text = format!("[sent a file: {}]", file.name);
+                    self.bot_turn(t, &text, now, world)
+                }
+            }
+            CustomerEvent::Edit { target, text } => {
+                let case = self.open_case_id(t)?;
+                t.effects.push(Effect::Relay {
+                    case,
+                    to: Side::Desk,
+                    item: Relayed::Edit { target, text },
+                });
+                Ok(())
+            }
+            CustomerEvent::Delete { target } => {
+                let case = self.open_case_id(t)?;
+                t.effects.push(Effect::Relay {
+                    case,
+                    to: Side::Desk,
+                    item: Relayed::Delete { target },
+                });
+                Ok(())
+            }
+            CustomerEvent::Reaction {
+                reaction,
+                target,
+                key,
+            } => {
+                if matches!(phase, Phase::Resolved(_)) && t.state.conv.awaiting_csat {
+                    if let Some(score) = rating_from_emoji(&key) {
+                        self.record_rating(t, score);
+                        return Ok(());
+                    }
+                }
+                let case = self.open_case_id(t)?;
+                t.effects.push(Effect::Relay {
+                    case,
+                    to: Side::Desk,
+                    item: Relayed::Reaction {
+                        source: reaction,
+                        target,
+                        key,
+                    },
+                });
+                Ok(())
+            }
+            CustomerEvent::Left => {
+                if let Phase::Queued(id) = phase {
+                    self.abandon(t, id);
+                    Ok(())
+                } else {
+                    Err(Refusal::Ignored)
+                }
+            }
+        }
+    }
+
+    /// The id of the case a human owns, or a refusal (nothing to relay).
+    fn open_case_id(&self, t: &Transition) -> Result<u64, Refusal> {
+        match t.state.conv.phase {
+            Phase::Queued(id) | Phase::Assigned(id) => Ok(id),
+            _ => Err(Refusal::Ignored),
+        }
+    }
+
+    /// Appends a turn to the open case's transcript; returns the case id.
+    fn record(
+        &self,
+        t: &mut Transition,
+        speaker: Speaker,
+        text: String,
+        now: Millis,
+    ) -> Result<u64, Refusal> {
+        let case = t.state.case.as_mut().ok_or(Refusal::NoCase)?;
+        case.transcript.push(Turn {
+            at: now,
+            speaker,
+            text,
+            faq: None,
+            internal: false,
+        });
+        Ok(case.id)
+    }
+
+    fn relay_message(
+        &self,
+        t: &mut Transition,
+        msg: handoff_bridge_api::MessageRef,
+        text: Text,
+        reply_to: Option<handoff_bridge_api::MessageRef>,
+        now: Millis,
+    ) {
+        let Ok(case) = self.record(t, Speaker::Customer, text.plain.clone(), now) else {
+            return;
+        };
+        let from = t.state.conv.customer.user.name().to_string();
+        t.effects.push(Effect::Relay {
+            case,
+            to: Side::Desk,
+            item: Relayed::Message {
+                source: msg,
+                text,
+                from,
+                reply_to,
+            },
+        });
+    }
+
+    /// One message while the bot owns the conversation.
+    fn bot_turn(
+        &self,
+        t: &mut Transition,
+        text: &str,
+        now: Millis,
+        world: &dyn World,
+    ) -> Result<(), Refusal> {
+        if let Phase::Resolved(_) = t.state.conv.phase {
+            if t.state.conv.awaiting_csat {
+                if let Some(score) = rating_from_text(text) {
+                    self.record_rating(t, score);
+                    t.state.conv.phase = Phase::Bot;
+                    return Ok(());
+                }
+            }
+            t.state.conv.awaiting_csat = false;
+            t.state.conv.phase = Phase::Bot;
+        }
+        let best = self.faq.best(text).map(|m| FaqHit {
+            id: m.id,
+            confidence: m.confidence,
+        });
+        let min = self.config.bot.min_confidence;
+        let answerable = best.as_ref().is_some_and(|b| b.confidence >= min);
+        let entry = best.as_ref().and_then(|b| self.faq.entry(&b.id));
+        let conv = &t.state.conv;
+        let reason = self.rules.check(&escalation::Turn {
+            text,
+            sender: &conv.customer.user.id,
+            best: best.as_ref(),
+            answerable,
+            best_escalates: entry.is_some_and(|e| e.escalate),
+            misses_before: conv.misses_in_row,
+            last_answer: conv.last_answer.as_ref(),
+        });
+        push_bounded(
+            &mut t.state.conv.turns,
+            Turn {
+                at: now,
+                speaker: Speaker::Customer,
+                text: text.to_string(),
+                faq: best.clone(),
+                internal: false,
+            },
+        );
+        if let Some(reason) = reason {
+            let faq_team = entry.filter(|_| answerable).and_then(|e| e.team.clone());
+            let intent = best.filter(|b| b.confidence >= min / 2.0).map(|b| b.id);
+            return self.escalate(t, reason, faq_team.as_deref(), intent, now, world);
+        }
+        match (answerable, entry, best) {
+            (true, Some(e), Some(hit)) => {
+                let conv = &mut t.state.conv;
+                conv.misses_in_row = 0;
+                conv.last_answer = Some(hit.clone());
+                push_bounded(
+                    &mut conv.turns,
+                    Turn {
+                        at: now,
+                        speaker: Speaker::Bot,
+                        text: e.answer.clone(),
+                        faq: Some(hit),
+                        internal: false,
+                    },
+                );
+                t.effects.push(Effect::Say {
+                    text: e.answer.clone(),
+                });
+            }
+            _ => {
+                t.state.conv.misses_in_row += 1;
+                t.state.conv.last_answer = None;
+                let msg = super::fill(
+                    &self.config.messages.no_answer,
+                    &[("bot", &self.config.bot.name)],
+                );
+                self.say(t, msg, now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands the conversation to a team: opens a case and tells the customer.
+    pub(super) fn escalate(
+        &self,
+        t: &mut Transition,
+        reason: EscalationReason,
+        faq_team: Option<&str>,
+        intent: Option<String>,
+        now: Millis,
+        world: &dyn World,
+    ) -> Result<(), Refusal> {
+        let id = world.next_case_id().ok_or(Refusal::NoCaseNumber)?;
+        let conv = &mut t.state.conv;
+        let texts: Vec<&str> = conv
+            .turns
+            .iter()
+            .rev()
+            .filter(|x| x.speaker == Speaker::Customer)
+            .map(|x| x.text.as_str())
+            .collect();
+        let (team, _) = routing::route(&self.config, faq_team, &texts);
+        let open = team.hours.is_open(now);
+        let case = Case {
+            id,
+            conversation: conv.key.clone(),
+            customer: conv.customer.clone(),
+            team: team.name.clone(),
+            reason,
+            intent,
+            state: CaseState::Queued,
+            opened_at: now,
+            bot_since: conv.bot_since,
+            first_human_reply_at: None,
+            closed_at: None,
+            desk: None,
+            transcript: std::mem::take(&mut conv.turns),
+            sla_deadline: routing::sla_deadline(team, now),
+            overdue: false,
+            out_of_hours: !open,
+            transfers: Vec::new(),
+            previous_cases: world.previous_cases(&conv.customer.user),
+            told_position: None,
+            csat: None,
+        };
+        conv.phase = Phase::Queued(id);
+        conv.misses_in_row = 0;
+        conv.last_answer = None;
+        conv.awaiting_csat = false;
+        conv.waiting_acked = false;
+        t.state.case = Some(case);
+        let text = self.wait_message(t, now, world);
+        self.say(t, text, now);
+        if let Some(case) = &t.state.case {
+            t.effects.push(Effect::OpenCase {
+                case: id,
+                network: team.desk.network().to_string(),
+                desk: routing::desk_target(team),
+                summary: self.summary(case),
+            });
+        }
+        Ok(())
+    }
+
+    /// "A person is coming": team, queue position, honest wait or opening time.
+    pub(super) fn wait_message(
+        &self,
+        t: &mut Transition,
+        now: Millis,
+        world: &dyn World,
+    ) -> String {
+        let Some(case) = t.state.case.as_mut() else {
+            return String::new();
+        };
+        let team = self
+            .config
+            .team(&case.team)
+            .unwrap_or_else(|| self.config.default_team());
+        let m = &self.config.messages;
+        if !team.hours.is_open(now) {
+            let opens = team
+                .hours
+                .next_open(now)
+                .map(|at| team.hours.describe(at))
+                .unwrap_or_else(|| "as soon as possible".into());
+            return super::fill(
+                &m.handover_closed,
+                &[("team", &team.name), ("opens", &opens)],
+            );
+        }
+        let position = world.queue_ahead(&team.name, case.id) + 1;
+        case.told_position = Some(position as u32);
+        let wait = routing::wait_phrase(
+            position,
+            routing::typical_first_reply(&world.first_replies(&team.name)),
+        );
+        super::fill(
+            &m.handover,
+            &[
+                ("team", &team.name),
+                ("position", &position.to_string()),
+                ("wait", &wait),
+            ],
+        )
+    }
+
+    /// The customer came back to an abandoned case: it waits again.
+    fn resume(&self, t: &mut Transition, now: Millis) {
+        if let (Phase::Abandoned(id), Some(case)) = (&t.state.conv.phase, &mut t.state.case) {
+            case.state = CaseState::Queued;
+            case.closed_at = None;
+            t.state.conv.phase = Phase::Queued(*id);
+            t.state.conv.waiting_acked = true;
+            let m = self.config.messages.still_waiting.clone();
+            self.say(t, format!("Welcome back! {m}"), now);
+            self.update_summary(t, None);
+        }
+    }
+
+    /// Marks the queued case abandoned.
+    pub(super) fn abandon(&self, t: &mut Transition, id: u64) {
+        if let Some(case) = &mut t.state.case {
+            case.state = CaseState::Abandoned;
+            t.state.conv.phase = Phase::Abandoned(id);
+            self.update_summary(t, None);
+        }
+    }
+
+    fn record_rating(&self, t: &mut Transition, score: u8) {
+        t.state.conv.awaiting_csat = false;
+        if let Some(case) = &mut t.state.case {
+            case.csat = Some(score);
+        }
+        let text = super::fill(
+            &self.config.messages.csat_thanks,
+            &[("score", &score.to_string())],
+        );
+        t.effects.push(Effect::Say { text });
+        self.update_summary(t, None);
+    }
+}
+
+/// A rating 1–5 written as "4", "4/5" or "4 stars".
+fn rating_from_text(text: &str) -> Option<u8> {
+    let t = text.trim().trim_end_matches(['.', '!']);
+    let head = t
+        .strip_suffix("/5")
+        .or_else(|| t.strip_suffix(" stars"))
+        .or_else(|| t.strip_suffix(" star"))
+        .unwrap_or(t)
+        .trim();
+    match head.parse::<u8>() {
+        Ok(n @ 1..=5) => Some(n),
+        _ => None,
+    }
+}
+
+/// A rating from a reaction: keycap digits 1️⃣–5️⃣.
+fn rating_from_emoji(key: &str) -> Option<u8> {
+    let first = key.chars().next()?;
+    let rest: String = key.chars().skip(1).collect();
+    if rest.contains('\u{20E3}') {
+        return first
+            .to_digit(10)
+            .filter(|d| (1..=5).contains(d))
+            .map(|d| d as u8);
+    }
+    None
+}
+
+#[cfg(test)]
+mod rating_tests {
+    use super::*;
+
+    #[test]
+    fn ratings() {
+        assert_eq!(rating_from_text("5"), Some(5));
+        assert_eq!(rating_from_text(" 4/5 "), Some(4));
+        assert_eq!(rating_from_text("3 stars!"), Some(3));
+        assert_eq!(rating_from_text("6"), None);
+        assert_eq!(rating_from_text("0"), None);
+        assert_eq!(rating_from_text("5 more questions"), None);
+        assert_eq!(rating_from_emoji("4\u{FE0F}\u{20E3}"), Some(4));
+        assert_eq!(rating_from_emoji("👍"), None);
+    }
+}

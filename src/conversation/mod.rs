@@ -1,0 +1,362 @@
+//! The case state machine: `(state, event) -> (state, effects)`, no I/O.
+//!
+//! A conversation moves `Bot → Queued → Assigned → Resolved → Bot`, or
+//! `Queued → Abandoned` (and back to `Queued` when the customer returns).
+//! [`Engine::step`] decides everything — FAQ answers, escalation, routing,
+//! relays, agent commands, timers — and returns the new [`State`] and a list
+//! of [`Effect`]s for the router to carry out. Time comes in as `now`;
+//! everything it needs to know about other conversations (queue, history,
+//! case numbers) comes through the [`World`] trait.
+//!
+//! Invariants: a refused event ([`Refusal`]) changes nothing; while a human
+//! owns the conversation the bot never answers from the FAQ; internal notes
+//! never appear in a customer-bound effect.
+
+mod agent;
+pub mod command;
+mod customer;
+mod timers;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use handoff_bridge_api::{Attachment, DeskTarget, MessageRef, Millis, Text, UserRef};
+
+use crate::case::{
+    Case, CaseDesk, CaseId, Conversation, ConversationKey, Customer, Phase, PreviousCase, Speaker,
+    Turn,
+};
+use crate::config::Config;
+use crate::escalation::Rules;
+use crate::faq::Faq;
+use crate::pii::Masker;
+use crate::summary::{self, SummaryContext};
+
+pub use command::{Command, CommandError};
+
+/// A conversation and its current (or last) case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct State {
+    pub conv: Conversation,
+    pub case: Option<Case>,
+}
+
+/// Something that happened to a conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// From the customer, where they talk to the bot.
+    Customer(CustomerEvent),
+    /// From someone on the case's desk.
+    Agent { agent: UserRef, event: AgentEvent },
+    /// The desk confirmed the case room or thread exists.
+    CaseOpened { case: CaseId, desk: CaseDesk },
+    /// Time passed: check SLA, abandonment and queue position.
+    Tick,
+}
+
+/// What a customer did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CustomerEvent {
+    Message {
+        msg: MessageRef,
+        text: Text,
+        reply_to: Option<MessageRef>,
+    },
+    Edit {
+        target: MessageRef,
+        text: Text,
+    },
+    Delete {
+        target: MessageRef,
+    },
+    Reaction {
+        reaction: MessageRef,
+        target: MessageRef,
+        key: String,
+    },
+    File {
+        msg: MessageRef,
+        file: Attachment,
+    },
+    /// Left the room.
+    Left,
+}
+
+/// What someone on the desk did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentEvent {
+    Message {
+        msg: MessageRef,
+        text: Text,
+        reply_to: Option<MessageRef>,
+    },
+    Edit {
+        target: MessageRef,
+        text: Text,
+    },
+    Delete {
+        target: MessageRef,
+    },
+    Reaction {
+        reaction: MessageRef,
+        target: MessageRef,
+        key: String,
+    },
+    File {
+        msg: MessageRef,
+        file: Attachment,
+    },
+    /// A Block Kit button.
+    Button {
+        action: String,
+        value: String,
+    },
+}
+
+/// Which side of a case a relay goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Customer,
+    Desk,
+}
+
+/// A relayed item. `source` refs are the originals, so the router can map
+/// them to what it delivers and find twins for edits, deletes and replies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Relayed {
+    Message {
+        source: MessageRef,
+        text: Text,
+        from: String,
+        reply_to: Option<MessageRef>,
+    },
+    Edit {
+        target: MessageRef,
+        text: Text,
+    },
+    Delete {
+        target: MessageRef,
+    },
+    Reaction {
+        source: MessageRef,
+        target: MessageRef,
+        key: String,
+    },
+    File {
+        source: MessageRef,
+        file: Attachment,
+        from: String,
+    },
+}
+
+/// What the router must do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Effect {
+    /// The bot says something to the customer.
+    Say { text: String },
+    /// Open the case on a desk of `network`, posting and pinning `summary`.
+    OpenCase {
+        case: CaseId,
+        network: String,
+        desk: DeskTarget,
+        summary: handoff_bridge_api::CaseSummary,
+    },
+    /// Replace the pinned summary: at `message` if given, else at the
+    /// case's current desk.
+    UpdateSummary {
+        case: CaseId,
+        message: Option<MessageRef>,
+        summary: handoff_bridge_api::CaseSummary,
+    },
+    /// A notice on the case's desk (SLA pings), with an optional mention.
+    Notify {
+        case: CaseId,
+        text: String,
+        mention: Option<String>,
+    },
+    /// Carry something across.
+    Relay {
+        case: CaseId,
+        to: Side,
+        item: Relayed,
+    },
+}
+
+/// Why an event was refused. The state is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{0} is not an agent of this case's team; ignored")]
+    NotAnAgent(String),
+    #[error("this conversation has no case")]
+    NoCase,
+    #[error("case #{0} is closed; {1}")]
+    Closed(CaseId, &'static str),
+    #[error("{0}")]
+    BadCommand(#[from] CommandError),
+    #[error("you already have case #{0}")]
+    AlreadyYours(CaseId),
+    #[error("cannot transfer: {0}")]
+    Transfer(String),
+    #[error("could not allocate a case number; will retry")]
+    NoCaseNumber,
+    #[error("nothing to do")]
+    Ignored,
+}
+
+/// What the machine may ask about the rest of the world. Read-only apart
+/// from handing out case numbers.
+pub trait World {
+    /// A new, unused case number; None if the store cannot give one now.
+    fn next_case_id(&self) -> Option<CaseId>;
+    /// Queued cases of `team` opened before case `case`.
+    fn queue_ahead(&self, team: &str, case: CaseId) -> usize;
+    /// Recent first-reply times of `team`.
+    fn first_replies(&self, team: &str) -> Vec<Duration>;
+    /// Earlier cases of this customer, newest first.
+    fn previous_cases(&self, customer: &UserRef) -> Vec<PreviousCase>;
+}
+
+/// The result of one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub state: State,
+    pub effects: Vec<Effect>,
+}
+
+/// Everything the machine needs that does not change while running.
+pub struct Engine {
+    pub config: Arc<Config>,
+    pub faq: Arc<Faq>,
+    rules: Rules,
+    masker: Masker,
+}
+
+/// The most bot-time turns kept per conversation (the summary shows fewer).
+const MAX_BOT_TURNS: usize = 50;
+
+impl Engine {
+    pub fn new(config: Arc<Config>, faq: Arc<Faq>) -> Result<Engine, String> {
+        let masker = Masker::new(&config.privacy)?;
+        Ok(Engine {
+            rules: Rules::new(&config.escalation),
+            config,
+            faq,
+            masker,
+        })
+    }
+
+    /// A fresh conversation with a customer.
+    pub fn start(&self, customer: Customer, now: Millis) -> State {
+        State {
+            conv: Conversation {
+                key: ConversationKey::new(&customer.endpoint, &customer.user),
+                customer,
+                phase: Phase::Bot,
+                turns: Vec::new(),
+                misses_in_row: 0,
+                last_answer: None,
+                bot_since: now,
+                last_customer_at: now,
+                awaiting_csat: false,
+                waiting_acked: false,
+            },
+            case: None,
+        }
+    }
+
+    /// Applies `event` to `state` at time `now`.
+    pub fn step(
+        &self,
+        state: &State,
+        event: Event,
+        now: Millis,
+        world: &dyn World,
+    ) -> Result<Transition, Refusal> {
+        let mut t = Transition {
+            state: state.clone(),
+            effects: Vec::new(),
+        };
+        match event {
+            Event::Customer(ev) => self.customer(&mut t, ev, now, world)?,
+            Event::Agent { agent, event } => self.agent(&mut t, &agent, event, now)?,
+            Event::CaseOpened { case, desk } => match &mut t.state.case {
+                Some(c) if c.id == case => c.desk = Some(desk),
+                _ => return Err(Refusal::NoCase),
+            },
+            Event::Tick => self.tick(&mut t, now, world)?,
+        }
+        Ok(t)
+    }
+
+    fn summary(&self, case: &Case) -> handoff_bridge_api::CaseSummary {
+        let team = self
+            .config
+            .team(&case.team)
+            .unwrap_or_else(|| self.config.default_team());
+        summary::render(
+            case,
+            &SummaryContext {
+                team,
+                teams: self.config.teams.iter().map(|t| t.name.as_str()).collect(),
+                masker: &self.masker,
+                turns: self.config.conversation.summary_turns,
+                bot_name: &self.config.bot.name,
+            },
+        )
+    }
+
+    /// Emits an in-place summary update for the case in `t`.
+    fn update_summary(&self, t: &mut Transition, message: Option<MessageRef>) {
+        if let Some(case) = &t.state.case {
+            let summary = self.summary(case);
+            t.effects.push(Effect::UpdateSummary {
+                case: case.id,
+                message,
+                summary,
+            });
+        }
+    }
+
+    /// The bot says `text` to the customer; recorded in the transcript.
+    fn say(&self, t: &mut Transition, text: String, now: Millis) {
+        let turn = Turn {
+            at: now,
+            speaker: Speaker::System,
+            text: text.clone(),
+            faq: None,
+            internal: false,
+        };
+        match (&t.state.conv.phase, &mut t.state.case) {
+            (p, Some(case)) if p.human_owned() || matches!(p, Phase::Abandoned(_)) => {
+                case.transcript.push(turn)
+            }
+            _ => push_bounded(&mut t.state.conv.turns, turn),
+        }
+        t.effects.push(Effect::Say { text });
+    }
+}
+
+fn push_bounded(turns: &mut Vec<Turn>, turn: Turn) {
+    turns.push(turn);
+    if turns.len() > MAX_BOT_TURNS {
+        let extra = turns.len() - MAX_BOT_TURNS;
+        turns.drain(..extra);
+    }
+}
+
+/// Fills `{name}` placeholders; unknown ones stay as written.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_string();
+    for (k, v) in values {
+        out = out.replace(&format!("{{{k}}}"), v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,777 @@
+//! Transition tables of the case state machine: each test drives a state
+//! through events and checks the new state and the exact effects.
+
+use handoff_bridge_api::{Attachment, DeskTarget, Endpoint, MessageRef, Text};
+
+use super::*;
+use crate::case::{CaseState, EscalationReason, Phase};
+use crate::fixtures::*;
+
+fn step(e: &Engine, s: &State, ev: Event, now: Millis, w: &FakeWorld) -> Transition {
+    e.step(s, ev, now, w)
+        .unwrap_or_else(|r| panic!("refused: {r}"))
+}
+
+fn said(t: &Transition) -> Vec<String> {
+    t.effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Say { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn opened(t: &Transition) -> Option<(&str, &DeskTarget)> {
+    t.effects.iter().find_map(|e| match e {
+        Effect::OpenCase { network, desk, .. } => Some((network.as_str(), desk)),
+        _ => None,
+    })
+}
+
+fn count<F: Fn(&Effect) -> bool>(t: &Transition, f: F) -> usize {
+    t.effects.iter().filter(|e| f(e)).count()
+}
+
+fn reason(t: &Transition) -> EscalationReason {
+    t.state.case.as_ref().expect("a case").reason.clone()
+}
+
+/// A conversation escalated by asking for an agent (default team: tech).
+fn queued(e: &Engine, w: &FakeWorld) -> State {
+    let s = e.start(customer(), T0);
+    step(e, &s, says("I want to talk to an agent"), T0, w).state
+}
+
+fn assigned(e: &Engine, w: &FakeWorld) -> State {
+    let s = queued(e, w);
+    step(e, &s, agent_says(alice(), "!claim"), T0 + MINUTE, w).state
+}
+
+#[test]
+fn faq_question_is_answered_by_the_bot() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = e.start(customer(), T0);
+    let t = step(&e, &s, says("how do I reset my password?"), T0, &w);
+    assert_eq!(said(&t), vec!["Use the Forgot password link."]);
+    assert_eq!(t.state.conv.phase, Phase::Bot);
+    assert_eq!(t.state.conv.turns.len(), 2);
+    assert_eq!(
+        t.state.conv.last_answer.as_ref().unwrap().id,
+        "reset_password"
+    );
+    assert!(t.state.case.is_none());
+}
+
+#[test]
+fn misses_then_escalation_to_the_default_team() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = e.start(customer(), T0);
+    let t = step(&e, &s, says("zebra quantum marmalade"), T0, &w);
+    assert_eq!(t.state.conv.misses_in_row, 1);
+    assert_eq!(said(&t), vec![e.config.messages.no_answer.clone()]);
+    let t = step(&e, &t.state, says("purple elephant theorem"), T0 + 1000, &w);
+    assert_eq!(t.state.conv.phase, Phase::Queued(1));
+    assert_eq!(reason(&t), EscalationReason::RepeatedMisses { count: 2 });
+    let (net, desk) = opened(&t).expect("case opened");
+    assert_eq!(net, "matrix");
+    assert_eq!(
+        desk,
+        &DeskTarget::PrivateRoom {
+            invite: vec!["@alice:localhost".into(), "@bob:localhost".into()]
+        }
+    );
+    let case = t.state.case.as_ref().unwrap();
+    assert_eq!(case.team, "tech");
+    assert_eq!(
+        case.transcript.len(),
+        4,
+        "3 bot-time turns + handover notice"
+    );
+    assert!(said(&t)[0].contains("number 1 in line"), "{:?}", said(&t));
+    assert!(t.state.conv.turns.is_empty());
+}
+
+#[test]
+fn asking_for_a_person_escalates_at_once() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let t = step(
+        &e,
+        &e.start(customer(), T0),
+        says("can I speak to a human please"),
+        T0,
+        &w,
+    );
+    assert!(matches!(reason(&t), EscalationReason::AskedForHuman { .. }));
+    assert_eq!(count(&t, |e| matches!(e, Effect::OpenCase { .. })), 1);
+}
+
+#[test]
+fn escalate_entry_routes_to_its_team_desk() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let t = step(
+        &e,
+        &e.start(customer(), T0),
+        says("i want my money back"),
+        T0,
+        &w,
+    );
+    assert_eq!(
+        reason(&t),
+        EscalationReason::FaqEscalate {
+            faq_id: "refund".into()
+        }
+    );
+    assert_eq!(t.state.case.as_ref().unwrap().team, "billing");
+    let (net, desk) = opened(&t).unwrap();
+    assert_eq!(net, "slack");
+    assert_eq!(
+        desk,
+        &DeskTarget::Thread {
+            room: "#billing".into()
+        }
+    );
+}
+
+#[test]
+fn human_topic_vip_and_topic_routing() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let t = step(
+        &e,
+        &e.start(customer(), T0),
+        says("this is about a lawsuit"),
+        T0,
+        &w,
+    );
+    assert_eq!(
+        reason(&t),
+        EscalationReason::HumanTopic {
+            topic: "lawsuit".into()
+        }
+    );
+    let mut vip = customer();
+    vip.user = user("@vip:localhost", "Victor");
+    let t = step(&e, &e.start(vip, T0), says("hello"), T0, &w);
+    assert_eq!(reason(&t), EscalationReason::Vip);
+    let t = step(
+        &e,
+        &e.start(customer(), T0),
+        says("my invoice is wrong, get me an agent"),
+        T0,
+        &w,
+    );
+    assert_eq!(t.state.case.unwrap().team, "billing", "routed by topic");
+}
+
+#[test]
+fn rejecting_an_answer_escalates() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = e.start(customer(), T0);
+    let t = step(&e, &s, says("how long does shipping take"), T0, &w);
+    let t = step(&e, &t.state, says("that didn't help"), T0 + 1, &w);
+    assert_eq!(
+        reason(&t),
+        EscalationReason::AnswerRejected {
+            faq_id: Some("shipping_time".into())
+        }
+    );
+}
+
+#[test]
+fn no_case_number_is_refused_without_change() {
+    let (e, w) = (engine(), FakeWorld::default());
+    w.out_of_numbers.set(true);
+    let s = e.start(customer(), T0);
+    assert_eq!(
+        e.step(&s, says("agent"), T0, &w),
+        Err(Refusal::NoCaseNumber)
+    );
+}
+
+#[test]
+fn queued_customer_messages_are_relayed_not_answered() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = queued(&e, &w);
+    let t = step(&e, &s, says("how do I reset my password?"), T0 + 1, &w);
+    assert_eq!(
+        said(&t),
+        vec![e.config.messages.still_waiting.clone()],
+        "no FAQ answer"
+    );
+    assert_eq!(
+        count(&t, |e| matches!(e, Effect::Relay { to: Side::Desk, .. })),
+        1
+    );
+    let t = step(&e, &t.state, says("also my phone is broken"), T0 + 2, &w);
+    assert!(said(&t).is_empty(), "the wait notice is said once");
+    assert_eq!(
+        count(&t, |e| matches!(e, Effect::Relay { to: Side::Desk, .. })),
+        1
+    );
+}
+
+#[test]
+fn agent_reply_assigns_and_relays() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = queued(&e, &w);
+    let t = step(
+        &e,
+        &s,
+        agent_says(alice(), "Hi Carol, I'm on it"),
+        T0 + MINUTE,
+        &w,
+    );
+    assert_eq!(t.state.conv.phase, Phase::Assigned(1));
+    let case = t.state.case.as_ref().unwrap();
+    assert_eq!(case.first_human_reply_at, Some(T0 + MINUTE));
+    assert!(matches!(&case.state, CaseState::Assigned { agent, .. } if agent == "Alice"));
+    assert_eq!(
+        said(&t),
+        vec!["Alice has joined and will help you from here."]
+    );
+    assert!(t.effects.iter().any(|e| matches!(e,
+        Effect::Relay { to: Side::Customer, item: Relayed::Message { text, from, .. }, .. }
+            if text.plain == "Hi Carol, I'm on it" && from == "Alice")));
+    assert_eq!(count(&t, |e| matches!(e, Effect::UpdateSummary { .. })), 1);
+    // A second message relays without re-announcing.
+    let t = step(
+        &e,
+        &t.state,
+        agent_says(alice(), "Could you send a screenshot?"),
+        T0 + 2 * MINUTE,
+        &w,
+    );
+    assert!(said(&t).is_empty());
+    assert_eq!(count(&t, |e| matches!(e, Effect::UpdateSummary { .. })), 0);
+}
+
+#[test]
+fn strangers_and_bots_are_refused() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = queued(&e, &w);
+    let mallory = user("@mallory:localhost", "Mallory");
+    assert_eq!(
+        e.step(&s, agent_says(mallory, "!resolve"), T0, &w),
+        Err(Refusal::NotAnAgent("@mallory:localhost".into()))
+    );
+    let mut bot = alice();
+    bot.is_bot = true;
+    assert!(matches!(
+        e.step(&s, agent_says(bot, "hi"), T0, &w),
+        Err(Refusal::NotAnAgent(_))
+    ));
+    let bot_conv = e.start(customer(), T0);
+    assert_eq!(
+        e.step(&bot_conv, agent_says(alice(), "hi"), T0, &w),
+        Err(Refusal::NoCase)
+    );
+}
+
+#[test]
+fn claim_rules() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = assigned(&e, &w);
+    assert_eq!(s.conv.phase, Phase::Assigned(1));
+    assert_eq!(
+        e.step(&s, agent_says(alice(), "!claim"), T0, &w),
+        Err(Refusal::AlreadyYours(1))
+    );
+    let bob = user("@bob:localhost", "Bob");
+    let t = step(&e, &s, agent_says(bob, "!claim"), T0 + 2 * MINUTE, &w);
+    assert!(
+        matches!(&t.state.case.as_ref().unwrap().state, CaseState::Assigned { agent, .. } if agent == "Bob")
+    );
+    assert_eq!(
+        t.state.case.as_ref().unwrap().first_human_reply_at,
+        Some(T0 + MINUTE),
+        "first reply time is kept"
+    );
+}
+
+#[test]
+fn notes_stay_internal() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = assigned(&e, &w);
+    let t = step(
+        &e,
+        &s,
+        agent_says(alice(), "!note customer is on legacy plan"),
+        T0,
+        &w,
+    );
+    assert!(t.effects.is_empty(), "{:?}", t.effects);
+    let last = t
+        .state
+        .case
+        .as_ref()
+        .unwrap()
+        .transcript
+        .last()
+        .unwrap()
+        .clone();
+    assert!(last.internal && last.text == "customer is on legacy plan");
+    let t = step(
+        &e,
+        &t.state,
+        agent_says(alice(), "// also internal"),
+        T0,
+        &w,
+    );
+    assert!(t.effects.is_empty());
+    assert!(t.state.case.unwrap().transcript.last().unwrap().internal);
+}
+
+#[test]
+fn bad_commands_are_refused_and_not_relayed() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = assigned(&e, &w);
+    let r = e.step(&s, agent_says(alice(), "!reslove"), T0, &w);
+    assert!(matches!(
+        r,
+        Err(Refusal::BadCommand(CommandError::Unknown(_)))
+    ));
+    assert!(matches!(
+        e.step(&s, agent_says(alice(), "!transfer sales"), T0, &w),
+        Err(Refusal::Transfer(_))
+    ));
+    assert!(matches!(
+        e.step(&s, agent_says(alice(), "!transfer tech"), T0, &w),
+        Err(Refusal::Transfer(m)) if m.contains("already")
+    ));
+}
+
+#[test]
+fn resolve_then_rating_then_bot_answers_again() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = assigned(&e, &w);
+    let t = step(&e, &s, agent_says(alice(), "!resolve"), T0 + 5 * MINUTE, &w);
+    assert_eq!(t.state.conv.phase, Phase::Resolved(1));
+    let case = t.state.case.as_ref().unwrap();
+    assert_eq!(case.state, CaseState::Resolved { by: "Alice".into() });
+    assert_eq!(case.closed_at, Some(T0 + 5 * MINUTE));
+    assert_eq!(said(&t).len(), 2, "resolved notice and rating question");
+    assert!(t.state.conv.awaiting_csat);
+    assert_eq!(
+        e.step(&t.state, agent_says(alice(), "one more thing"), T0, &w),
+        Err(Refusal::Closed(
+            1,
+            "messages are no longer passed to the customer"
+        ))
+    );
+    let t = step(&e, &t.state, says("5"), T0 + 6 * MINUTE, &w);
+    assert_eq!(t.state.case.as_ref().unwrap().csat, Some(5));
+    assert_eq!(said(&t), vec!["Thank you for rating us 5/5."]);
+    assert_eq!(t.state.conv.phase, Phase::Bot);
+    let t = step(
+        &e,
+        &t.state,
+        says("what are your opening hours"),
+        T0 + 7 * MINUTE,
+        &w,
+    );
+    assert_eq!(said(&t), vec!["Mon to Fri, 9 to 5."]);
+}
+
+#[test]
+fn after_resolve_a_question_skips_the_rating() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = assigned(&e, &w);
+    let t = step(&e, &s, agent_says(alice(), "!resolve"), T0, &w);
+    let t = step(&e, &t.state, says("when will my order arrive"), T0 + 1, &w);
+    assert_eq!(said(&t), vec!["2 to 4 working days."]);
+    assert!(!t.state.conv.awaiting_csat);
+    assert_eq!(t.state.case.as_ref().unwrap().csat, None);
+}
+
+#[test]
+fn transfer_moves_the_case_and_updates_the_old_summary() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = assigned(&e, &w);
+    let desk = crate::case::CaseDesk {
+        endpoint: Endpoint::new("matrix", "!case:localhost"),
+        summary: MessageRef {
+            endpoint: Endpoint::new("matrix", "!case:localhost"),
+            id: "$summary".into(),
+        },
+    };
+    let s = step(
+        &e,
+        &s,
+        Event::CaseOpened {
+            case: 1,
+            desk: desk.clone(),
+        },
+        T0,
+        &w,
+    )
+    .state;
+    let t = step(
+        &e,
+        &s,
+        agent_says(alice(), "!transfer Billing"),
+        T0 + MINUTE,
+        &w,
+    );
+    let case = t.state.case.as_ref().unwrap();
+    assert_eq!(case.team, "billing");
+    assert_eq!(case.state, CaseState::Queued);
+    assert_eq!(case.desk, None);
+    assert_eq!(case.transfers.len(), 1);
+    assert_eq!(t.state.conv.phase, Phase::Queued(1));
+    assert!(t.effects.iter().any(|e| matches!(e,
+        Effect::UpdateSummary { message: Some(m), .. } if m == &desk.summary)));
+    assert_eq!(opened(&t).unwrap().0, "slack");
+    assert!(said(&t)[0].contains("billing team"));
+}
+
+#[test]
+fn buttons_work_like_commands() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = queued(&e, &w);
+    let press = |action: &str, value: &str| Event::Agent {
+        agent: alice(),
+        event: AgentEvent::Button {
+            action: action.into(),
+            value: value.into(),
+        },
+    };
+    let t = step(&e, &s, press("claim", ""), T0, &w);
+    assert_eq!(t.state.conv.phase, Phase::Assigned(1));
+    let t = step(&e, &t.state, press("transfer", "billing"), T0, &w);
+    assert_eq!(t.state.case.as_ref().unwrap().team, "billing");
+    assert_eq!(
+        e.step(&t.state, press("self_destruct", ""), T0, &w),
+        Err(Refusal::Ignored)
+    );
+}
+
+#[test]
+fn case_opened_records_the_desk_only_for_its_case() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = queued(&e, &w);
+    let desk = crate::case::CaseDesk {
+        endpoint: Endpoint::new("slack", "C1").in_thread("1.1"),
+        summary: MessageRef {
+            endpoint: Endpoint::new("slack", "C1"),
+            id: "1.1".into(),
+        },
+    };
+    let t = step(
+        &e,
+        &s,
+        Event::CaseOpened {
+            case: 1,
+            desk: desk.clone(),
+        },
+        T0,
+        &w,
+    );
+    assert_eq!(t.state.case.unwrap().desk, Some(desk.clone()));
+    assert_eq!(
+        e.step(&s, Event::CaseOpened { case: 9, desk }, T0, &w),
+        Err(Refusal::NoCase)
+    );
+}
+
+#[test]
+fn sla_miss_moves_to_fallback_team() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = step(
+        &e,
+        &e.start(customer(), T0),
+        says("agent, about my invoice"),
+        T0,
+        &w,
+    )
+    .state;
+    assert_eq!(s.case.as_ref().unwrap().team, "billing");
+    assert_eq!(
+        s.case.as_ref().unwrap().sla_deadline,
+        Some(T0 + 10 * MINUTE)
+    );
+    assert_eq!(
+        e.step(&s, Event::Tick, T0 + 9 * MINUTE, &w),
+        Err(Refusal::Ignored)
+    );
+    let t = step(&e, &s, Event::Tick, T0 + 10 * MINUTE, &w);
+    assert!(t.effects.iter().any(|e| matches!(e,
+        Effect::Notify { mention: Some(m), .. } if m == "@here")));
+    let case = t.state.case.as_ref().unwrap();
+    assert_eq!(case.team, "tech");
+    assert_eq!(
+        case.reason,
+        EscalationReason::SlaMissed {
+            from: "billing".into()
+        }
+    );
+    assert_eq!(opened(&t).unwrap().0, "matrix");
+}
+
+#[test]
+fn sla_miss_without_fallback_pings_once() {
+    let e = engine_with(config_with(
+        "[[team]]\nname = \"sales\"\ndesk = \"slack:#sales\"\ntopics = [\"pricing\"]\nfirst_reply_sla = \"5m\"\n",
+    ));
+    let w = FakeWorld::default();
+    let s = step(
+        &e,
+        &e.start(customer(), T0),
+        says("agent: pricing question"),
+        T0,
+        &w,
+    )
+    .state;
+    let t = step(&e, &s, Event::Tick, T0 + 5 * MINUTE, &w);
+    assert_eq!(count(&t, |e| matches!(e, Effect::Notify { .. })), 1);
+    assert!(t.state.case.as_ref().unwrap().overdue);
+    assert_eq!(count(&t, |e| matches!(e, Effect::UpdateSummary { .. })), 1);
+    assert_eq!(
+        e.step(&t.state, Event::Tick, T0 + 6 * MINUTE, &w),
+        Err(Refusal::Ignored)
+    );
+}
+
+#[test]
+fn silent_queued_customer_is_abandoned_and_can_return() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = queued(&e, &w);
+    let t = step(&e, &s, Event::Tick, T0 + 30 * MINUTE, &w);
+    assert_eq!(t.state.conv.phase, Phase::Abandoned(1));
+    assert_eq!(t.state.case.as_ref().unwrap().state, CaseState::Abandoned);
+    let t = step(&e, &t.state, says("sorry, I'm back"), T0 + 40 * MINUTE, &w);
+    assert_eq!(t.state.conv.phase, Phase::Queued(1), "same case resumes");
+    assert_eq!(t.state.case.as_ref().unwrap().id, 1);
+    assert!(said(&t)[0].starts_with("Welcome back"));
+    assert_eq!(
+        count(&t, |e| matches!(e, Effect::Relay { to: Side::Desk, .. })),
+        1
+    );
+}
+
+#[test]
+fn leaving_while_queued_abandons() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = queued(&e, &w);
+    let t = step(&e, &s, Event::Customer(CustomerEvent::Left), T0, &w);
+    assert_eq!(t.state.conv.phase, Phase::Abandoned(1));
+    let b = e.start(customer(), T0);
+    assert_eq!(
+        e.step(&b, Event::Customer(CustomerEvent::Left), T0, &w),
+        Err(Refusal::Ignored)
+    );
+}
+
+#[test]
+fn queue_position_updates_only_when_it_moves_enough() {
+    let (e, w) = (engine(), FakeWorld::default());
+    w.ahead.set(4);
+    let s = queued(&e, &w);
+    assert_eq!(s.case.as_ref().unwrap().told_position, Some(5));
+    w.ahead.set(3);
+    assert_eq!(
+        e.step(&s, Event::Tick, T0 + MINUTE, &w),
+        Err(Refusal::Ignored)
+    );
+    w.ahead.set(2);
+    let t = step(&e, &s, Event::Tick, T0 + MINUTE, &w);
+    assert!(said(&t)[0].contains("number 3 in line"), "{:?}", said(&t));
+    assert_eq!(t.state.case.unwrap().told_position, Some(3));
+}
+
+#[test]
+fn wait_is_estimated_from_history() {
+    let (e, w) = (engine(), FakeWorld::default());
+    *w.replies.borrow_mut() = vec![std::time::Duration::from_secs(8 * 60); 3];
+    let s = queued(&e, &w);
+    let text = &s.case.as_ref().unwrap().transcript.last().unwrap().text;
+    assert!(text.contains("about 8 minutes"), "{text}");
+}
+
+#[test]
+fn out_of_hours_handover_names_the_opening_time() {
+    let e = engine_with(config_with(
+        "[[team]]\nname = \"sales\"\ndesk = \"slack:#sales\"\ntopics = [\"pricing\"]\nhours = \"Mon-Fri 09:00-17:00 UTC\"\n",
+    ));
+    let w = FakeWorld::default();
+    let saturday = T0 + 2 * 24 * 60 * MINUTE;
+    let t = step(
+        &e,
+        &e.start(customer(), saturday),
+        says("agent: pricing"),
+        saturday,
+        &w,
+    );
+    assert!(t.state.case.as_ref().unwrap().out_of_hours);
+    assert!(
+        said(&t)[0].contains("opens again Mon 09:00 (UTC)"),
+        "{:?}",
+        said(&t)
+    );
+    // Out of hours the customer is not abandoned for being silent.
+    assert_eq!(
+        e.step(&t.state, Event::Tick, saturday + 60 * MINUTE, &w),
+        Err(Refusal::Ignored)
+    );
+}
+
+#[test]
+fn edits_deletes_reactions_and_files_follow_while_human_owned() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = assigned(&e, &w);
+    let file = Attachment {
+        name: "shot.png".into(),
+        mime: "image/png".into(),
+        data: vec![1, 2, 3],
+    };
+    let evs = [
+        CustomerEvent::Edit {
+            target: msg_ref("$1"),
+            text: Text::plain("fixed"),
+        },
+        CustomerEvent::Delete {
+            target: msg_ref("$1"),
+        },
+        CustomerEvent::Reaction {
+            reaction: msg_ref("$r"),
+            target: msg_ref("$1"),
+            key: "👍".into(),
+        },
+        CustomerEvent::File {
+            msg: msg_ref("$f"),
+            file: file.clone(),
+        },
+    ];
+    for ev in evs.clone() {
+        let t = step(&e, &s, Event::Customer(ev), T0, &w);
+        assert_eq!(
+            count(&t, |e| matches!(e, Effect::Relay { to: Side::Desk, .. })),
+            1
+        );
+    }
+    // In the bot phase edits and deletes are ignored, a file is a miss.
+    let b = e.start(customer(), T0);
+    for ev in evs[..3].iter().cloned() {
+        assert_eq!(
+            e.step(&b, Event::Customer(ev), T0, &w),
+            Err(Refusal::Ignored)
+        );
+    }
+    let t = step(
+        &e,
+        &b,
+        Event::Customer(CustomerEvent::File {
+            msg: msg_ref("$f"),
+            file,
+        }),
+        T0,
+        &w,
+    );
+    assert_eq!(t.state.conv.misses_in_row, 1);
+}
+
+#[test]
+fn previous_cases_are_in_the_new_case() {
+    let (e, w) = (engine(), FakeWorld::default());
+    w.previous.borrow_mut().push(crate::case::PreviousCase {
+        id: 7,
+        opened_at: T0 - 86_400_000,
+        team: "tech".into(),
+        reason: "customer asked for a person".into(),
+        state: CaseState::Resolved { by: "Bob".into() },
+    });
+    let s = queued(&e, &w);
+    assert_eq!(s.case.as_ref().unwrap().previous_cases[0].id, 7);
+    let Some(Effect::OpenCase { summary, .. }) =
+        step(&e, &e.start(customer(), T0), says("agent"), T0, &w)
+            .effects
+            .into_iter()
+            .find(|e| matches!(e, Effect::OpenCase { .. }))
+    else {
+        panic!("no case opened")
+    };
+    assert!(summary.markdown.contains("#7"), "{}", summary.markdown);
+}
+
+mod notes_never_leak {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const SECRET: &str = "zz-internal-zz";
+
+    /// Training the FAQ once keeps 200 cases fast.
+    fn shared_engine() -> &'static Engine {
+        static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+        ENGINE.get_or_init(engine)
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Customer(String),
+        Agent(String),
+        Note,
+        Prefixed,
+        Claim,
+        Resolve,
+        Transfer,
+        Tick(i64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            "[a-z ]{0,12}".prop_map(Op::Customer),
+            Just(Op::Customer("agent please".into())),
+            "[a-z ]{0,12}".prop_map(Op::Agent),
+            Just(Op::Note),
+            Just(Op::Prefixed),
+            Just(Op::Claim),
+            Just(Op::Resolve),
+            Just(Op::Transfer),
+            (0i64..40).prop_map(Op::Tick),
+        ]
+    }
+
+    fn customer_bound(e: &Effect) -> Option<String> {
+        match e {
+            Effect::Say { text } => Some(text.clone()),
+            Effect::Relay {
+                to: Side::Customer,
+                item,
+                ..
+            } => Some(format!("{item:?}")),
+            _ => None,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn no_note_reaches_the_customer(ops in proptest::collection::vec(op(), 1..40)) {
+            let e = shared_engine();
+            let w = FakeWorld::default();
+            let mut s = e.start(customer(), T0);
+            let mut now = T0;
+            for op in ops {
+                now += 1000;
+                let ev = match op {
+                    Op::Customer(t) => says(&t),
+                    Op::Agent(t) => agent_says(alice(), &t),
+                    Op::Note => agent_says(alice(), &format!("!note {SECRET}")),
+                    Op::Prefixed => agent_says(alice(), &format!("// {SECRET}")),
+                    Op::Claim => agent_says(alice(), "!claim"),
+                    Op::Resolve => agent_says(alice(), "!resolve"),
+                    Op::Transfer => agent_says(alice(), "!transfer billing"),
+                    Op::Tick(m) => { now += m * MINUTE; Event::Tick }
+                };
+                if let Ok(t) = e.step(&s, ev, now, &w) {
+                    for eff in &t.effects {
+                        if let Some(text) = customer_bound(eff) {
+                            prop_assert!(!text.contains(SECRET), "leaked in {eff:?}");
+                        }
+                    }
+                    s = t.state;
+                }
+            }
+        }
+    }
+}

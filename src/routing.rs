@@ -1,0 +1,256 @@
+//! Which team gets a case, where its desk is, and what a waiting customer
+//! is told about the wait.
+//!
+//! Routing order: the team of the matched FAQ entry, then the team whose
+//! topics the conversation mentions (latest message first), then the
+//! default team. Wait estimates come from the team's recent first-reply
+//! times, never from a constant: with no history we say so instead of
+//! guessing.
+
+use std::time::Duration;
+
+use handoff_bridge_api::{DeskTarget, Millis};
+
+use crate::config::{Config, Desk, Team};
+use crate::escalation::normalize;
+use crate::hours::minutes_until;
+
+/// Why a team was chosen (for logs and the summary).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteBy {
+    FaqEntry(String),
+    Topic(String),
+    Default,
+}
+
+/// Picks the team for a conversation. `faq_team` is the `team` of the FAQ
+/// entry the conversation matched, if any; `texts` are the customer's
+/// messages, newest first.
+pub fn route<'a>(cfg: &'a Config, faq_team: Option<&str>, texts: &[&str]) -> (&'a Team, RouteBy) {
+    if let Some(t) = faq_team.and_then(|name| cfg.team(name)) {
+        return (t, RouteBy::FaqEntry(t.name.clone()));
+    }
+    for text in texts {
+        let text = normalize(text);
+        for team in &cfg.teams {
+            if let Some(topic) = team
+                .topics
+                .iter()
+                .find(|topic| contains_words(&text, topic))
+            {
+                return (team, RouteBy::Topic(topic.clone()));
+            }
+        }
+    }
+    (cfg.default_team(), RouteBy::Default)
+}
+
+fn contains_words(normalized_text: &str, phrase: &str) -> bool {
+    let p = normalize(phrase);
+    if p.trim().is_empty() {
+        return false;
+    }
+    let plural = format!("{}s ", p.trim_end());
+    normalized_text.contains(&p) || normalized_text.contains(&plural)
+}
+
+/// The desk a bridge opens a case on for `team`.
+pub fn desk_target(team: &Team) -> DeskTarget {
+    match &team.desk {
+        Desk::MatrixRooms => DeskTarget::PrivateRoom {
+            invite: team.agents.clone(),
+        },
+        Desk::MatrixThread(room) | Desk::Slack(room) => DeskTarget::Thread { room: room.clone() },
+    }
+}
+
+/// A team may transfer to `name`: it exists and is another team.
+pub fn transfer_target<'a>(cfg: &'a Config, from: &str, name: &str) -> Result<&'a Team, String> {
+    let names = || {
+        cfg.teams
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match cfg.team(name.trim()) {
+        None => Err(format!(
+            "there is no team called {:?}; teams are: {}",
+            name.trim(),
+            names()
+        )),
+        Some(t) if t.name.eq_ignore_ascii_case(from) => {
+            Err(format!("the case is already with {}", t.name))
+        }
+        Some(t) => Ok(t),
+    }
+}
+
+/// The typical time to a first human reply, from recent samples: the
+/// median, so one slow case does not scare everyone. None without history.
+pub fn typical_first_reply(samples: &[Duration]) -> Option<Duration> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut s = samples.to_vec();
+    s.sort();
+    Some(s[s.len() / 2])
+}
+
+/// The wait sentence for a customer at `position` (1 = next), given the
+/// team's typical first reply. Honest: without history it says so.
+pub fn wait_phrase(position: usize, typical: Option<Duration>) -> String {
+    match typical {
+        None => "a person will reply here as soon as they can.".into(),
+        Some(d) => {
+            let per_case = d.as_millis().max(1) as i64;
+            // Agents work in parallel; the queue ahead adds roughly half a
+            // typical reply per person, a deliberately modest estimate.
+            let ahead = position.saturating_sub(1) as i64;
+            let expected = per_case + ahead * per_case / 2;
+            let minutes = minutes_until(0, expected);
+            if minutes <= 1 {
+                "people usually hear back within a minute or two.".into()
+            } else if minutes < 60 {
+                format!("people usually hear back within about {minutes} minutes.")
+            } else {
+                let hours = (minutes + 59) / 60;
+                format!("people usually hear back within about {hours} hours.")
+            }
+        }
+    }
+}
+
+/// Deadline of the first-reply SLA for a case opened at `opened`, counting
+/// from when the team next opens (an SLA does not run while closed).
+pub fn sla_deadline(team: &Team, opened: Millis) -> Option<Millis> {
+    let sla = team.first_reply_sla?;
+    let start = team.hours.next_open(opened).unwrap_or(opened);
+    Some(start + sla.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("faq.toml"), "").unwrap();
+        let src = r#"
+[bot]
+store = "s"
+faq = "faq.toml"
+[matrix]
+homeserver = "http://x"
+user = "@b:x"
+password = "p"
+[[team]]
+name = "billing"
+desk = "matrix:#billing:x"
+topics = ["invoice", "refund"]
+hours = "Mon-Fri 09:00-17:00 UTC"
+first_reply_sla = "10m"
+[[team]]
+name = "tech"
+desk = "matrix"
+agents = ["@a:x", "@b:x"]
+topics = ["crash"]
+default = true
+"#;
+        Config::parse(src, &dir.path().join("c.toml"), |_| None).unwrap()
+    }
+
+    #[test]
+    fn faq_team_wins() {
+        let c = cfg();
+        let (t, by) = route(&c, Some("billing"), &["my app crashes"]);
+        assert_eq!(t.name, "billing");
+        assert_eq!(by, RouteBy::FaqEntry("billing".into()));
+    }
+
+    #[test]
+    fn topics_route_newest_message_first() {
+        let c = cfg();
+        let (t, by) = route(&c, None, &["it crashed again", "about my invoice"]);
+        assert_eq!(t.name, "billing", "\"crashed\" is not the word \"crash\"");
+        assert_eq!(by, RouteBy::Topic("invoice".into()));
+        let (t, _) = route(&c, None, &["app crash!", "about my invoices"]);
+        assert_eq!(t.name, "tech");
+        let (t, _) = route(&c, None, &["two refunds please"]);
+        assert_eq!(t.name, "billing");
+    }
+
+    #[test]
+    fn unknown_faq_team_and_no_topic_fall_back_to_default() {
+        let c = cfg();
+        let (t, by) = route(&c, Some("sales"), &["hello"]);
+        assert_eq!(t.name, "tech");
+        assert_eq!(by, RouteBy::Default);
+    }
+
+    #[test]
+    fn desk_targets() {
+        let c = cfg();
+        assert_eq!(
+            desk_target(c.team("tech").unwrap()),
+            DeskTarget::PrivateRoom {
+                invite: vec!["@a:x".into(), "@b:x".into()]
+            }
+        );
+        assert_eq!(
+            desk_target(c.team("billing").unwrap()),
+            DeskTarget::Thread {
+                room: "#billing:x".into()
+            }
+        );
+    }
+
+    #[test]
+    fn transfers_need_another_existing_team() {
+        let c = cfg();
+        assert_eq!(
+            transfer_target(&c, "tech", " Billing ").unwrap().name,
+            "billing"
+        );
+        let e = transfer_target(&c, "tech", "sales").unwrap_err();
+        assert!(e.contains("billing, tech"), "{e}");
+        assert!(transfer_target(&c, "tech", "tech")
+            .unwrap_err()
+            .contains("already"));
+    }
+
+    #[test]
+    fn wait_phrases_are_honest() {
+        assert!(wait_phrase(1, None).contains("as soon as they can"));
+        let m = |s| Some(Duration::from_secs(s));
+        assert!(wait_phrase(1, m(30)).contains("minute or two"));
+        assert!(wait_phrase(1, m(600)).contains("about 10 minutes"));
+        assert!(wait_phrase(3, m(600)).contains("about 20 minutes"));
+        assert!(wait_phrase(1, m(3 * 3600)).contains("about 3 hours"));
+    }
+
+    #[test]
+    fn median_first_reply() {
+        let s = |xs: &[u64]| {
+            xs.iter()
+                .map(|x| Duration::from_secs(*x))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(typical_first_reply(&[]), None);
+        assert_eq!(
+            typical_first_reply(&s(&[600, 60, 120, 9000, 90])),
+            Some(Duration::from_secs(120))
+        );
+    }
+
+    #[test]
+    fn sla_counts_from_opening_time() {
+        let c = cfg();
+        let billing = c.team("billing").unwrap();
+        // Saturday 2026-11-28 12:00 UTC → Monday 09:00 + 10 min.
+        let sat: Millis = 1_795_867_200_000;
+        let mon_9 = 1_796_029_200_000;
+        assert_eq!(sla_deadline(billing, sat), Some(mon_9 + 600_000));
+        assert_eq!(sla_deadline(c.team("tech").unwrap(), sat), None);
+    }
+}

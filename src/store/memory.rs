@@ -1,0 +1,247 @@
+//! [`MemoryStore`]: the in-memory backend, for tests and dry runs.
+//!
+//! A mutex over ordered maps with the same observable semantics as the sled
+//! backend (orders, counters, `AlreadySeen`/`UnknownOutboxEntry` refusals);
+//! the shared suite and the equivalence property test hold it to that.
+//! It is not durable: everything is gone when it is dropped.
+//! Invariant: every method validates before it mutates, so a refused call
+//! leaves nothing behind, and no mutation can panic halfway.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, MutexGuard};
+
+use handoff_bridge_api::{Endpoint, MessageRef, Millis};
+
+use super::{Commit, Store, StoreError};
+use crate::case::{Case, CaseId, Conversation, ConversationKey, OutboxEntry};
+
+#[derive(Default)]
+struct Inner {
+    seen: BTreeMap<String, Millis>,
+    conversations: BTreeMap<ConversationKey, Conversation>,
+    cases: BTreeMap<CaseId, Case>,
+    by_desk: BTreeMap<Endpoint, CaseId>,
+    by_customer: BTreeSet<(String, String, CaseId)>,
+    open: BTreeSet<CaseId>,
+    outbox: BTreeMap<u64, OutboxEntry>,
+    twins: BTreeSet<(MessageRef, MessageRef)>,
+    bridge: BTreeMap<(String, String), Vec<u8>>,
+    last_case_id: CaseId,
+    last_outbox_seq: u64,
+}
+
+impl Inner {
+    fn put_case(&mut self, case: &Case) {
+        if let Some(old) = self.cases.get(&case.id) {
+            let old_desk = old.desk.as_ref().map(|d| d.endpoint.clone());
+            let old_customer = customer_entry(old);
+            if let Some(ep) = old_desk {
+                if self.by_desk.get(&ep) == Some(&case.id) {
+                    self.by_desk.remove(&ep);
+                }
+            }
+            self.by_customer.remove(&old_customer);
+        }
+        if let Some(d) = &case.desk {
+            self.by_desk.insert(d.endpoint.clone(), case.id);
+        }
+        self.by_customer.insert(customer_entry(case));
+        if case.state.is_open() {
+            self.open.insert(case.id);
+        } else {
+            self.open.remove(&case.id);
+        }
+        self.cases.insert(case.id, case.clone());
+    }
+
+    fn put_twins(&mut self, mappings: &[(MessageRef, MessageRef)]) {
+        for (a, b) in mappings {
+            self.twins.insert((a.clone(), b.clone()));
+            self.twins.insert((b.clone(), a.clone()));
+        }
+    }
+}
+
+fn customer_entry(case: &Case) -> (String, String, CaseId) {
+    let user = &case.customer.user;
+    (user.network.clone(), user.id.clone(), case.id)
+}
+
+/// The in-memory [`Store`].
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Mutations validate first and cannot panic midway, so a poisoned
+        // lock (a panic elsewhere while holding it) still guards whole state.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Store for MemoryStore {
+    fn commit(&self, c: &Commit) -> Result<Vec<u64>, StoreError> {
+        let mut s = self.lock();
+        if let Some(id) = &c.seen_event {
+            if s.seen.contains_key(id) {
+                return Err(StoreError::AlreadySeen {
+                    event_id: id.clone(),
+                });
+            }
+            s.seen.insert(id.clone(), c.at);
+        }
+        if let Some(conv) = &c.conversation {
+            s.conversations.insert(conv.key.clone(), conv.clone());
+        }
+        for case in &c.cases {
+            s.put_case(case);
+        }
+        let mut seqs = Vec::with_capacity(c.outbox.len());
+        for entry in &c.outbox {
+            s.last_outbox_seq += 1;
+            let seq = s.last_outbox_seq;
+            s.outbox.insert(seq, entry.clone());
+            seqs.push(seq);
+        }
+        s.put_twins(&c.mappings);
+        Ok(seqs)
+    }
+
+    fn is_seen(&self, event_id: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().seen.contains_key(event_id))
+    }
+
+    fn conversation(&self, key: &ConversationKey) -> Result<Option<Conversation>, StoreError> {
+        Ok(self.lock().conversations.get(key).cloned())
+    }
+
+    fn conversations(&self) -> Result<Vec<Conversation>, StoreError> {
+        Ok(self.lock().conversations.values().cloned().collect())
+    }
+
+    fn next_case_id(&self) -> Result<CaseId, StoreError> {
+        let mut s = self.lock();
+        s.last_case_id += 1;
+        Ok(s.last_case_id)
+    }
+
+    fn case(&self, id: CaseId) -> Result<Option<Case>, StoreError> {
+        Ok(self.lock().cases.get(&id).cloned())
+    }
+
+    fn case_by_desk(&self, endpoint: &Endpoint) -> Result<Option<CaseId>, StoreError> {
+        Ok(self.lock().by_desk.get(endpoint).copied())
+    }
+
+    fn cases_of_customer(&self, network: &str, user_id: &str) -> Result<Vec<CaseId>, StoreError> {
+        let s = self.lock();
+        let from = (network.to_string(), user_id.to_string(), 0);
+        let to = (network.to_string(), user_id.to_string(), CaseId::MAX);
+        Ok(s.by_customer.range(from..=to).rev().map(|e| e.2).collect())
+    }
+
+    fn open_cases(&self) -> Result<Vec<Case>, StoreError> {
+        let s = self.lock();
+        Ok(s.open
+            .iter()
+            .filter_map(|id| s.cases.get(id))
+            .cloned()
+            .collect())
+    }
+
+    fn cases_since(&self, since: Millis) -> Result<Vec<Case>, StoreError> {
+        // A scan: fine for tests; the sled backend keeps an index.
+        let s = self.lock();
+        Ok(s.cases
+            .values()
+            .filter(|c| c.opened_at >= since)
+            .cloned()
+            .collect())
+    }
+
+    fn twins(&self, m: &MessageRef) -> Result<Vec<MessageRef>, StoreError> {
+        let s = self.lock();
+        Ok(s.twins
+            .iter()
+            .filter(|(from, _)| from == m)
+            .map(|(_, to)| to.clone())
+            .collect())
+    }
+
+    fn outbox_pending(&self) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
+        let s = self.lock();
+        Ok(s.outbox.iter().map(|(k, v)| (*k, v.clone())).collect())
+    }
+
+    fn outbox_update(&self, seq: u64, entry: &OutboxEntry) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        match s.outbox.get_mut(&seq) {
+            Some(e) => {
+                *e = entry.clone();
+                Ok(())
+            }
+            None => Err(StoreError::UnknownOutboxEntry { seq }),
+        }
+    }
+
+    fn outbox_done(
+        &self,
+        seq: u64,
+        mappings: &[(MessageRef, MessageRef)],
+        cases: &[Case],
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.outbox.remove(&seq).is_none() {
+            return Err(StoreError::UnknownOutboxEntry { seq });
+        }
+        s.put_twins(mappings);
+        for case in cases {
+            s.put_case(case);
+        }
+        Ok(())
+    }
+
+    fn bridge_get(&self, bridge: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let s = self.lock();
+        Ok(s.bridge
+            .get(&(bridge.to_string(), key.to_string()))
+            .cloned())
+    }
+
+    fn bridge_put(&self, bridge: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        s.bridge
+            .insert((bridge.to_string(), key.to_string()), value.to_vec());
+        Ok(())
+    }
+
+    fn prune_seen(&self, older_than: Millis) -> Result<usize, StoreError> {
+        let mut s = self.lock();
+        let before = s.seen.len();
+        s.seen.retain(|_, at| *at >= older_than);
+        Ok(before - s.seen.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::MemoryStore;
+    use crate::store::suite::{store_suite, Fixture};
+
+    fn fixture() -> Fixture {
+        Fixture {
+            store: Arc::new(MemoryStore::new()),
+            _keep: None,
+        }
+    }
+
+    store_suite!(fixture);
+}

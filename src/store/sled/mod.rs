@@ -1,0 +1,308 @@
+//! [`SledStore`]: the durable backend, one sled database per handoff.
+//!
+//! One tree per kind of record or index (see `tx::T`), JSON values,
+//! big-endian id keys. Multi-record writes run in one sled transaction over
+//! all trees (sled retries it on conflict), and every write is flushed before
+//! the call returns. Opening and its refusals live in `open`.
+//! Invariant: sled data that matters is flushed before it is acknowledged,
+//! and indexes change only together with the record they index.
+
+mod open;
+mod precheck;
+#[cfg(test)]
+mod tests;
+mod tx;
+
+use std::path::{Path, PathBuf};
+
+use ::sled::transaction::{TransactionError, TransactionalTree};
+use ::sled::Transactional;
+use handoff_bridge_api::{Endpoint, MessageRef, Millis};
+use serde::de::DeserializeOwned;
+
+use self::open::sled_error;
+use self::tx::{Tx, T};
+use super::{codec, Commit, Store, StoreError};
+use crate::case::{Case, CaseId, Conversation, ConversationKey, OutboxEntry};
+
+/// How many dedupe ids one pruning transaction removes at most.
+const PRUNE_BATCH: usize = 1024;
+
+/// The sled-backed [`Store`].
+pub struct SledStore {
+    db: ::sled::Db,
+    trees: Vec<::sled::Tree>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) the store at `path`. Fails without changing
+    /// anything if it is in use, damaged, not a store, or from a newer
+    /// handoff.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let (db, trees) = open::open_db(&path)?;
+        Ok(SledStore { db, trees, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn tree(&self, t: T) -> &::sled::Tree {
+        &self.trees[t as usize]
+    }
+
+    fn err(&self, op: &'static str) -> impl FnOnce(::sled::Error) -> StoreError + '_ {
+        move |e| sled_error(&self.path, op, e)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(self.err("flushing"))
+    }
+
+    /// Runs `f` in one transaction over every tree, then flushes.
+    fn write<A>(
+        &self,
+        op: &'static str,
+        f: impl Fn(&Tx<'_>) -> tx::TxResult<A>,
+    ) -> Result<A, StoreError> {
+        let result = self
+            .trees
+            .as_slice()
+            .transaction(|trees: &Vec<TransactionalTree>| {
+                f(&Tx {
+                    trees,
+                    path: &self.path,
+                })
+            });
+        let value = match result {
+            Ok(v) => v,
+            Err(TransactionError::Abort(e)) => return Err(e),
+            Err(TransactionError::Storage(e)) => return Err(sled_error(&self.path, op, e)),
+        };
+        self.flush()?;
+        Ok(value)
+    }
+
+    fn decode<V: DeserializeOwned>(&self, t: T, key: &[u8], bytes: &[u8]) -> Result<V, StoreError> {
+        codec::decode(bytes).map_err(|e| {
+            StoreError::corrupt_record(&self.path, t.name(), codec::show_key(key, t.id_keyed()), e)
+        })
+    }
+
+    fn get<V: DeserializeOwned>(&self, t: T, key: &[u8]) -> Result<Option<V>, StoreError> {
+        match self.tree(t).get(key).map_err(self.err("reading"))? {
+            Some(bytes) => self.decode(t, key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads an 8-byte id from an index value or key suffix.
+    fn index_id(&self, t: T, key: &[u8], bytes: &[u8]) -> Result<CaseId, StoreError> {
+        codec::read_id(bytes).ok_or_else(|| {
+            StoreError::corrupt_record(
+                &self.path,
+                t.name(),
+                codec::show_key(key, false),
+                "not a case id",
+            )
+        })
+    }
+
+    /// Loads cases listed by an index; a missing one means a broken index.
+    fn load_cases(&self, index: T, ids: &[CaseId]) -> Result<Vec<Case>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            match self.get(T::Cases, &codec::id_key(id))? {
+                Some(case) => out.push(case),
+                None => {
+                    return Err(StoreError::corrupt_record(
+                        &self.path,
+                        index.name(),
+                        id.to_string(),
+                        "lists a case that does not exist",
+                    ))
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Ids at the end (last 8 bytes) of every key of an index scan.
+    fn ids_in(&self, t: T, iter: ::sled::Iter) -> Result<Vec<CaseId>, StoreError> {
+        let mut ids = Vec::new();
+        for kv in iter {
+            let (key, _) = kv.map_err(self.err("scanning an index"))?;
+            let tail = key.len().checked_sub(8).map_or(&[][..], |at| &key[at..]);
+            ids.push(self.index_id(t, &key, tail)?);
+        }
+        Ok(ids)
+    }
+}
+
+impl Store for SledStore {
+    fn commit(&self, c: &Commit) -> Result<Vec<u64>, StoreError> {
+        self.write("committing", |tx| {
+            if let Some(conv) = &c.conversation {
+                tx.put_conversation(conv)?;
+            }
+            for case in &c.cases {
+                tx.put_case(case)?;
+            }
+            let mut seqs = Vec::with_capacity(c.outbox.len());
+            for entry in &c.outbox {
+                seqs.push(tx.push_outbox(entry)?);
+            }
+            tx.put_twins(&c.mappings)?;
+            // Order does not matter: an abort here discards all of the above.
+            if let Some(id) = &c.seen_event {
+                tx.mark_seen(id, c.at)?;
+            }
+            Ok(seqs)
+        })
+    }
+
+    fn is_seen(&self, event_id: &str) -> Result<bool, StoreError> {
+        self.tree(T::Seen)
+            .contains_key(event_id.as_bytes())
+            .map_err(self.err("reading dedupe ids"))
+    }
+
+    fn conversation(&self, key: &ConversationKey) -> Result<Option<Conversation>, StoreError> {
+        self.get(T::Conversations, key.0.as_bytes())
+    }
+
+    fn conversations(&self) -> Result<Vec<Conversation>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.tree(T::Conversations).iter() {
+            let (key, value) = kv.map_err(self.err("reading conversations"))?;
+            out.push(self.decode(T::Conversations, &key, &value)?);
+        }
+        Ok(out)
+    }
+
+    fn next_case_id(&self) -> Result<CaseId, StoreError> {
+        self.write("allocating a case id", |tx| tx.next_case_id())
+    }
+
+    fn case(&self, id: CaseId) -> Result<Option<Case>, StoreError> {
+        self.get(T::Cases, &codec::id_key(id))
+    }
+
+    fn case_by_desk(&self, endpoint: &Endpoint) -> Result<Option<CaseId>, StoreError> {
+        let key = codec::endpoint_key(endpoint);
+        match self
+            .tree(T::CaseByDesk)
+            .get(&key)
+            .map_err(self.err("reading"))?
+        {
+            Some(v) => self.index_id(T::CaseByDesk, &key, &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn cases_of_customer(&self, network: &str, user_id: &str) -> Result<Vec<CaseId>, StoreError> {
+        let prefix = codec::customer_prefix(network, user_id);
+        let iter = self.tree(T::CasesByCustomer).scan_prefix(prefix);
+        let mut ids = self.ids_in(T::CasesByCustomer, iter)?;
+        ids.reverse();
+        Ok(ids)
+    }
+
+    fn open_cases(&self) -> Result<Vec<Case>, StoreError> {
+        let ids = self.ids_in(T::OpenCases, self.tree(T::OpenCases).iter())?;
+        self.load_cases(T::OpenCases, &ids)
+    }
+
+    fn cases_since(&self, since: Millis) -> Result<Vec<Case>, StoreError> {
+        let from = codec::opened_key(since, 0);
+        let iter = self.tree(T::CasesByOpened).range(from..);
+        let mut ids = self.ids_in(T::CasesByOpened, iter)?;
+        ids.sort_unstable();
+        self.load_cases(T::CasesByOpened, &ids)
+    }
+
+    fn twins(&self, m: &MessageRef) -> Result<Vec<MessageRef>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.tree(T::Twins).scan_prefix(codec::message_key(m)) {
+            let (key, value) = kv.map_err(self.err("reading twins"))?;
+            out.push(self.decode::<MessageRef>(T::Twins, &key, &value)?);
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn outbox_pending(&self) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.tree(T::Outbox).iter() {
+            let (key, value) = kv.map_err(self.err("reading the outbox"))?;
+            let seq = self.index_id(T::Outbox, &key, &key)?;
+            out.push((seq, self.decode(T::Outbox, &key, &value)?));
+        }
+        Ok(out)
+    }
+
+    fn outbox_update(&self, seq: u64, entry: &OutboxEntry) -> Result<(), StoreError> {
+        self.write("updating an outbox entry", |tx| {
+            tx.replace_outbox(seq, entry)
+        })
+    }
+
+    fn outbox_done(
+        &self,
+        seq: u64,
+        mappings: &[(MessageRef, MessageRef)],
+        cases: &[Case],
+    ) -> Result<(), StoreError> {
+        self.write("completing an outbox entry", |tx| {
+            tx.take_outbox(seq)?;
+            tx.put_twins(mappings)?;
+            for case in cases {
+                tx.put_case(case)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn bridge_get(&self, bridge: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let value = self
+            .tree(T::Bridge)
+            .get(codec::bridge_key(bridge, key))
+            .map_err(self.err("reading bridge state"))?;
+        Ok(value.map(|v| v.to_vec()))
+    }
+
+    fn bridge_put(&self, bridge: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.tree(T::Bridge)
+            .insert(codec::bridge_key(bridge, key), value)
+            .map_err(self.err("writing bridge state"))?;
+        self.flush()
+    }
+
+    fn prune_seen(&self, older_than: Millis) -> Result<usize, StoreError> {
+        let end = codec::millis_key(older_than);
+        let mut removed = 0;
+        loop {
+            let mut batch = Vec::with_capacity(PRUNE_BATCH);
+            for kv in self.tree(T::SeenByTime).range(..end).take(PRUNE_BATCH) {
+                batch.push(kv.map_err(self.err("scanning dedupe ids"))?.0);
+            }
+            if batch.is_empty() {
+                return Ok(removed);
+            }
+            self.write("pruning dedupe ids", |tx| {
+                batch.iter().try_for_each(|key| tx.forget_seen(key))
+            })?;
+            removed += batch.len();
+        }
+    }
+}

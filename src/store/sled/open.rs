@@ -1,0 +1,168 @@
+//! Opening a sled store: refuse what must not be touched, say why.
+//!
+//! Order: the read-only `precheck` (lock, layout, checksums, marker); sled
+//! opens it (a held lock becomes `Locked` with the holder's pid, damage
+//! becomes `Corrupt`, a sled panic during recovery becomes `Corrupt` too);
+//! the stored format version is one we know. Only then are the version (for
+//! a new store), the format marker and our pid written.
+//! Invariant: every refusal happens before handoff writes anything.
+
+use std::io::ErrorKind;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use super::precheck::{self, holder_pid, MARKER_FILE, PID_FILE};
+use super::tx::{T, VERSION_KEY};
+use crate::store::{codec, StoreError, FORMAT_VERSION};
+
+/// Maps a sled error to a `StoreError` that says what to do.
+pub(super) fn sled_error(path: &Path, op: &'static str, e: ::sled::Error) -> StoreError {
+    match e {
+        ::sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked {
+            path: path.to_path_buf(),
+            pid: holder_pid(path),
+        },
+        ::sled::Error::Io(source) => StoreError::Io {
+            path: path.to_path_buf(),
+            op,
+            source,
+        },
+        ::sled::Error::Corruption { at, .. } => StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: match at {
+                Some(at) => format!("sled found damaged data at {at:?} while {op}"),
+                None => format!("sled found damaged data while {op}"),
+            },
+        },
+        other => StoreError::Backend {
+            path: path.to_path_buf(),
+            op,
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// sled 0.34 reports a held lock as `Other("could not acquire lock on ...")`
+/// wrapping the `WouldBlock` from `flock`.
+fn is_lock_error(e: &std::io::Error) -> bool {
+    e.kind() == ErrorKind::WouldBlock
+        || (e.kind() == ErrorKind::Other && e.to_string().contains("could not acquire lock"))
+}
+
+/// Opens sled and returns its trees in [`T::ALL`] order.
+pub(super) fn open_db(path: &Path) -> Result<(::sled::Db, Vec<::sled::Tree>), StoreError> {
+    let marker = precheck::check(path)?;
+    let config = ::sled::Config::new()
+        .path(path)
+        .cache_capacity(64 * 1024 * 1024);
+    // sled 0.34 can panic instead of erroring on some damaged files.
+    let db = match catch_unwind(AssertUnwindSafe(|| config.open())) {
+        Ok(Ok(db)) => db,
+        Ok(Err(e)) => return Err(sled_error(path, "opening", e)),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "no message".into());
+            return Err(StoreError::Corrupt {
+                path: path.to_path_buf(),
+                detail: format!("sled failed while recovering: {msg}"),
+            });
+        }
+    };
+    // Before `open_tree`, which would create missing trees.
+    let has_meta = db
+        .tree_names()
+        .iter()
+        .any(|n| n == T::Meta.name().as_bytes());
+    if marker.is_some() && !has_meta {
+        return Err(recovered_empty(path));
+    }
+    let mut trees = Vec::with_capacity(T::ALL.len());
+    for t in T::ALL {
+        trees.push(
+            db.open_tree(t.name())
+                .map_err(|e| sled_error(path, "opening a tree", e))?,
+        );
+    }
+    check_version(path, &db, &trees, marker)?;
+    if let Err(e) = std::fs::write(path.join(PID_FILE), std::process::id().to_string()) {
+        // Only used to name the holder in a `Locked` error.
+        tracing::warn!(path = %path.display(), error = %e, "could not write the pid file");
+    }
+    Ok((db, trees))
+}
+
+/// Checks the stored format version; writes it (and the marker) for a new
+/// store.
+fn check_version(
+    path: &Path,
+    db: &::sled::Db,
+    trees: &[::sled::Tree],
+    marker: Option<u32>,
+) -> Result<(), StoreError> {
+    let meta = &trees[T::Meta as usize];
+    let stored = meta
+        .get(VERSION_KEY)
+        .map_err(|e| sled_error(path, "reading the format version", e))?;
+    match stored {
+        Some(v) => {
+            let found = <[u8; 4]>::try_from(&v[..])
+                .map(u32::from_be_bytes)
+                .map_err(|_| {
+                    StoreError::corrupt_record(
+                        path,
+                        T::Meta.name(),
+                        codec::show_key(VERSION_KEY, false),
+                        "not a version number",
+                    )
+                })?;
+            if found > FORMAT_VERSION {
+                return Err(StoreError::NewerFormat {
+                    path: path.to_path_buf(),
+                    found,
+                    supported: FORMAT_VERSION,
+                });
+            }
+            if marker.is_none() {
+                write_marker(path, found)?;
+            }
+            Ok(())
+        }
+        None => {
+            if marker.is_some() {
+                return Err(recovered_empty(path));
+            }
+            if trees.iter().any(|t| !t.is_empty()) {
+                return Err(StoreError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: "records exist but the format version is missing".into(),
+                });
+            }
+            meta.insert(VERSION_KEY, &FORMAT_VERSION.to_be_bytes())
+                .map_err(|e| sled_error(path, "writing the format version", e))?;
+            db.flush()
+                .map_err(|e| sled_error(path, "flushing the format version", e))?;
+            write_marker(path, FORMAT_VERSION)?;
+            tracing::info!(path = %path.display(), version = FORMAT_VERSION, "created a new store");
+            Ok(())
+        }
+    }
+}
+
+fn recovered_empty(path: &Path) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail: "sled recovered none of handoff's records from a store handoff had written (damaged log?)"
+            .into(),
+    }
+}
+
+fn write_marker(path: &Path, version: u32) -> Result<(), StoreError> {
+    std::fs::write(path.join(MARKER_FILE), version.to_string()).map_err(|source| StoreError::Io {
+        path: path.to_path_buf(),
+        op: "writing the format marker",
+        source,
+    })
+}

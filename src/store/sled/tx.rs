@@ -1,0 +1,271 @@
+//! The trees of the sled backend and the writes done inside a transaction.
+//!
+//! [`Tx`] is a view over every tree in one sled transaction; its methods
+//! write one record *and* the index entries that follow from it, so no
+//! caller can update a case and forget an index. It does no flushing and no
+//! reads outside the transaction.
+//! Invariant: a write never replaces a record that fails to decode; it
+//! aborts the whole transaction with `CorruptRecord` instead.
+
+use std::path::Path;
+
+use ::sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use ::sled::IVec;
+use handoff_bridge_api::{MessageRef, Millis};
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::case::{Case, Conversation, OutboxEntry};
+use crate::store::codec;
+use crate::store::StoreError;
+
+pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+/// One sled tree per kind of record or index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum T {
+    /// Format version and counters.
+    Meta,
+    /// Inbound event id → commit time.
+    Seen,
+    /// (commit time, event id) → (), for pruning.
+    SeenByTime,
+    /// Conversation key → `Conversation`.
+    Conversations,
+    /// Case id → `Case`.
+    Cases,
+    /// Desk endpoint → case id.
+    CaseByDesk,
+    /// (network, user id, case id) → ().
+    CasesByCustomer,
+    /// Case id → () while the case is open.
+    OpenCases,
+    /// (opened at, case id) → ().
+    CasesByOpened,
+    /// Sequence number → `OutboxEntry`.
+    Outbox,
+    /// (message, twin) → twin `MessageRef`.
+    Twins,
+    /// (bridge, key) → raw bytes.
+    Bridge,
+}
+
+impl T {
+    pub(super) const ALL: [T; 12] = [
+        T::Meta,
+        T::Seen,
+        T::SeenByTime,
+        T::Conversations,
+        T::Cases,
+        T::CaseByDesk,
+        T::CasesByCustomer,
+        T::OpenCases,
+        T::CasesByOpened,
+        T::Outbox,
+        T::Twins,
+        T::Bridge,
+    ];
+
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            T::Meta => "meta",
+            T::Seen => "seen",
+            T::SeenByTime => "seen_by_time",
+            T::Conversations => "conversations",
+            T::Cases => "cases",
+            T::CaseByDesk => "case_by_desk",
+            T::CasesByCustomer => "cases_by_customer",
+            T::OpenCases => "open_cases",
+            T::CasesByOpened => "cases_by_opened",
+            T::Outbox => "outbox",
+            T::Twins => "twins",
+            T::Bridge => "bridge",
+        }
+    }
+
+    /// Keys are big-endian ids (shown as numbers in errors).
+    pub(super) fn id_keyed(self) -> bool {
+        matches!(self, T::Cases | T::OpenCases | T::Outbox)
+    }
+}
+
+pub(super) const VERSION_KEY: &[u8] = b"format_version";
+pub(super) const LAST_CASE_ID: &[u8] = b"last_case_id";
+const LAST_OUTBOX_SEQ: &[u8] = b"last_outbox_seq";
+
+/// Every tree, inside one transaction.
+pub(super) struct Tx<'a> {
+    pub(super) trees: &'a [TransactionalTree],
+    pub(super) path: &'a Path,
+}
+
+fn abort<A>(e: StoreError) -> TxResult<A> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+impl Tx<'_> {
+    fn t(&self, t: T) -> &TransactionalTree {
+        &self.trees[t as usize]
+    }
+
+    fn corrupt(&self, t: T, key: &[u8], detail: impl ToString) -> StoreError {
+        StoreError::corrupt_record(
+            self.path,
+            t.name(),
+            codec::show_key(key, t.id_keyed()),
+            detail,
+        )
+    }
+
+    fn decode<V: DeserializeOwned>(&self, t: T, key: &[u8], bytes: &IVec) -> TxResult<V> {
+        codec::decode(bytes).or_else(|e| abort(self.corrupt(t, key, e)))
+    }
+
+    fn encode<V: Serialize>(&self, what: &'static str, v: &V) -> TxResult<Vec<u8>> {
+        codec::encode(v).or_else(|e| {
+            abort(StoreError::Encode {
+                path: self.path.to_path_buf(),
+                what,
+                detail: e.to_string(),
+            })
+        })
+    }
+
+    /// Records the event as handled; aborts if it already was.
+    pub(super) fn mark_seen(&self, event_id: &str, at: Millis) -> TxResult<()> {
+        let old = self
+            .t(T::Seen)
+            .insert(event_id.as_bytes(), &codec::millis_key(at))?;
+        if old.is_some() {
+            return abort(StoreError::AlreadySeen {
+                event_id: event_id.to_string(),
+            });
+        }
+        self.t(T::SeenByTime)
+            .insert(codec::seen_time_key(at, event_id), &[])?;
+        Ok(())
+    }
+
+    pub(super) fn put_conversation(&self, conv: &Conversation) -> TxResult<()> {
+        let key = conv.key.0.as_bytes();
+        if let Some(old) = self.t(T::Conversations).get(key)? {
+            self.decode::<Conversation>(T::Conversations, key, &old)?;
+        }
+        let bytes = self.encode("a conversation", conv)?;
+        self.t(T::Conversations).insert(key, bytes)?;
+        Ok(())
+    }
+
+    /// Writes a case and moves its index entries from the old version.
+    pub(super) fn put_case(&self, case: &Case) -> TxResult<()> {
+        let key = codec::id_key(case.id);
+        let id_value = key;
+        let old: Option<Case> = match self.t(T::Cases).get(key)? {
+            Some(bytes) => Some(self.decode(T::Cases, &key, &bytes)?),
+            None => None,
+        };
+        let user = &case.customer.user;
+        if let Some(old) = &old {
+            if let Some(d) = &old.desk {
+                let desk_key = codec::endpoint_key(&d.endpoint);
+                let owner = self.t(T::CaseByDesk).get(&desk_key)?;
+                if owner.as_deref() == Some(&id_value[..]) {
+                    self.t(T::CaseByDesk).remove(desk_key)?;
+                }
+            }
+            let ou = &old.customer.user;
+            self.t(T::CasesByCustomer)
+                .remove(codec::customer_key(&ou.network, &ou.id, old.id))?;
+            self.t(T::CasesByOpened)
+                .remove(codec::opened_key(old.opened_at, old.id))?;
+        }
+        if let Some(d) = &case.desk {
+            self.t(T::CaseByDesk)
+                .insert(codec::endpoint_key(&d.endpoint), &id_value)?;
+        }
+        self.t(T::CasesByCustomer)
+            .insert(codec::customer_key(&user.network, &user.id, case.id), &[])?;
+        self.t(T::CasesByOpened)
+            .insert(codec::opened_key(case.opened_at, case.id), &[])?;
+        if case.state.is_open() {
+            self.t(T::OpenCases).insert(&key, &[])?;
+        } else {
+            self.t(T::OpenCases).remove(&key)?;
+        }
+        let bytes = self.encode("a case", case)?;
+        self.t(T::Cases).insert(&key, bytes)?;
+        Ok(())
+    }
+
+    /// Stores each pair in both directions.
+    pub(super) fn put_twins(&self, mappings: &[(MessageRef, MessageRef)]) -> TxResult<()> {
+        for (a, b) in mappings {
+            let (ea, eb) = (
+                self.encode("a message ref", a)?,
+                self.encode("a message ref", b)?,
+            );
+            self.t(T::Twins).insert(codec::twin_key(a, b), eb)?;
+            self.t(T::Twins).insert(codec::twin_key(b, a), ea)?;
+        }
+        Ok(())
+    }
+
+    /// Queues an entry under the next sequence number.
+    pub(super) fn push_outbox(&self, entry: &OutboxEntry) -> TxResult<u64> {
+        let last = match self.t(T::Meta).get(LAST_OUTBOX_SEQ)? {
+            Some(v) => match codec::read_id(&v) {
+                Some(n) => n,
+                None => return abort(self.corrupt(T::Meta, LAST_OUTBOX_SEQ, "not a counter")),
+            },
+            None => 0,
+        };
+        let seq = last + 1;
+        self.t(T::Meta)
+            .insert(LAST_OUTBOX_SEQ, &codec::id_key(seq))?;
+        let bytes = self.encode("an outbox entry", entry)?;
+        self.t(T::Outbox).insert(&codec::id_key(seq), bytes)?;
+        Ok(seq)
+    }
+
+    /// Replaces a pending entry; aborts if it is gone or unreadable.
+    pub(super) fn replace_outbox(&self, seq: u64, entry: &OutboxEntry) -> TxResult<()> {
+        let key = codec::id_key(seq);
+        match self.t(T::Outbox).get(key)? {
+            Some(old) => self.decode::<OutboxEntry>(T::Outbox, &key, &old)?,
+            None => return abort(StoreError::UnknownOutboxEntry { seq }),
+        };
+        let bytes = self.encode("an outbox entry", entry)?;
+        self.t(T::Outbox).insert(&key, bytes)?;
+        Ok(())
+    }
+
+    /// Removes a delivered entry; aborts if it is gone.
+    pub(super) fn take_outbox(&self, seq: u64) -> TxResult<()> {
+        match self.t(T::Outbox).remove(&codec::id_key(seq))? {
+            Some(_) => Ok(()),
+            None => abort(StoreError::UnknownOutboxEntry { seq }),
+        }
+    }
+
+    /// Forgets one dedupe id, given its by-time index key.
+    pub(super) fn forget_seen(&self, time_key: &[u8]) -> TxResult<()> {
+        self.t(T::SeenByTime).remove(time_key)?;
+        if let Some(event_id) = time_key.get(8..) {
+            self.t(T::Seen).remove(event_id)?;
+        }
+        Ok(())
+    }
+
+    /// Hands out the next case id.
+    pub(super) fn next_case_id(&self) -> TxResult<u64> {
+        let last = match self.t(T::Meta).get(LAST_CASE_ID)? {
+            Some(v) => match codec::read_id(&v) {
+                Some(n) => n,
+                None => return abort(self.corrupt(T::Meta, LAST_CASE_ID, "not a counter")),
+            },
+            None => 0,
+        };
+        self.t(T::Meta)
+            .insert(LAST_CASE_ID, &codec::id_key(last + 1))?;
+        Ok(last + 1)
+    }
+}
