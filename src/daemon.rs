@@ -1,18 +1,175 @@
-//! `handoff run` (being wired): starts bridges, router and timers.
+//! `handoff run`: opens the store, connects the bridges the config names,
+//! starts the router, drains the outbox left from the last run, and ticks
+//! the timers until Ctrl-C or SIGTERM.
+//!
+//! Bridges are compiled in through cargo features (`matrix`, `slack`, both
+//! on by default) so the core builds and tests without network SDKs; a
+//! config that needs a bridge this build lacks is refused with a message
+//! naming the feature.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use handoff_bridge_api::{Bridge, BridgeState};
 
 use crate::config::Config;
+use crate::conversation::Engine;
 use crate::faq::Faq;
+use crate::router::{Router, Shared, SystemClock};
+use crate::store::sled::SledStore;
+use crate::store::Store;
 
 /// Why the daemon could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("{network} bridge: {source}")]
+    Bridge {
+        network: &'static str,
+        source: handoff_bridge_api::BridgeError,
+    },
+    #[error("the config needs the {0} bridge, but this build of handoff has none (build with `--features {0}`)")]
+    MissingBridge(&'static str),
+    #[error("nothing to connect: configure [matrix] (customers) and a desk")]
+    NoBridges,
+    #[error("{0}")]
     Setup(String),
 }
 
+/// How often timers (SLA, abandonment, queue position) are checked.
+pub const TICK: Duration = Duration::from_secs(15);
+
+/// A bridge's view of the store: keys namespaced by network.
+pub struct StoreBridgeState {
+    pub store: Arc<dyn Store>,
+    pub network: &'static str,
+}
+
+impl BridgeState for StoreBridgeState {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.store
+            .bridge_get(self.network, key)
+            .map_err(|e| e.to_string())
+    }
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        self.store
+            .bridge_put(self.network, key, value)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// Runs until shut down.
-pub fn run(_config: Config, _faq: Faq) -> Result<(), DaemonError> {
-    Err(DaemonError::Setup(
-        "this build has no network bridges yet (features `matrix` and `slack`)".into(),
-    ))
+pub fn run(config: Config, faq: Faq) -> Result<(), DaemonError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DaemonError::Setup(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(serve(config, faq))
+}
+
+async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.bot.store)?);
+    tracing::info!(store = %config.bot.store.display(), "store opened");
+    let bridges = connect_bridges(&config, &store).await?;
+    if bridges.is_empty() {
+        return Err(DaemonError::NoBridges);
+    }
+    let config = Arc::new(config);
+    let engine = Engine::new(config.clone(), Arc::new(faq)).map_err(DaemonError::Setup)?;
+    let router = Router::new(Shared {
+        engine: Arc::new(engine),
+        store: store.clone(),
+        bridges: bridges.clone(),
+        clock: Arc::new(SystemClock),
+        retry: Default::default(),
+    });
+    let pending = router.drain_outbox()?;
+    if pending > 0 {
+        tracing::info!(pending, "delivering actions left from the last run");
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    for (name, bridge) in &bridges {
+        let (bridge, tx, name) = (bridge.clone(), tx.clone(), name.clone());
+        tokio::spawn(async move {
+            if let Err(e) = bridge.run(tx).await {
+                tracing::error!(network = %name, error = %e, "bridge stopped");
+            }
+        });
+    }
+    drop(tx);
+    let ticker = {
+        let router = router.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(tick_interval());
+            loop {
+                every.tick().await;
+                router.tick_open_cases();
+            }
+        })
+    };
+    tracing::info!(networks = ?bridges.keys().collect::<Vec<_>>(), "handoff is running");
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(ev) => router.dispatch(ev),
+                None => break,
+            },
+            _ = &mut shutdown => {
+                tracing::info!("shutting down");
+                break;
+            }
+        }
+    }
+    ticker.abort();
+    Ok(())
+}
+
+/// `HANDOFF_TICK_MS` shortens the timer interval (tests).
+fn tick_interval() -> Duration {
+    std::env::var("HANDOFF_TICK_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(TICK)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+type Bridges = HashMap<String, Arc<dyn Bridge>>;
+
+async fn connect_bridges(config: &Config, store: &Arc<dyn Store>) -> Result<Bridges, DaemonError> {
+    let mut bridges: Bridges = HashMap::new();
+    if let Some(m) = &config.matrix {
+        let bridge = crate::bridges::matrix(m, config, store).await?;
+        bridges.insert("matrix".into(), bridge);
+    }
+    if let Some(s) = &config.slack {
+        let bridge = crate::bridges::slack(s, store).await?;
+        bridges.insert("slack".into(), bridge);
+    }
+    Ok(bridges)
 }

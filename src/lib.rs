@@ -4,6 +4,7 @@
 //! The core is network-free: bridges (Matrix, Slack) speak the contract in
 //! `handoff-bridge-api`; everything here is testable without a network.
 
+pub mod bridges; // builds the network bridges a config names (cargo features matrix, slack)
 pub mod case; // cases, customers and transcript turns: the data every part shares
 pub mod config; // TOML → typed config; validation with file:line:col errors; ${VAR} secrets
 pub mod conversation; // the case state machine: (state, event) -> (state, effects), no I/O
@@ -14,6 +15,7 @@ pub mod faq; // FAQ file loading, the matcher index, confidence, evaluation
 mod fixtures; // shared unit-test fixtures: config, FAQ, engine, fake world
 pub mod hours; // business hours with real time zones and holidays
 pub mod pii; // masking of card numbers, e-mails and phones in summaries
+pub mod router; // per-conversation ordered workers; commits and delivers effects through the outbox
 pub mod routing; // which team gets a case; desk targets; queue wait phrases; SLA deadlines
 pub mod store; // the Store trait, sled and in-memory backends, one shared test suite
 pub mod summary; // the pinned context card: Markdown, Slack mrkdwn, plain text

@@ -1,0 +1,97 @@
+//! Builds the network bridges a config asks for. Each bridge crate is
+//! optional (cargo features `matrix` and `slack`), so this is the only
+//! place in the core that names them.
+
+use std::sync::Arc;
+
+use handoff_bridge_api::Bridge;
+
+use crate::config::{Config, MatrixConfig, SlackConfig};
+use crate::daemon::DaemonError;
+#[cfg(any(feature = "matrix", feature = "slack"))]
+use crate::daemon::StoreBridgeState;
+use crate::store::Store;
+
+/// The Matrix bridge for customers and Matrix desks.
+#[cfg(feature = "matrix")]
+pub async fn matrix(
+    m: &MatrixConfig,
+    config: &Config,
+    store: &Arc<dyn Store>,
+) -> Result<Arc<dyn Bridge>, DaemonError> {
+    use handoff_matrix::{MatrixBridge, MatrixBridgeConfig};
+    let data_dir = config.bot.store.with_extension("matrix");
+    let cfg = MatrixBridgeConfig {
+        homeserver: m.homeserver.clone(),
+        user: m.user.clone(),
+        password: m.password.expose().to_string(),
+        device_name: m.device_name.clone(),
+        data_dir,
+        customer_rooms: m.customer_rooms.clone(),
+        auto_join: m.auto_join,
+        ignore_users: m.ignore_users.clone(),
+        thread_per_customer: m.thread_per_customer,
+        ..MatrixBridgeConfig::default()
+    };
+    let state = Arc::new(StoreBridgeState {
+        store: store.clone(),
+        network: "matrix",
+    });
+    let bridge = MatrixBridge::connect(cfg, state)
+        .await
+        .map_err(|source| DaemonError::Bridge {
+            network: "matrix",
+            source,
+        })?;
+    Ok(Arc::new(bridge))
+}
+
+#[cfg(not(feature = "matrix"))]
+pub async fn matrix(
+    _m: &MatrixConfig,
+    _config: &Config,
+    _store: &Arc<dyn Store>,
+) -> Result<Arc<dyn Bridge>, DaemonError> {
+    Err(DaemonError::MissingBridge("matrix"))
+}
+
+/// The Slack bridge for Slack desks.
+#[cfg(feature = "slack")]
+pub async fn slack(
+    s: &SlackConfig,
+    store: &Arc<dyn Store>,
+) -> Result<Arc<dyn Bridge>, DaemonError> {
+    use handoff_slack::{NameStyle, SlackBridge, SlackBridgeConfig};
+    let cfg = SlackBridgeConfig {
+        bot_token: s.bot_token.expose().to_string(),
+        app_token: s.app_token.as_ref().map(|t| t.expose().to_string()),
+        signing_secret: s.signing_secret.as_ref().map(|t| t.expose().to_string()),
+        listen: s.listen.clone(),
+        api_url: s.api_url.clone(),
+        show_names_as: if s.show_agent_names {
+            NameStyle::Username
+        } else {
+            NameStyle::Prefix
+        },
+        ..SlackBridgeConfig::default()
+    };
+    let state = Arc::new(StoreBridgeState {
+        store: store.clone(),
+        network: "slack",
+    });
+    let bridge = SlackBridge::connect(cfg, state)
+        .await
+        .map_err(|source| DaemonError::Bridge {
+            network: "slack",
+            source,
+        })?;
+    Ok(Arc::new(bridge))
+}
+
+#[cfg(not(feature = "slack"))]
+pub async fn slack(
+    _s: &SlackConfig,
+    _store: &Arc<dyn Store>,
+) -> Result<Arc<dyn Bridge>, DaemonError> {
+    Err(DaemonError::MissingBridge("slack"))
+}

@@ -1,0 +1,198 @@
+//! One conversation's delivery task: sends its outbox entries in order,
+//! waiting and retrying (capped exponential backoff with jitter, or the
+//! network's own `retry_after`) while a failure may pass, so nothing is
+//! lost or reordered within a conversation while other conversations go on.
+
+use std::time::Duration;
+
+use handoff_bridge_api::{BridgeError, Delivered};
+use tokio::sync::{mpsc, oneshot};
+
+use super::resolve::{resolve, After, Resolved};
+use super::{Job, Router};
+use crate::case::{CaseDesk, ConversationKey, OutboxEntry};
+use crate::conversation::Effect;
+
+pub(super) async fn run(
+    router: Router,
+    key: ConversationKey,
+    mut rx: mpsc::UnboundedReceiver<(u64, OutboxEntry)>,
+    jobs: mpsc::WeakUnboundedSender<Job>,
+) {
+    while let Some((seq, entry)) = rx.recv().await {
+        deliver(&router, &key, seq, entry, &jobs).await;
+    }
+}
+
+/// The delay before retry number `attempt` (0-based): doubling from
+/// `base`, capped at `max`, with ±25 % jitter so retries spread out.
+pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.min(20));
+    let capped = exp.min(max);
+    let jitter = 0.75 + fastrand::f64() * 0.5;
+    capped.mul_f64(jitter)
+}
+
+fn case_of(effect: &Effect) -> u64 {
+    match effect {
+        Effect::Say { .. } => 0,
+        Effect::OpenCase { case, .. }
+        | Effect::UpdateSummary { case, .. }
+        | Effect::Notify { case, .. }
+        | Effect::Relay { case, .. } => *case,
+    }
+}
+
+async fn deliver(
+    router: &Router,
+    key: &ConversationKey,
+    seq: u64,
+    mut entry: OutboxEntry,
+    jobs: &mpsc::WeakUnboundedSender<Job>,
+) {
+    let shared = router.shared.clone();
+    let store = &shared.store;
+    let mut attempt = 0u32;
+    loop {
+        let wait = match try_once(router, key, seq, &entry, jobs).await {
+            Ok(()) => return,
+            Err(Failure::Retry(wait)) => wait,
+            Err(Failure::Store(e)) => {
+                tracing::error!(error = %e, seq, "store error while delivering; will retry");
+                backoff(shared.retry.base, shared.retry.max, attempt)
+            }
+            Err(Failure::Give(reason)) => {
+                tracing::error!(seq, key = %entry.key, %reason, "delivery failed for good; dropped");
+                if let Err(e) = store.outbox_done(seq, &[], &[]) {
+                    tracing::error!(error = %e, seq, "cannot drop the outbox entry");
+                }
+                return;
+            }
+        };
+        let wait = if wait.is_zero() {
+            backoff(shared.retry.base, shared.retry.max, attempt)
+        } else {
+            wait
+        };
+        attempt += 1;
+        entry.attempts += 1;
+        if let Err(e) = store.outbox_update(seq, &entry) {
+            tracing::warn!(error = %e, seq, "cannot record the attempt");
+        }
+        tracing::warn!(
+            seq,
+            attempt,
+            wait_ms = wait.as_millis() as u64,
+            "delivery will be retried"
+        );
+        tokio::time::sleep(wait).await;
+    }
+}
+
+enum Failure {
+    /// Retry after this long (zero: use the backoff).
+    Retry(Duration),
+    Store(crate::store::StoreError),
+    Give(String),
+}
+
+async fn try_once(
+    router: &Router,
+    key: &ConversationKey,
+    seq: u64,
+    entry: &OutboxEntry,
+    jobs: &mpsc::WeakUnboundedSender<Job>,
+) -> Result<(), Failure> {
+    let shared = &router.shared;
+    let store = shared.store.as_ref();
+    let conv = store
+        .conversation(key)
+        .map_err(Failure::Store)?
+        .ok_or_else(|| Failure::Give("the conversation is not in the store".into()))?;
+    let case = match case_of(&entry.effect) {
+        0 => None,
+        id => store.case(id).map_err(Failure::Store)?,
+    };
+    let (network, outgoing, after) =
+        match resolve(entry, &conv, case.as_ref(), store).map_err(Failure::Store)? {
+            Resolved::Skip(why) => {
+                tracing::warn!(seq, %why, "nothing to deliver");
+                store.outbox_done(seq, &[], &[]).map_err(Failure::Store)?;
+                return Ok(());
+            }
+            Resolved::Deliver {
+                network,
+                outgoing,
+                after,
+            } => (network, outgoing, after),
+        };
+    let bridge = shared
+        .bridges
+        .get(&network)
+        .ok_or_else(|| Failure::Give(format!("no {network} bridge is running")))?;
+    let started = std::time::Instant::now();
+    let delivered = match bridge.send(&outgoing).await {
+        Ok(d) => d,
+        Err(BridgeError::RateLimited { retry_after_ms, .. }) => {
+            return Err(Failure::Retry(Duration::from_millis(retry_after_ms.max(1))))
+        }
+        Err(e) if e.is_retryable() => {
+            tracing::warn!(error = %e, seq, "delivery failed; will retry");
+            return Err(Failure::Retry(Duration::ZERO));
+        }
+        Err(e) => return Err(Failure::Give(e.to_string())),
+    };
+    tracing::debug!(seq, %network, ms = started.elapsed().as_millis() as u64, "delivered");
+    match (after, delivered) {
+        (After::Map(source), Delivered::Message(m)) => store
+            .outbox_done(seq, &[(source, m)], &[])
+            .map_err(Failure::Store),
+        (After::CaseOpened(case), Delivered::CaseOpened { endpoint, summary }) => {
+            let (done, wait) = oneshot::channel();
+            let desk = CaseDesk { endpoint, summary };
+            let sent = match jobs.upgrade() {
+                Some(tx) => tx
+                    .send(Job::Opened {
+                        seq,
+                        case,
+                        desk,
+                        done,
+                    })
+                    .is_ok(),
+                None => false,
+            };
+            if !sent || wait.await.is_err() {
+                return Err(Failure::Give("the conversation worker stopped".into()));
+            }
+            Ok(())
+        }
+        _ => store.outbox_done(seq, &[], &[]).map_err(Failure::Store),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_caps_and_jitters() {
+        let (b, m) = (Duration::from_millis(100), Duration::from_secs(2));
+        for _ in 0..50 {
+            let d0 = backoff(b, m, 0);
+            assert!(
+                d0 >= Duration::from_millis(75) && d0 <= Duration::from_millis(125),
+                "{d0:?}"
+            );
+            let d3 = backoff(b, m, 3);
+            assert!(
+                d3 >= Duration::from_millis(600) && d3 <= Duration::from_millis(1000),
+                "{d3:?}"
+            );
+            let d30 = backoff(b, m, 30);
+            assert!(
+                d30 <= Duration::from_millis(2500) && d30 >= Duration::from_millis(1500),
+                "{d30:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The router shell with the in-memory store and a recording bridge: the
+//! plumbing (dedupe, commit, ordered delivery, twins, retries, case-room
+//! feedback) without a network. Real networks are covered by the
+//! integration tests against Synapse and the Slack emulator.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use handoff_bridge_api::*;
+
+use super::*;
+use crate::fixtures::{engine, FAQ};
+use crate::store::memory::MemoryStore;
+
+/// Records actions; answers like a network would; can fail on demand.
+#[derive(Default)]
+struct Recorder {
+    sent: Mutex<Vec<Outgoing>>,
+    by_key: Mutex<HashMap<String, Delivered>>,
+    fail_next: AtomicU32,
+    counter: AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl Bridge for Recorder {
+    fn network(&self) -> &str {
+        "matrix"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+    async fn run(&self, _inbound: InboundSender) -> Result<(), BridgeError> {
+        Ok(())
+    }
+    async fn send(&self, out: &Outgoing) -> Result<Delivered, BridgeError> {
+        if self.fail_next.load(Ordering::SeqCst) > 0 {
+            self.fail_next.fetch_sub(1, Ordering::SeqCst);
+            return Err(BridgeError::RateLimited {
+                network: "matrix".into(),
+                retry_after_ms: 5,
+            });
+        }
+        if let Some(d) = self.by_key.lock().unwrap().get(&out.key) {
+            return Ok(d.clone());
+        }
+        let n = self.counter.fetch_add(1, Ordering::SeqCst);
+        let d = match &out.action {
+            Action::OpenCase { .. } => {
+                let room = Endpoint::new("matrix", "!case1:localhost");
+                Delivered::CaseOpened {
+                    summary: MessageRef {
+                        endpoint: room.clone(),
+                        id: "$summary".into(),
+                    },
+                    endpoint: room,
+                }
+            }
+            Action::Send { to, .. } => Delivered::Message(MessageRef {
+                endpoint: to.clone(),
+                id: format!("$out{n}"),
+            }),
+            _ => Delivered::Done,
+        };
+        self.sent.lock().unwrap().push(out.clone());
+        self.by_key
+            .lock()
+            .unwrap()
+            .insert(out.key.clone(), d.clone());
+        Ok(d)
+    }
+}
+
+struct Fixture {
+    router: Router,
+    bridge: Arc<Recorder>,
+    store: Arc<dyn Store>,
+}
+
+fn fixture() -> Fixture {
+    let _ = FAQ;
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let bridge = Arc::new(Recorder::default());
+    let mut bridges: HashMap<String, Arc<dyn Bridge>> = HashMap::new();
+    bridges.insert("matrix".into(), bridge.clone());
+    let router = Router::new(Shared {
+        engine: Arc::new(engine()),
+        store: store.clone(),
+        bridges,
+        clock: Arc::new(SystemClock),
+        retry: RetryPolicy {
+            base: Duration::from_millis(1),
+            max: Duration::from_millis(10),
+        },
+    });
+    Fixture {
+        router,
+        bridge,
+        store,
+    }
+}
+
+fn inbound(id: &str, room: &str, sender: &str, text: &str) -> Inbound {
+    Inbound {
+        event_id: id.into(),
+        endpoint: Endpoint::new("matrix", room),
+        sender: UserRef {
+            network: "matrix".into(),
+            id: sender.into(),
+            display_name: None,
+            is_bot: false,
+        },
+        at: 0,
+        kind: InboundKind::Message {
+            id: id.into(),
+            body: Text::plain(text),
+            reply_to: None,
+        },
+    }
+}
+
+async fn until(what: &str, f: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn texts(b: &Recorder) -> Vec<String> {
+    b.sent
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|o| match &o.action {
+            Action::Send { body, .. } => Some(body.plain.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn handover_relay_edit_and_dedupe() {
+    let f = fixture();
+    let customer_room = "!support:localhost";
+    f.router.dispatch(inbound(
+        "$1",
+        customer_room,
+        "@carol:localhost",
+        "I want to talk to a human",
+    ));
+    until("the case room", || {
+        f.store
+            .case(1)
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.desk.is_some())
+    })
+    .await;
+    // A redelivery of the same event is not handled again.
+    f.router.dispatch(inbound(
+        "$1",
+        customer_room,
+        "@carol:localhost",
+        "I want to talk to a human",
+    ));
+    f.router.dispatch(inbound(
+        "$2",
+        customer_room,
+        "@carol:localhost",
+        "my order is late",
+    ));
+    until("the relay to the desk", || {
+        texts(&f.bridge).iter().any(|t| t == "my order is late")
+    })
+    .await;
+    // The agent answers in the case room; it reaches the customer.
+    f.router.dispatch(inbound(
+        "$3",
+        "!case1:localhost",
+        "@alice:localhost",
+        "Sorry! Looking now.",
+    ));
+    until("the relay to the customer", || {
+        texts(&f.bridge).iter().any(|t| t == "Sorry! Looking now.")
+    })
+    .await;
+    // The agent edits; the edit targets the twin in the customer room.
+    let mut edit = inbound("$4", "!case1:localhost", "@alice:localhost", "");
+    edit.kind = InboundKind::Edit {
+        target: "$3".into(),
+        body: Text::plain("Sorry! On it."),
+    };
+    f.router.dispatch(edit);
+    until("the edit", || {
+        f.bridge.sent.lock().unwrap().iter().any(|o| {
+            matches!(&o.action, Action::Edit { target, body }
+                if target.endpoint.room == customer_room && body.plain == "Sorry! On it.")
+        })
+    })
+    .await;
+    let opened = f
+        .bridge
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|o| matches!(o.action, Action::OpenCase { .. }))
+        .count();
+    assert_eq!(opened, 1, "one case room");
+    assert_eq!(
+        texts(&f.bridge)
+            .iter()
+            .filter(|t| t.starts_with("I'm bringing in"))
+            .count(),
+        1,
+        "the redelivered request was not handled twice"
+    );
+    assert!(f.store.outbox_pending().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out_in_order() {
+    let f = fixture();
+    f.bridge.fail_next.store(3, Ordering::SeqCst);
+    for (i, text) in ["what are your opening hours", "how long does shipping take"]
+        .iter()
+        .enumerate()
+    {
+        f.router.dispatch(inbound(
+            &format!("$q{i}"),
+            "!support:localhost",
+            "@dave:localhost",
+            text,
+        ));
+    }
+    until("both answers", || texts(&f.bridge).len() == 2).await;
+    assert_eq!(
+        texts(&f.bridge),
+        vec!["Mon to Fri, 9 to 5.", "2 to 4 working days."]
+    );
+    assert!(f.store.outbox_pending().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn strangers_in_a_case_room_are_not_relayed() {
+    let f = fixture();
+    f.router.dispatch(inbound(
+        "$1",
+        "!support:localhost",
+        "@carol:localhost",
+        "human",
+    ));
+    until("the case room", || {
+        f.store
+            .case(1)
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.desk.is_some())
+    })
+    .await;
+    f.router.dispatch(inbound(
+        "$2",
+        "!case1:localhost",
+        "@mallory:localhost",
+        "give me your data",
+    ));
+    f.router.dispatch(inbound(
+        "$3",
+        "!case1:localhost",
+        "@alice:localhost",
+        "hello from Alice",
+    ));
+    until("alice's relay", || {
+        texts(&f.bridge).iter().any(|t| t == "hello from Alice")
+    })
+    .await;
+    assert!(!texts(&f.bridge)
+        .iter()
+        .any(|t| t.contains("give me your data")));
+    assert!(
+        f.store.is_seen("$2").unwrap(),
+        "refused events are still marked handled"
+    );
+}

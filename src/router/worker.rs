@@ -1,0 +1,304 @@
+//! One conversation's worker: steps the state machine for each job in
+//! arrival order and commits the result (state, case, outbox entries and
+//! the handled event id) in one transaction, then hands the new outbox
+//! entries to the conversation's delivery task.
+//!
+//! Invariant: this task is the only writer of its conversation and case;
+//! the delivery task reports case-room creation back through
+//! [`Job::Opened`] instead of writing the case itself.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use super::world::StoreWorld;
+use super::Router;
+use crate::case::{CaseDesk, CaseId, ConversationKey, Customer, OutboxEntry};
+use crate::conversation::{Effect, Event, Refusal, State};
+use crate::store::{Commit, StoreError};
+
+/// Work for a conversation's worker.
+#[derive(Debug)]
+pub enum Job {
+    /// An inbound event with its network id (for dedupe) and, for customer
+    /// events, who the customer is (to start a new conversation).
+    Inbound {
+        id: String,
+        event: Event,
+        customer: Option<Customer>,
+    },
+    /// Check timers (SLA, abandonment, queue position).
+    Tick,
+    /// Outbox entries left from before a restart.
+    Deliver(Vec<(u64, OutboxEntry)>),
+    /// The delivery task opened case `case` on its desk (entry `seq`).
+    Opened {
+        seq: u64,
+        case: CaseId,
+        desk: CaseDesk,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// After this long without jobs the cached state is dropped (reloaded from
+/// the store on the next job) to keep memory proportional to activity.
+const IDLE: Duration = Duration::from_secs(300);
+
+/// Starts the worker and delivery task of `key`; returns the job queue.
+pub(super) fn spawn(router: Router, key: ConversationKey) -> mpsc::UnboundedSender<Job> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (dtx, drx) = mpsc::unbounded_channel();
+    let span = tracing::info_span!("conversation", key = %key);
+    tokio::spawn(
+        super::delivery::run(router.clone(), key.clone(), drx, tx.downgrade())
+            .instrument(span.clone()),
+    );
+    tokio::spawn(
+        Worker {
+            router,
+            key,
+            state: None,
+            deliveries: dtx,
+        }
+        .run(rx)
+        .instrument(span),
+    );
+    tx
+}
+
+struct Worker {
+    router: Router,
+    key: ConversationKey,
+    state: Option<State>,
+    deliveries: mpsc::UnboundedSender<(u64, OutboxEntry)>,
+}
+
+impl Worker {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
+        loop {
+            let job = match tokio::time::timeout(IDLE, rx.recv()).await {
+                Ok(Some(job)) => job,
+                Ok(None) => break,
+                Err(_) => {
+                    self.state = None;
+                    continue;
+                }
+            };
+            match job {
+                Job::Inbound {
+                    id,
+                    event,
+                    customer,
+                } => self.handle(Some(id), event, customer),
+                Job::Tick => self.handle(None, Event::Tick, None),
+                Job::Deliver(entries) => {
+                    for e in entries {
+                        let _ = self.deliveries.send(e);
+                    }
+                }
+                Job::Opened {
+                    seq,
+                    case,
+                    desk,
+                    done,
+                } => {
+                    self.opened(seq, case, desk);
+                    let _ = done.send(());
+                }
+            }
+        }
+        self.router.forget(&self.key);
+    }
+
+    /// The current state, from the cache or the store; a new conversation
+    /// for a customer writing for the first time.
+    fn load(&mut self, customer: Option<Customer>, now: i64) -> Result<Option<State>, StoreError> {
+        if let Some(s) = &self.state {
+            return Ok(Some(s.clone()));
+        }
+        let store = &self.router.shared.store;
+        Ok(match store.conversation(&self.key)? {
+            Some(conv) => {
+                let case = match conv.phase.case() {
+                    Some(id) => store.case(id)?,
+                    None => None,
+                };
+                Some(State { conv, case })
+            }
+            None => customer.map(|c| self.router.shared.engine.start(c, now)),
+        })
+    }
+
+    fn handle(&mut self, id: Option<String>, event: Event, customer: Option<Customer>) {
+        let shared = self.router.shared.clone();
+        let now = shared.clock.now();
+        let is_agent = matches!(event, Event::Agent { .. });
+        let state = match self.load(customer, now) {
+            Ok(Some(s)) => s,
+            Ok(None) => {
+                tracing::debug!("no conversation for this event; ignored");
+                self.commit_seen(id, now, Vec::new());
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot load the conversation; event not handled");
+                return;
+            }
+        };
+        let world = StoreWorld {
+            store: shared.store.clone(),
+            now,
+        };
+        let prefix = match &id {
+            Some(id) => id.clone(),
+            None => format!("{}/tick-{now}", self.key),
+        };
+        match shared.engine.step(&state, event, now, &world) {
+            Ok(t) => {
+                let outbox = entries(&self.key, &prefix, t.effects);
+                let case_changed = t.state.case != state.case;
+                let commit = Commit {
+                    at: now,
+                    seen_event: id,
+                    conversation: Some(t.state.conv.clone()),
+                    cases: t
+                        .state
+                        .case
+                        .clone()
+                        .filter(|_| case_changed)
+                        .into_iter()
+                        .collect(),
+                    outbox,
+                    mappings: Vec::new(),
+                };
+                if self.commit(commit) {
+                    self.state = Some(t.state);
+                }
+            }
+            Err(refusal) => {
+                match refusal {
+                    Refusal::Ignored => tracing::debug!("nothing to do"),
+                    Refusal::NotAnAgent(_) => tracing::warn!(%refusal),
+                    _ => tracing::info!(%refusal),
+                }
+                let mut notice = Vec::new();
+                if is_agent && tells_agent(&refusal) {
+                    if let Some(case) = &state.case {
+                        notice = entries(
+                            &self.key,
+                            &prefix,
+                            vec![Effect::Notify {
+                                case: case.id,
+                                text: format!("⚠️ {refusal}"),
+                                mention: None,
+                            }],
+                        );
+                    }
+                }
+                if refusal == Refusal::NoCaseNumber {
+                    return; // not marked handled: a redelivery may succeed
+                }
+                self.commit_seen(id, now, notice);
+            }
+        }
+    }
+
+    fn commit_seen(&mut self, id: Option<String>, now: i64, outbox: Vec<OutboxEntry>) {
+        if id.is_none() && outbox.is_empty() {
+            return;
+        }
+        self.commit(Commit {
+            at: now,
+            seen_event: id,
+            outbox,
+            ..Commit::default()
+        });
+    }
+
+    /// Commits and queues the new entries; false if nothing was written.
+    fn commit(&mut self, commit: Commit) -> bool {
+        match self.router.shared.store.commit(&commit) {
+            Ok(seqs) => {
+                for (seq, entry) in seqs.into_iter().zip(commit.outbox) {
+                    let _ = self.deliveries.send((seq, entry));
+                }
+                true
+            }
+            Err(StoreError::AlreadySeen { .. }) => {
+                tracing::debug!("already handled by an earlier run");
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot save the conversation; the event was not handled");
+                self.state = None;
+                false
+            }
+        }
+    }
+
+    /// The desk confirmed the case room: record it in the case and finish
+    /// the outbox entry in one write.
+    fn opened(&mut self, seq: u64, case: CaseId, desk: CaseDesk) {
+        let shared = self.router.shared.clone();
+        let now = shared.clock.now();
+        let state = match self.load(None, now) {
+            Ok(Some(s)) => s,
+            _ => {
+                tracing::error!(case, "case opened for a conversation that cannot be loaded");
+                let _ = shared.store.outbox_done(seq, &[], &[]);
+                return;
+            }
+        };
+        let world = StoreWorld {
+            store: shared.store.clone(),
+            now,
+        };
+        match shared
+            .engine
+            .step(&state, Event::CaseOpened { case, desk }, now, &world)
+        {
+            Ok(t) => {
+                let cases: Vec<_> = t.state.case.clone().into_iter().collect();
+                match shared.store.outbox_done(seq, &[], &cases) {
+                    Ok(()) => {
+                        tracing::info!(case, "case opened on the desk");
+                        self.state = Some(t.state);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot record the opened case");
+                        self.state = None;
+                    }
+                }
+            }
+            Err(r) => {
+                tracing::warn!(case, refusal = %r, "case opened but no longer current");
+                let _ = shared.store.outbox_done(seq, &[], &[]);
+            }
+        }
+    }
+}
+
+/// Refusals worth telling the agent about (not strangers, not no-ops).
+fn tells_agent(r: &Refusal) -> bool {
+    matches!(
+        r,
+        Refusal::BadCommand(_)
+            | Refusal::AlreadyYours(_)
+            | Refusal::Transfer(_)
+            | Refusal::Closed(..)
+    )
+}
+
+fn entries(key: &ConversationKey, prefix: &str, effects: Vec<Effect>) -> Vec<OutboxEntry> {
+    effects
+        .into_iter()
+        .enumerate()
+        .map(|(i, effect)| OutboxEntry {
+            conversation: key.clone(),
+            key: format!("{prefix}/{i}"),
+            effect,
+            attempts: 0,
+        })
+        .collect()
+}
