@@ -42,6 +42,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let result = match args.command {
         Command::Run { config } => cli::run(&config),
         Command::CheckConfig { config } => cli::check_config(&config),
