@@ -21,18 +21,17 @@ pub async fn matrix(
 ) -> Result<Arc<dyn Bridge>, DaemonError> {
     use handoff_matrix::{MatrixBridge, MatrixBridgeConfig};
     let data_dir = config.bot.store.with_extension("matrix");
-    let cfg = MatrixBridgeConfig {
-        homeserver: m.homeserver.clone(),
-        user: m.user.clone(),
-        password: m.password.expose().to_string(),
-        device_name: m.device_name.clone(),
+    let mut cfg = MatrixBridgeConfig::new(
+        m.homeserver.clone(),
+        m.user.clone(),
+        m.password.expose().to_string(),
         data_dir,
-        customer_rooms: m.customer_rooms.clone(),
-        auto_join: m.auto_join,
-        ignore_users: m.ignore_users.clone(),
-        thread_per_customer: m.thread_per_customer,
-        ..MatrixBridgeConfig::default()
-    };
+    );
+    cfg.device_name = m.device_name.clone();
+    cfg.customer_rooms = m.customer_rooms.clone();
+    cfg.auto_join = m.auto_join;
+    cfg.ignore_users = m.ignore_users.clone();
+    cfg.thread_per_customer = m.thread_per_customer;
     let state = Arc::new(StoreBridgeState {
         store: store.clone(),
         network: "matrix",

@@ -27,7 +27,10 @@ fn check_config_accepts_the_example_and_summarises_it() {
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(out.contains("config/example.toml: OK"), "{out}");
-    assert!(out.contains("billing: desk slack:#support-billing"), "{out}");
+    assert!(
+        out.contains("billing: desk slack:#support-billing"),
+        "{out}"
+    );
     assert!(out.contains("tech (default): desk matrix"), "{out}");
     assert!(out.contains("5 entries"), "{out}");
     assert!(out.contains("HANDOFF_MATRIX_PASSWORD is not set"), "{out}");
@@ -95,12 +98,22 @@ fn faq_eval_prints_the_json_keys() {
         assert!(v.get(key).is_some(), "missing {key} in {last}");
     }
     assert_eq!(v["cases"], 2);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("cases.jsonl:2: skipped"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cases.jsonl:2: skipped"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
 fn faq_ask_lists_entries_with_confidence() {
-    let o = handoff(&["faq", "ask", "--faq", "config/faq.toml", "I forgot my password"]);
+    let o = handoff(&[
+        "faq",
+        "ask",
+        "--faq",
+        "config/faq.toml",
+        "I forgot my password",
+    ]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(out.contains("reset_password"), "{out}");

@@ -220,8 +220,7 @@ impl Engine {
             },
         );
         if let Some(reason) = reason {
-            let faq_team = entry.filter(|_| answerable).and_then(|e| e.team.clone());
-            let intent = best.filter(|b| b.confidence >= min / 2.0).map(|b| b.id);
+            let (faq_team, intent) = self.topic_of(t, &reason, entry, best.as_ref());
             return self.escalate(t, reason, faq_team.as_deref(), intent, now, world);
         }
         match (answerable, entry, best) {
@@ -254,6 +253,43 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// The team and intent a handover is about. An `escalate = true` entry
+    /// speaks for itself; otherwise the message that triggered the handover
+    /// ("I want a person", "this is ridiculous") says little about the
+    /// topic, so the last question the bot could place decides.
+    fn topic_of(
+        &self,
+        t: &Transition,
+        reason: &EscalationReason,
+        entry: Option<&crate::faq::FaqEntry>,
+        best: Option<&FaqHit>,
+    ) -> (Option<String>, Option<String>) {
+        if let (EscalationReason::FaqEscalate { faq_id }, Some(e)) = (reason, entry) {
+            return (e.team.clone(), Some(faq_id.clone()));
+        }
+        let min = self.config.bot.min_confidence;
+        let earlier = t
+            .state
+            .conv
+            .turns
+            .iter()
+            .rev()
+            .skip(1) // the triggering message itself
+            .filter(|x| x.speaker == Speaker::Customer)
+            .filter_map(|x| x.faq.as_ref())
+            .find(|h| h.confidence >= min);
+        match earlier {
+            Some(hit) => (
+                self.faq.entry(&hit.id).and_then(|e| e.team.clone()),
+                Some(hit.id.clone()),
+            ),
+            None => (
+                None,
+                best.filter(|b| b.confidence >= min).map(|b| b.id.clone()),
+            ),
+        }
     }
 
     /// Hands the conversation to a team: opens a case and tells the customer.

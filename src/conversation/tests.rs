@@ -775,3 +775,15 @@ mod notes_never_leak {
         }
     }
 }
+
+#[test]
+fn a_request_for_a_person_routes_by_the_earlier_question() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = e.start(customer(), T0);
+    let t = step(&e, &s, says("where can i find my invoice"), T0, &w);
+    assert_eq!(said(&t), vec!["Invoices are under Billing."]);
+    let t = step(&e, &t.state, says("please get me a human"), T0 + 1, &w);
+    let case = t.state.case.as_ref().unwrap();
+    assert_eq!(case.team, "billing", "routed by the invoice question");
+    assert_eq!(case.intent.as_deref(), Some("invoice_copy"));
+}

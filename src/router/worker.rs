@@ -49,7 +49,7 @@ const IDLE: Duration = Duration::from_secs(300);
 pub(super) fn spawn(router: Router, key: ConversationKey) -> mpsc::UnboundedSender<Job> {
     let (tx, rx) = mpsc::unbounded_channel();
     let (dtx, drx) = mpsc::unbounded_channel();
-    let span = tracing::info_span!("conversation", key = %key);
+    let span = tracing::info_span!(parent: None, "conversation", key = %key);
     tokio::spawn(
         super::delivery::run(router.clone(), key.clone(), drx, tx.downgrade())
             .instrument(span.clone()),

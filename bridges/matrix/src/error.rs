@@ -48,9 +48,7 @@ pub fn from_http(what: &str, err: &HttpError) -> BridgeError {
                 network: NETWORK.to_owned(),
                 retry_after_ms: retry_after_ms(data.retry_after.as_ref()),
             },
-            ErrorKind::UnknownToken(_) | ErrorKind::MissingToken => {
-                auth(format!("{what}: {err}"))
-            }
+            ErrorKind::UnknownToken(_) | ErrorKind::MissingToken => auth(format!("{what}: {err}")),
             _ if is_server_failure(err) => unavailable(format!("{what}: {err}")),
             _ => rejected(format!("{what}: {err}")),
         };

@@ -13,6 +13,7 @@ use matrix_sdk::ruma::events::room::message::sanitize::remove_plain_reply_fallba
 use matrix_sdk::ruma::events::room::message::{
     MessageFormat, MessageType, OriginalSyncRoomMessageEvent, Relation,
 };
+use matrix_sdk::ruma::events::room::redaction::SyncRoomRedactionEvent;
 use matrix_sdk::ruma::events::{
     AnySyncMessageLikeEvent, AnySyncStateEvent, AnySyncTimelineEvent, SyncMessageLikeEvent,
     SyncStateEvent,
@@ -59,10 +60,10 @@ pub async fn convert(
                 target: ev.content.relates_to.event_id.to_string(),
                 key: ev.content.relates_to.key.clone(),
             },
-            threads::existing(shared, room, ev.sender.as_str())?,
+            threads::existing(shared, room, ev.sender.as_str()).await?,
         ),
         AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomRedaction(
-            SyncMessageLikeEvent::Original(ev),
+            SyncRoomRedactionEvent::Original(ev),
         )) => {
             let Some(target) = ev.content.redacts.clone().or_else(|| ev.redacts.clone()) else {
                 return Ok(None);
@@ -71,7 +72,7 @@ pub async fn convert(
                 InboundKind::Delete {
                     target: target.to_string(),
                 },
-                threads::existing(shared, room, ev.sender.as_str())?,
+                threads::existing(shared, room, ev.sender.as_str()).await?,
             )
         }
         AnySyncTimelineEvent::State(AnySyncStateEvent::RoomMember(SyncStateEvent::Original(
@@ -139,7 +140,7 @@ async fn message(
                 target: r.event_id.to_string(),
                 body: text_of(&r.new_content.msgtype, false),
             };
-            return Ok(Some((kind, threads::existing(shared, room, sender)?)));
+            return Ok(Some((kind, threads::existing(shared, room, sender).await?)));
         }
         Some(Relation::Thread(t)) => {
             let reply = (!t.is_falling_back)
@@ -157,7 +158,7 @@ async fn message(
         return Ok(None);
     }
     if thread.is_none() {
-        thread = threads::for_top_level_message(shared, room, sender, &id)?;
+        thread = threads::for_top_level_message(shared, room, sender, &id).await?;
     }
     if let Some(found) = media::incoming(&ev.content.msgtype) {
         let kind = match media::download(shared, found).await? {

@@ -18,7 +18,10 @@ use handoff_bridge_api::BridgeError;
 /// A transaction id for step `step` of the action with idempotency key `key`:
 /// `hf` + 32 hex digits of SHA-256, valid in any URL path segment.
 pub fn txn_id(key: &str, step: &str) -> OwnedTransactionId {
-    OwnedTransactionId::from(format!("hf{}", digest_hex(&format!("{key}\u{0}{step}"), 16)))
+    OwnedTransactionId::from(format!(
+        "hf{}",
+        digest_hex(&format!("{key}\u{0}{step}"), 16)
+    ))
 }
 
 /// A room alias localpart that names the case room of `key` (servers

@@ -17,6 +17,8 @@ mod case;
 mod config;
 /// matrix-sdk errors to `BridgeError`.
 mod error;
+/// Markdown, name prefixes, mentions, HTML escaping.
+mod format;
 /// Matrix events to `Inbound` values.
 mod inbound;
 /// Durable bridge state keys and transaction-id derivation.
@@ -35,8 +37,6 @@ mod session;
 mod sync;
 /// Thread per customer in shared rooms.
 mod threads;
-/// Markdown, name prefixes, mentions, HTML escaping.
-mod format;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,8 +44,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use handoff_bridge_api::{
-    Bridge, BridgeError, BridgeState, Capabilities, Delivered, InboundSender, Millis,
-    Outgoing,
+    Bridge, BridgeError, BridgeState, Capabilities, Delivered, InboundSender, Millis, Outgoing,
 };
 use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId};
 use matrix_sdk::Client;

@@ -6,9 +6,7 @@
 //! action's key and step, so a retried action is deduplicated by the
 //! homeserver even when our own record of it was lost.
 
-use handoff_bridge_api::{
-    Action, Attachment, BridgeError, Delivered, Endpoint, MessageRef, Text,
-};
+use handoff_bridge_api::{Action, Attachment, BridgeError, Delivered, Endpoint, MessageRef, Text};
 use matrix_sdk::ruma::events::reaction::ReactionEventContent;
 use matrix_sdk::ruma::events::relation::{Annotation, InReplyTo, Reply, Thread};
 use matrix_sdk::ruma::events::room::message::{
@@ -153,7 +151,7 @@ pub async fn send(
     let txn = txn_id(key, step);
     let sent = room
         .send(content)
-        .with_transaction_id(&txn)
+        .with_transaction_id(txn)
         .await
         .map_err(|e| from_sdk(&format!("sending to {}", room.room_id()), &e))?;
     Ok(sent.response.event_id)

@@ -129,10 +129,9 @@ async fn build_client(
         .build()
         .await
         .map_err(|e| match e {
-            ClientBuildError::Url(_) | ClientBuildError::MissingHomeserver => rejected(format!(
-                "bad homeserver URL {:?}: {e}",
-                cfg.homeserver
-            )),
+            ClientBuildError::Url(_) | ClientBuildError::MissingHomeserver => {
+                rejected(format!("bad homeserver URL {:?}: {e}", cfg.homeserver))
+            }
             ClientBuildError::Http(h) => from_http("contacting the homeserver", &h),
             other => unavailable(format!(
                 "opening the Matrix store in {}: {other}",
@@ -155,8 +154,11 @@ async fn login(
         if let Some(device) = device_id {
             builder = builder.device_id(device.as_str());
         }
-        builder.send().await.map(|_| ()).map_err(|e| {
-            match e.client_api_error_kind() {
+        builder
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| match e.client_api_error_kind() {
                 Some(
                     ErrorKind::Forbidden
                     | ErrorKind::UserDeactivated
@@ -164,8 +166,7 @@ async fn login(
                     | ErrorKind::InvalidUsername,
                 ) => auth(format!("{what}: {e}")),
                 _ => from_sdk(&what, &e),
-            }
-        })
+            })
     })
     .await?;
     tracing::info!(user = %cfg.user, device = ?client.device_id(), "logged in to Matrix");

@@ -37,10 +37,11 @@ struct Pending {
     tries: u32,
 }
 
-/// On a fresh device, syncs once so rooms are known and keys uploaded;
-/// that first batch is history and is not forwarded.
+/// On a fresh device (no sync token recorded), syncs once so rooms are
+/// known and keys uploaded; that first batch is history and is not
+/// forwarded.
 pub async fn prime(shared: &Shared) -> Result<(), BridgeError> {
-    if shared.ledger.sync_token()?.is_some() || shared.client.sync_token().await.is_some() {
+    if shared.ledger.sync_token()?.is_some() {
         return Ok(());
     }
     let response = with_retry(&shared.cfg.connect_retry, "the first sync", || async {
@@ -181,7 +182,10 @@ async fn retry_pending(
         let Some(room) = shared.client.get_room(&item.room) else {
             continue;
         };
-        match room.decrypt_event(item.raw.cast_ref_unchecked(), None).await {
+        match room
+            .decrypt_event(item.raw.cast_ref_unchecked(), None)
+            .await
+        {
             Ok(event) if !event.kind.is_utd() => {
                 if !deliver(shared, inbound, &item.room, &event).await? {
                     return Ok(false);

@@ -7,24 +7,34 @@
 //! once and persisted in `BridgeState`, so restarts keep the conversation.
 
 use handoff_bridge_api::BridgeError;
-use matrix_sdk::Room;
+use matrix_sdk::{Room, RoomMemberships};
 
+use crate::error::from_sdk;
 use crate::Shared;
 
-/// True when `room` is shared and thread-per-customer is on.
-fn applies(shared: &Shared, room: &Room) -> bool {
-    shared.cfg.thread_per_customer && room.joined_members_count() > 2
+/// True when `room` is shared and thread-per-customer is on. Counts
+/// members from the room state (Synapse only sends the summary counts
+/// with lazy-loaded members, so `joined_members_count` may read 0).
+async fn applies(shared: &Shared, room: &Room) -> Result<bool, BridgeError> {
+    if !shared.cfg.thread_per_customer {
+        return Ok(false);
+    }
+    let joined = room
+        .members(RoomMemberships::JOIN)
+        .await
+        .map_err(|e| from_sdk(&format!("listing members of {}", room.room_id()), &e))?;
+    Ok(joined.len() > 2)
 }
 
 /// The thread for a top-level message `event_id` from `user`: the user's
 /// existing root, or `event_id` itself when it is their first.
-pub fn for_top_level_message(
+pub async fn for_top_level_message(
     shared: &Shared,
     room: &Room,
     user: &str,
     event_id: &str,
 ) -> Result<Option<String>, BridgeError> {
-    if !applies(shared, room) {
+    if !applies(shared, room).await? {
         return Ok(None);
     }
     let room_id = room.room_id().as_str();
@@ -37,8 +47,12 @@ pub fn for_top_level_message(
 }
 
 /// The user's existing thread (for edits, reactions, redactions), if any.
-pub fn existing(shared: &Shared, room: &Room, user: &str) -> Result<Option<String>, BridgeError> {
-    if !applies(shared, room) {
+pub async fn existing(
+    shared: &Shared,
+    room: &Room,
+    user: &str,
+) -> Result<Option<String>, BridgeError> {
+    if !applies(shared, room).await? {
         return Ok(None);
     }
     shared.ledger.thread_root(room.room_id().as_str(), user)

@@ -1,0 +1,203 @@
+//! The bridge's durable memory, kept through the core's [`BridgeState`]:
+//! completed Outgoing keys and what they delivered, which ts belongs to
+//! which thread, the open case threads, and per thread the last human
+//! reply relayed (for catch-up) plus recently relayed ts (for dedupe).
+//!
+//! Not for caches that may be lost (users, channel names live in `Inner`).
+//! The invariant: a record is written (durably, `put` returns) before the
+//! action it records is reported done; keys are prefixed `slack/`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use handoff_bridge_api::{BridgeError, BridgeState, Delivered};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use crate::ts;
+use crate::NETWORK;
+
+/// How many relayed ts per thread are remembered for dedupe.
+const RECENT: usize = 64;
+
+/// A case thread's relay progress.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Progress {
+    /// Newest relayed human reply ts.
+    pub last_seen: Option<String>,
+    /// Recently relayed event ids, oldest first.
+    pub recent: VecDeque<String>,
+}
+
+impl Progress {
+    pub fn seen(&self, id: &str) -> bool {
+        self.recent.iter().any(|r| r == id)
+    }
+
+    pub fn mark(&mut self, id: &str, message_ts: &str) {
+        if !self.seen(id) {
+            self.recent.push_back(id.to_string());
+            while self.recent.len() > RECENT {
+                self.recent.pop_front();
+            }
+        }
+        let newer = self
+            .last_seen
+            .as_deref()
+            .is_none_or(|old| ts::cmp(message_ts, old).is_gt());
+        if newer {
+            self.last_seen = Some(message_ts.to_string());
+        }
+    }
+}
+
+/// Typed access to the bridge's keys.
+pub(crate) struct Store {
+    state: Arc<dyn BridgeState>,
+    /// Serialises read-modify-write of list records.
+    lists: Mutex<()>,
+}
+
+fn unavailable(what: &str, key: &str, e: String) -> BridgeError {
+    BridgeError::Unavailable {
+        network: NETWORK.into(),
+        detail: format!("state store {what} {key}: {e}"),
+    }
+}
+
+impl Store {
+    pub fn new(state: Arc<dyn BridgeState>) -> Store {
+        Store {
+            state,
+            lists: Mutex::new(()),
+        }
+    }
+
+    fn get_json<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Result<Option<T>, BridgeError> {
+        let Some(bytes) = self
+            .state
+            .get(key)
+            .map_err(|e| unavailable("read", key, e))?
+        else {
+            return Ok(None);
+        };
+        match serde_json::from_slice(&bytes) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) => {
+                tracing::warn!(key, error = %e, "unreadable bridge state record; ignoring it");
+                Ok(None)
+            }
+        }
+    }
+
+    fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), BridgeError> {
+        let bytes =
+            serde_json::to_vec(value).map_err(|e| unavailable("encode", key, e.to_string()))?;
+        self.state
+            .put(key, &bytes)
+            .map_err(|e| unavailable("write", key, e))
+    }
+
+    pub fn delivered(&self, key: &str) -> Result<Option<Delivered>, BridgeError> {
+        self.get_json(&format!("slack/out/{key}"))
+    }
+
+    pub fn record_delivered(&self, key: &str, d: &Delivered) -> Result<(), BridgeError> {
+        self.put_json(&format!("slack/out/{key}"), d)
+    }
+
+    /// A value remembered for an Outgoing key while it is in progress
+    /// (the file id of an upload).
+    pub fn pending(&self, key: &str) -> Result<Option<String>, BridgeError> {
+        self.get_json(&format!("slack/pending/{key}"))
+    }
+
+    pub fn record_pending(&self, key: &str, value: &str) -> Result<(), BridgeError> {
+        self.put_json(&format!("slack/pending/{key}"), &value)
+    }
+
+    /// The thread root a message ts belongs to.
+    pub fn thread_of(&self, channel: &str, ts: &str) -> Result<Option<String>, BridgeError> {
+        self.get_json(&format!("slack/ts/{channel}/{ts}"))
+    }
+
+    pub fn record_thread(&self, channel: &str, ts: &str, root: &str) -> Result<(), BridgeError> {
+        self.put_json(&format!("slack/ts/{channel}/{ts}"), &root)
+    }
+
+    /// The `as_name` a message was posted under with the prefix style.
+    pub fn name_of(&self, channel: &str, ts: &str) -> Result<Option<String>, BridgeError> {
+        self.get_json(&format!("slack/name/{channel}/{ts}"))
+    }
+
+    pub fn record_name(&self, channel: &str, ts: &str, name: &str) -> Result<(), BridgeError> {
+        self.put_json(&format!("slack/name/{channel}/{ts}"), &name)
+    }
+
+    /// The idempotency marker (first `block_id`) a bot message was posted
+    /// with, kept so edits keep it.
+    pub fn marker_of(&self, channel: &str, ts: &str) -> Result<Option<String>, BridgeError> {
+        self.get_json(&format!("slack/marker/{channel}/{ts}"))
+    }
+
+    pub fn record_marker(&self, channel: &str, ts: &str, marker: &str) -> Result<(), BridgeError> {
+        self.put_json(&format!("slack/marker/{channel}/{ts}"), &marker)
+    }
+
+    /// Open case threads as `(channel, root ts)`.
+    pub fn case_threads(&self) -> Result<Vec<(String, String)>, BridgeError> {
+        Ok(self.get_json("slack/cases")?.unwrap_or_default())
+    }
+
+    pub fn is_case_thread(&self, channel: &str, root: &str) -> Result<bool, BridgeError> {
+        Ok(self
+            .case_threads()?
+            .iter()
+            .any(|(c, r)| c == channel && r == root))
+    }
+
+    pub async fn add_case_thread(&self, channel: &str, root: &str) -> Result<(), BridgeError> {
+        let _guard = self.lists.lock().await;
+        let mut threads = self.case_threads()?;
+        if !threads.iter().any(|(c, r)| c == channel && r == root) {
+            threads.push((channel.to_string(), root.to_string()));
+            self.put_json("slack/cases", &threads)?;
+        }
+        Ok(())
+    }
+
+    pub fn progress(&self, channel: &str, root: &str) -> Result<Progress, BridgeError> {
+        Ok(self
+            .get_json(&format!("slack/progress/{channel}/{root}"))?
+            .unwrap_or_default())
+    }
+
+    pub fn save_progress(
+        &self,
+        channel: &str,
+        root: &str,
+        p: &Progress,
+    ) -> Result<(), BridgeError> {
+        self.put_json(&format!("slack/progress/{channel}/{root}"), p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_keeps_newest_ts_and_bounded_recent() {
+        let mut p = Progress::default();
+        p.mark("C:2.000001", "2.000001");
+        p.mark("C:1.000001", "1.000001");
+        assert_eq!(p.last_seen.as_deref(), Some("2.000001"));
+        assert!(p.seen("C:1.000001"));
+        for i in 0..100 {
+            p.mark(&format!("C:{i}"), "3.000000");
+        }
+        assert_eq!(p.recent.len(), RECENT);
+        assert!(!p.seen("C:1.000001"));
+        assert_eq!(p.last_seen.as_deref(), Some("3.000000"));
+    }
+}

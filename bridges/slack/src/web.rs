@@ -1,0 +1,279 @@
+//! The Web API as the bridge uses it: slack-morphism's HTTP session for
+//! transport, auth and Slack's error envelope, JSON in and out, and the
+//! retry rules (wait out 429 `Retry-After`; capped exponential backoff with
+//! jitter for 5xx and connection errors; everything else is final).
+//!
+//! Not for deciding what to call (`outbound`, `inbound`). slack-morphism's
+//! own rate controller stays off: it throttles per team, which would stall
+//! every case behind a busy one; per-channel queues (`queue`) do the
+//! ordering instead. The invariant: a 429 is never turned into a drop, and
+//! tokens never appear in errors or logs.
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use handoff_bridge_api::BridgeError;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+use tracing::{debug, warn};
+
+use crate::config::RetryPolicy;
+use crate::NETWORK;
+
+pub(crate) type Connector = SlackClientHyperConnector<HttpsConnector<HttpConnector>>;
+
+/// How many 429s in a row one call waits out before giving up with
+/// `RateLimited` (the caller's outbox then retries later, still in order).
+const MAX_RATE_LIMIT_WAITS: u32 = 60;
+
+/// How one attempt of a call failed.
+#[derive(Debug)]
+pub(crate) enum CallError {
+    /// 429: wait this long, then the same call may succeed.
+    RateLimited(Duration),
+    /// 5xx, connection error, Slack's transient error codes: the call may
+    /// or may not have taken effect.
+    Transient(String),
+    /// Final: retrying will not help.
+    Failed(BridgeError),
+}
+
+fn rejected(detail: String) -> BridgeError {
+    BridgeError::Rejected {
+        network: NETWORK.into(),
+        detail,
+    }
+}
+
+fn classify(method: &str, err: SlackClientError) -> CallError {
+    match err {
+        SlackClientError::RateLimitError(e) => {
+            CallError::RateLimited(e.retry_after.unwrap_or(Duration::from_secs(1)))
+        }
+        SlackClientError::ApiError(e) => match e.code.as_str() {
+            "invalid_auth"
+            | "not_authed"
+            | "token_revoked"
+            | "token_expired"
+            | "account_inactive"
+            | "no_permission"
+            | "not_allowed_token_type"
+            | "missing_scope" => CallError::Failed(BridgeError::Auth {
+                network: NETWORK.into(),
+                detail: format!("{method}: {}", e.code),
+            }),
+            "ratelimited" => CallError::RateLimited(Duration::from_secs(1)),
+            "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" => {
+                CallError::Transient(format!("{method}: {}", e.code))
+            }
+            code => CallError::Failed(rejected(format!("{method}: {code}"))),
+        },
+        SlackClientError::HttpError(e) if e.status_code.is_server_error() => {
+            CallError::Transient(format!("{method}: HTTP {}", e.status_code))
+        }
+        SlackClientError::HttpError(e) => {
+            CallError::Failed(rejected(format!("{method}: HTTP {}", e.status_code)))
+        }
+        SlackClientError::ProtocolError(e) => {
+            CallError::Failed(rejected(format!("{method}: unreadable answer: {e}")))
+        }
+        other => CallError::Transient(format!("{method}: {other}")),
+    }
+}
+
+/// The Web API client.
+pub(crate) struct WebApi {
+    client: SlackClient<Connector>,
+    token: SlackApiToken,
+    bot_token: String,
+    retry: RetryPolicy,
+    files: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+/// The TLS-or-plain connector (plain HTTP only matters for the emulator).
+pub(crate) fn https_connector() -> Result<HttpsConnector<HttpConnector>, BridgeError> {
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| BridgeError::Unavailable {
+            network: NETWORK.into(),
+            detail: format!("no TLS root certificates: {e}"),
+        })?;
+    Ok(builder.https_or_http().enable_http2().build())
+}
+
+impl WebApi {
+    pub fn new(
+        bot_token: &str,
+        api_url: Option<&str>,
+        retry: RetryPolicy,
+    ) -> Result<WebApi, BridgeError> {
+        let mut connector = SlackClientHyperConnector::with_connector(https_connector()?);
+        if let Some(url) = api_url {
+            connector = connector.with_slack_api_url(url.trim_end_matches('/'));
+        }
+        let files = Client::builder(TokioExecutor::new()).build(https_connector()?);
+        Ok(WebApi {
+            client: SlackClient::new(connector),
+            token: SlackApiToken::new(bot_token.to_string().into()),
+            bot_token: bot_token.to_string(),
+            retry,
+            files,
+        })
+    }
+
+    /// One GET of `method` with query parameters.
+    pub async fn get_once(
+        &self,
+        method: &str,
+        params: &[(&str, String)],
+    ) -> Result<Value, CallError> {
+        let params: Vec<(&str, Option<&str>)> =
+            params.iter().map(|(k, v)| (*k, Some(v.as_str()))).collect();
+        let session = self.client.open_session(&self.token);
+        session
+            .http_session_api
+            .http_get(method, &params, None)
+            .await
+            .map_err(|e| classify(method, e))
+    }
+
+    /// One POST of `method` with a JSON body.
+    pub async fn post_once(&self, method: &str, body: &Value) -> Result<Value, CallError> {
+        let session = self.client.open_session(&self.token);
+        session
+            .http_session_api
+            .http_post(method, body, None)
+            .await
+            .map_err(|e| classify(method, e))
+    }
+
+    /// A GET, retried per the policy (for reads and idempotent writes).
+    pub async fn get(&self, method: &str, params: &[(&str, String)]) -> Result<Value, BridgeError> {
+        self.retrying(method, || self.get_once(method, params))
+            .await
+    }
+
+    /// A JSON POST, retried per the policy (only for idempotent writes).
+    pub async fn post(&self, method: &str, body: &Value) -> Result<Value, BridgeError> {
+        self.retrying(method, || self.post_once(method, body)).await
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or runs out of
+    /// retries. 429s wait `Retry-After` and do not count as attempts.
+    pub async fn retrying<T, F, Fut>(&self, method: &str, mut attempt: F) -> Result<T, BridgeError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, CallError>>,
+    {
+        let mut failures = 0u32;
+        let mut waits = 0u32;
+        loop {
+            match attempt().await {
+                Ok(v) => return Ok(v),
+                Err(CallError::Failed(e)) => return Err(e),
+                Err(CallError::RateLimited(wait)) => {
+                    waits += 1;
+                    if waits > MAX_RATE_LIMIT_WAITS {
+                        return Err(BridgeError::RateLimited {
+                            network: NETWORK.into(),
+                            retry_after_ms: wait.as_millis() as u64,
+                        });
+                    }
+                    debug!(method, ?wait, "rate limited; waiting before the same call");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(CallError::Transient(detail)) => {
+                    failures += 1;
+                    if failures >= self.retry.max_attempts.max(1) {
+                        return Err(BridgeError::Unavailable {
+                            network: NETWORK.into(),
+                            detail,
+                        });
+                    }
+                    let delay = self.retry.delay(failures);
+                    warn!(method, %detail, ?delay, "transient Slack failure; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    /// Sends file bytes to an upload URL from `files.getUploadURLExternal`.
+    pub async fn upload_bytes(
+        &self,
+        url: &str,
+        data: &[u8],
+        mime: &str,
+    ) -> Result<(), BridgeError> {
+        let upload_url: url::Url = url
+            .parse()
+            .map_err(|e| rejected(format!("upload URL {url:?} does not parse: {e}")))?;
+        let request = SlackApiFilesUploadViaUrlRequest::new(
+            upload_url.into(),
+            data.to_vec(),
+            mime.to_string(),
+        );
+        self.retrying("files.upload", || async {
+            let session = self.client.open_session(&self.token);
+            session
+                .files_upload_via_url(&request)
+                .await
+                .map(|_| ())
+                .map_err(|e| classify("files.upload", e))
+        })
+        .await
+    }
+
+    /// Downloads a file's `url_private` with the bot token, at most `cap`
+    /// bytes.
+    pub async fn download(&self, url: &str, cap: usize) -> Result<Vec<u8>, BridgeError> {
+        let uri: hyper::Uri = url
+            .parse()
+            .map_err(|e| rejected(format!("file URL does not parse: {e}")))?;
+        self.retrying("file download", || async {
+            let request = hyper::Request::get(uri.clone())
+                .header("authorization", format!("Bearer {}", self.bot_token))
+                .body(Full::new(Bytes::new()))
+                .map_err(|e| CallError::Failed(rejected(format!("file request: {e}"))))?;
+            let response = self
+                .files
+                .request(request)
+                .await
+                .map_err(|e| CallError::Transient(format!("file download: {e}")))?;
+            let status = response.status();
+            if status.is_redirection() || status == 401 || status == 403 {
+                return Err(CallError::Failed(BridgeError::Auth {
+                    network: NETWORK.into(),
+                    detail: format!("file download answered {status} (files:read missing?)"),
+                }));
+            }
+            if status.is_server_error() {
+                return Err(CallError::Transient(format!(
+                    "file download: HTTP {status}"
+                )));
+            }
+            if !status.is_success() {
+                return Err(CallError::Failed(rejected(format!(
+                    "file download: HTTP {status}"
+                ))));
+            }
+            let body = Limited::new(response.into_body(), cap)
+                .collect()
+                .await
+                .map_err(|e| {
+                    CallError::Failed(rejected(format!(
+                        "file larger than {cap} bytes or cut: {e}"
+                    )))
+                })?;
+            Ok(body.to_bytes().to_vec())
+        })
+        .await
+    }
+}
