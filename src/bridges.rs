@@ -61,18 +61,15 @@ pub async fn slack(
     store: &Arc<dyn Store>,
 ) -> Result<Arc<dyn Bridge>, DaemonError> {
     use handoff_slack::{NameStyle, SlackBridge, SlackBridgeConfig};
-    let cfg = SlackBridgeConfig {
-        bot_token: s.bot_token.expose().to_string(),
-        app_token: s.app_token.as_ref().map(|t| t.expose().to_string()),
-        signing_secret: s.signing_secret.as_ref().map(|t| t.expose().to_string()),
-        listen: s.listen.clone(),
-        api_url: s.api_url.clone(),
-        show_names_as: if s.show_agent_names {
-            NameStyle::Username
-        } else {
-            NameStyle::Prefix
-        },
-        ..SlackBridgeConfig::default()
+    let mut cfg = SlackBridgeConfig::socket_mode(s.bot_token.expose(), "");
+    cfg.app_token = s.app_token.as_ref().map(|t| t.expose().to_string());
+    cfg.signing_secret = s.signing_secret.as_ref().map(|t| t.expose().to_string());
+    cfg.listen = s.listen.clone();
+    cfg.api_url = s.api_url.clone();
+    cfg.show_names_as = if s.show_agent_names {
+        NameStyle::Username
+    } else {
+        NameStyle::Prefix
     };
     let state = Arc::new(StoreBridgeState {
         store: store.clone(),

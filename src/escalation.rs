@@ -157,11 +157,12 @@ mod tests {
     use super::*;
 
     fn rules() -> Rules {
-        let mut cfg = EscalationConfig::default();
-        cfg.human_topics = vec!["Refund".into(), "cancel my account".into()];
-        cfg.vip = vec!["@ceo:x".into()];
-        cfg.max_misses = 2;
-        Rules::new(&cfg)
+        Rules::new(&EscalationConfig {
+            human_topics: vec!["Refund".into(), "cancel my account".into()],
+            vip: vec!["@ceo:x".into()],
+            max_misses: 2,
+            ..EscalationConfig::default()
+        })
     }
 
     fn turn(text: &str) -> Turn<'_> {

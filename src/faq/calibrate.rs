@@ -1,90 +1,41 @@
-//! Confidence calibration: fitted at load so that a confidence means
-//! "estimated probability that answering with this entry is right",
+//! Confidence calibration: fitted at load so that
+//! a confidence means "estimated probability that this answer is right",
 //! whatever the size of the FAQ.
 //!
-//! The FAQ's own questions are split: every k-th question of each entry is
-//! held out, and every k-th entry is held out whole. A model is trained on
-//! the rest; the held-out questions of known entries give "right" and
-//! "wrong" answers, and the questions of the held-out entries play the
-//! questions the FAQ cannot answer (they must never be answered). A logistic
-//! map over a few match features ([`Evidence`]) is fitted to those labels.
-//! A small FAQ yields a flat softmax and a large one a sharp one; the map
-//! removes that difference, so one `min_confidence` works for both. Not for
-//! choosing other hyper-parameters.
+//! The FAQ's own questions are split (every k-th question of each entry is
+//! held out), a model is trained on the rest, and a monotone map from the
+//! top softmax probability to "the top entry was right" is fitted on the
+//! held-out questions (Platt scaling). A small FAQ yields a flat softmax and
+//! a large one a sharp one; the map removes that difference, so one
+//! `min_confidence` works for both. Not for choosing other hyper-parameters.
 //!
-//! Invariant: the map is finite and non-decreasing in every feature (a
-//! fitted negative weight is clamped to zero), so more evidence never
-//! lowers a confidence; with nothing to hold out it is [`Calibration::PRIOR`].
+//! Invariant: the map is increasing (a > 0) and finite, so it never changes
+//! which entry is best nor the order of two questions' confidences; with
+//! nothing to hold out it is the identity on the probability.
 
 use super::index::{nearest, SparseVec};
 use super::model::{softmax, Model, TrainParams};
-use super::platt::{fit, Sample};
 
 /// Every `HOLD_OUT_EVERY`-th question of an entry is held out for
 /// calibration; an entry with fewer (but at least two) questions holds out
-/// its last one. Every `HOLD_OUT_EVERY`-th entry is held out whole.
+/// its last one.
 const HOLD_OUT_EVERY: usize = 5;
 
-/// Number of features the calibration map reads.
-pub(crate) const FEATURES: usize = 3;
-
-/// What the matcher knows about one candidate entry for one question.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Evidence {
-    /// The classifier's softmax probability of the entry.
-    pub probability: f32,
-    /// The highest probability of any other entry (0 if there is none).
-    pub runner_up: f32,
-    /// Cosine similarity to the nearest question of the entry.
-    pub similarity: f32,
-}
-
-impl Evidence {
-    /// The features the map reads, each growing with the evidence for the
-    /// entry: log probability, log similarity, log-odds margin over the
-    /// runner-up (clamped and scaled into `[-1, 1]`). (The share of the
-    /// question's features the FAQ knows was tried as a fourth feature; the
-    /// fit gave it no weight.)
-    pub(crate) fn features(&self) -> [f32; FEATURES] {
-        let ln = |v: f32| v.max(1e-6).ln();
-        let margin = if self.runner_up > 0.0 {
-            (ln(self.probability) - ln(self.runner_up)).clamp(-MARGIN_CAP, MARGIN_CAP)
-        } else {
-            MARGIN_CAP
-        };
-        [
-            ln(self.probability),
-            ln(self.similarity),
-            margin / MARGIN_CAP,
-        ]
-    }
-}
-
-/// The log-odds margin is clamped to this, then scaled into `[-1, 1]`.
-const MARGIN_CAP: f32 = 5.0;
-
-/// A map from the match features to the probability that the answer is
-/// right: `sigmoid(w · features + b)`.
+/// A monotone map from the classifier's top score to the probability that
+/// the top entry is the right one: `sigmoid(a * score + b)` (Platt scaling).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Calibration {
-    pub w: [f32; FEATURES],
+    pub a: f32,
     pub b: f32,
 }
 
 impl Calibration {
     /// The map a fit starts from and is pulled towards when only a few
-    /// questions can be held out; used as is when none can. Roughly the
-    /// mean of the maps fitted on a 10- and a 100-question-per-entry FAQ
-    /// (CLINC150), so a tiny FAQ gets the same scale of confidence.
-    pub(crate) const PRIOR: Calibration = Calibration {
-        w: [1.2, 2.5, 2.1],
-        b: 1.7,
-    };
+    /// questions can be held out; used as is when none can.
+    pub(crate) const PRIOR: Calibration = Calibration { a: 1.25, b: 3.0 };
 
-    pub(crate) fn confidence(&self, evidence: &Evidence) -> f32 {
-        let f = evidence.features();
-        let m: f32 = self.w.iter().zip(&f).map(|(w, x)| w * x).sum::<f32>() + self.b;
-        let v = 1.0 / (1.0 + (-m).exp());
+    pub(crate) fn confidence(&self, score: f32) -> f32 {
+        let v = 1.0 / (1.0 + (-(self.a * score + self.b)).exp());
         if v.is_finite() {
             v
         } else {
@@ -93,166 +44,148 @@ impl Calibration {
     }
 }
 
-/// The evidence for the best entry of a softmax `probabilities`, with the
-/// entry's questions `members` (vectors) to measure similarity against.
-pub(crate) fn evidence<'a>(
-    x: &SparseVec,
-    probabilities: &[f32],
-    entry: usize,
-    members: impl Iterator<Item = &'a SparseVec>,
-) -> Evidence {
-    let runner_up = probabilities
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| i != entry)
-        .map(|(_, &p)| p)
-        .fold(0.0f32, f32::max);
-    Evidence {
-        probability: probabilities.get(entry).copied().unwrap_or(0.0),
-        runner_up,
-        similarity: nearest(x, members),
+/// The score that calibration maps: the log of the top entry's softmax
+/// probability times the question's cosine similarity to the nearest
+/// question of that entry. The probability says "this entry rather than
+/// the others"; the similarity says "at all", which a softmax cannot.
+pub(crate) fn score(top_probability: f32, similarity: f32) -> f32 {
+    top_probability.max(1e-6).ln() + similarity.max(1e-6).ln()
+}
+
+/// Platt's smoothed targets: with `n+` right and `n-` wrong held-out
+/// answers, "right" means `(n+ + 1) / (n+ + 2)` and "wrong" `1 / (n- + 2)`,
+/// so four right answers out of four do not claim certainty.
+fn targets(samples: &[(f32, bool)]) -> (f64, f64) {
+    let right = samples.iter().filter(|(_, ok)| *ok).count() as f64;
+    let wrong = samples.len() as f64 - right;
+    ((right + 1.0) / (right + 2.0), 1.0 / (wrong + 2.0))
+}
+
+/// Regularised cross-entropy of the map `(a, b)` against smoothed targets.
+fn loss(samples: &[(f32, bool)], a: f64, b: f64) -> f64 {
+    let (hi, lo) = targets(samples);
+    let (da, db) = (a - PRIOR_A, b - PRIOR_B);
+    let mut sum = 0.5 * RIDGE * (da * da + db * db);
+    for &(s, ok) in samples {
+        let t = if ok { hi } else { lo };
+        let m = a * f64::from(s) + b;
+        // log(1 + e^-m) and log(1 + e^m), stable for large |m|.
+        let softplus = |v: f64| {
+            if v > 0.0 {
+                v + (-v).exp().ln_1p()
+            } else {
+                v.exp().ln_1p()
+            }
+        };
+        sum += t * softplus(-m) + (1.0 - t) * softplus(m);
+    }
+    sum
+}
+
+/// Pulls the fit towards [`Calibration::PRIOR`]: keeps it finite when the
+/// held-out set is all right (or all wrong) and sane when it is tiny; worth
+/// about a dozen held-out questions.
+const RIDGE: f64 = 2.0;
+const PRIOR_A: f64 = Calibration::PRIOR.a as f64;
+const PRIOR_B: f64 = Calibration::PRIOR.b as f64;
+
+/// Fits a Platt map to (score, was the top entry right) pairs by damped
+/// Newton steps on the regularised logistic loss.
+fn fit(samples: &[(f32, bool)]) -> Calibration {
+    let (hi, lo) = targets(samples);
+    let (mut a, mut b) = (PRIOR_A, PRIOR_B);
+    let mut current = loss(samples, a, b);
+    for _ in 0..100 {
+        let (mut ga, mut gb) = (RIDGE * (a - PRIOR_A), RIDGE * (b - PRIOR_B));
+        let (mut haa, mut hab, mut hbb) = (RIDGE, 0.0, RIDGE);
+        for &(s, ok) in samples {
+            let s = f64::from(s);
+            let p = 1.0 / (1.0 + (-(a * s + b)).exp());
+            let r = p - if ok { hi } else { lo };
+            let w = p * (1.0 - p);
+            ga += r * s;
+            gb += r;
+            haa += w * s * s;
+            hab += w * s;
+            hbb += w;
+        }
+        let det = haa * hbb - hab * hab;
+        if !det.is_finite() || det <= 0.0 {
+            break;
+        }
+        let da = (hbb * ga - hab * gb) / det;
+        let db = (haa * gb - hab * ga) / det;
+        let mut step = 1.0;
+        let mut improved = false;
+        while step > 1e-4 {
+            let (na, nb) = (a - step * da, b - step * db);
+            let l = loss(samples, na, nb);
+            if l.is_finite() && l <= current {
+                (a, b, current) = (na, nb, l);
+                improved = true;
+                break;
+            }
+            step *= 0.5;
+        }
+        if !improved || (step * (da.abs() + db.abs())) < 1e-9 {
+            break;
+        }
+    }
+    if a.is_finite() && b.is_finite() && a > 0.0 {
+        Calibration {
+            a: a as f32,
+            b: b as f32,
+        }
+    } else {
+        Calibration::PRIOR
     }
 }
 
-/// Total weight of the held-out entries' questions relative to the held-out
-/// questions of known entries: how common unanswerable questions are
-/// assumed to be. Equal weight made the oos-train threshold nearly the same
-/// for a 10- and a 100-question-per-entry FAQ (0.105 vs 0.109); smaller
-/// shares spread them apart.
-const UNANSWERABLE_SHARE: f64 = 1.0;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    /// Trains the held-out model.
-    Train,
-    /// A question of a known entry the held-out model has not seen.
-    Held,
-    /// A question of an entry held out whole: must not be answered.
-    Unanswerable,
-}
-
-/// Which entries are held out whole: every `HOLD_OUT_EVERY`-th, or the last
-/// one of a FAQ too small for that; none when fewer than three entries
-/// would leave nothing to confuse.
-fn held_out_entries(classes: usize) -> Vec<bool> {
-    let mut out: Vec<bool> = (0..classes)
-        .map(|i| (i + 1).is_multiple_of(HOLD_OUT_EVERY))
-        .collect();
-    if classes >= 3 && !out.contains(&true) {
-        out[classes - 1] = true;
-    }
-    if classes < 3 {
-        out.iter_mut().for_each(|h| *h = false);
-    }
-    out
-}
-
-/// The FAQ's training data as the calibration sees it.
-pub(crate) struct Split<'a> {
-    /// Question vectors and their entries.
-    pub xs: &'a [SparseVec],
-    pub ys: &'a [usize],
-    /// Word-dropout copies per question (see `augment.rs`).
-    pub variants: &'a [Vec<SparseVec>],
-}
-
-/// Fits the calibration for a model trained with `params` on `data`; the
-/// held-out model gets the same number of updates per training vector.
+/// Fits the calibration for a model trained with `params` on `xs`/`ys`.
 pub(crate) fn calibration(
-    data: &Split<'_>,
+    xs: &[SparseVec],
+    ys: &[usize],
     features: usize,
     classes: usize,
     params: &TrainParams,
 ) -> Calibration {
-    let entry_out = held_out_entries(classes);
-    // Kept entries are renumbered 0.. for the calibration model.
-    let mut remap = vec![usize::MAX; classes];
-    let mut kept = 0;
-    for (c, out) in entry_out.iter().enumerate() {
-        if !out {
-            remap[c] = kept;
-            kept += 1;
-        }
-    }
     let mut per_class = vec![0usize; classes];
-    for &y in data.ys {
+    for &y in ys {
         per_class[y] += 1;
     }
     let mut seen = vec![0usize; classes];
-    let mut role = Vec::with_capacity(data.xs.len());
-    for &y in data.ys {
+    let (mut train_x, mut train_y, mut held_x, mut held_y) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); classes];
+    for (x, &y) in xs.iter().zip(ys) {
         seen[y] += 1;
         let every = HOLD_OUT_EVERY.min(per_class[y]);
-        role.push(if entry_out[y] {
-            Role::Unanswerable
-        } else if every >= 2 && seen[y].is_multiple_of(every) {
-            Role::Held
+        if every >= 2 && seen[y].is_multiple_of(every) {
+            held_x.push(x);
+            held_y.push(y);
         } else {
-            Role::Train
-        });
-    }
-    let (train_x, train_y) =
-        super::with_variants(data.xs, data.ys, data.variants, |i| role[i] == Role::Train);
-    let train_y: Vec<usize> = train_y.into_iter().map(|y| remap[y]).collect();
-    // Similarity is measured against real questions only, as in matching.
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); kept];
-    for (i, &y) in data.ys.iter().enumerate() {
-        if role[i] == Role::Train {
-            members[remap[y]].push(i);
+            members[y].push(train_x.len());
+            train_x.push(x.clone());
+            train_y.push(y);
         }
     }
-    let pick = |r: Role| {
-        data.xs
-            .iter()
-            .zip(data.ys)
-            .zip(&role)
-            .filter(move |(_, &ro)| ro == r)
-            .map(|((x, &y), _)| (x, remap[y]))
-    };
-    let held: Vec<(&SparseVec, usize)> = pick(Role::Held).collect();
-    let unanswerable: Vec<&SparseVec> = pick(Role::Unanswerable).map(|(x, _)| x).collect();
-    let full_size = data.xs.len() + data.variants.iter().map(Vec::len).sum::<usize>();
-    let params = TrainParams {
-        updates: (params.updates as f64 * train_x.len() as f64 / full_size.max(1) as f64) as usize,
-        ..*params
-    };
-    if held.is_empty() || train_x.is_empty() {
+    if held_x.is_empty() || train_x.is_empty() {
         return Calibration::PRIOR;
     }
-    let model = Model::train(&train_x, &train_y, features, kept, &params);
+    let model = Model::train(&train_x, &train_y, features, classes, params);
     let mut z = Vec::new();
-    let mut observe = |x: &SparseVec| {
-        model.logits(x, &mut z);
-        softmax(&mut z);
-        let best = (0..z.len()).fold(0, |b, i| if z[i] > z[b] { i } else { b });
-        let e = evidence(x, &z, best, members[best].iter().map(|&i| &data.xs[i]));
-        (e.features(), best)
-    };
-    let mut samples: Vec<Sample> = held
+    let samples: Vec<(f32, bool)> = held_x
         .iter()
-        .map(|&(x, y)| {
-            let (f, best) = observe(x);
-            Sample {
-                x: f,
-                right: best == y,
-                weight: 1.0,
-            }
+        .zip(&held_y)
+        .map(|(x, &y)| {
+            model.logits(x, &mut z);
+            softmax(&mut z);
+            let best = (0..z.len()).fold(0, |b, i| if z[i] > z[b] { i } else { b });
+            let similarity = nearest(x, members[best].iter().map(|&i| &train_x[i]));
+            (score(z[best], similarity), best == y)
         })
         .collect();
-    if !unanswerable.is_empty() {
-        let weight = UNANSWERABLE_SHARE * held.len() as f64 / unanswerable.len() as f64;
-        for x in unanswerable {
-            let (f, _) = observe(x);
-            samples.push(Sample {
-                x: f,
-                right: false,
-                weight,
-            });
-        }
-    }
-    let c = fit(&samples);
-    tracing::debug!(calibration = ?c, samples = samples.len(), "FAQ confidence calibrated");
-    c
+    fit(&samples)
 }
 
 #[cfg(test)]
@@ -260,23 +193,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prior_keeps_order_and_range() {
-        let c = Calibration::PRIOR;
-        let e = |p: f32, s: f32| Evidence {
-            probability: p,
-            runner_up: 1.0 - p,
-            similarity: s,
-        };
-        assert!(c.confidence(&e(0.9, 0.8)) > c.confidence(&e(0.2, 0.8)));
-        assert!(c.confidence(&e(0.9, 0.8)) > c.confidence(&e(0.9, 0.1)));
-        assert!((0.0..=1.0).contains(&c.confidence(&e(0.0, 0.0))));
+    fn maps_scores_to_observed_accuracy() {
+        // High scores are right, low ones wrong: a steep increasing map.
+        let mut samples = Vec::new();
+        for i in 0..50 {
+            samples.push((-0.1 - i as f32 * 0.001, true));
+            samples.push((-3.0 - i as f32 * 0.001, false));
+        }
+        samples.push((-1.5, true));
+        samples.push((-1.6, false));
+        let c = fit(&samples);
+        assert!(c.confidence(-0.1) > 0.9, "{c:?}");
+        assert!(c.confidence(-3.0) < 0.1, "{c:?}");
     }
 
     #[test]
-    fn small_faqs_hold_out_one_entry_and_tiny_ones_none() {
-        assert_eq!(held_out_entries(2), vec![false, false]);
-        assert_eq!(held_out_entries(4), vec![false, false, false, true]);
-        let many = held_out_entries(150);
-        assert_eq!(many.iter().filter(|h| **h).count(), 30);
+    fn prior_keeps_order_and_range() {
+        let c = Calibration::PRIOR;
+        assert!(c.confidence(score(0.9, 0.8)) > c.confidence(score(0.2, 0.8)));
+        assert!(c.confidence(score(0.9, 0.8)) > c.confidence(score(0.9, 0.1)));
+        assert!((0.0..=1.0).contains(&c.confidence(score(0.0, 0.0))));
     }
 }

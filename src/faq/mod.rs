@@ -3,19 +3,15 @@
 //!
 //! `Faq` owns the entries and an index built once at load: a TF-IDF
 //! vectoriser (word uni/bigrams + character n-grams, `index.rs`) and a
-//! softmax classifier over entries (`model.rs`), trained on the questions
-//! and their word-dropout copies (`augment.rs`). The confidence of a match
-//! is a calibrated map of the classifier's probability, its margin over the
-//! runner-up and the similarity to the entry's nearest question
-//! (`calibrate.rs`); `answer` returns `None` below a threshold, and the
-//! caller hands over to a human. This module does
+//! softmax classifier over entries (`model.rs`). The confidence of a match
+//! is the classifier's probability for that entry; `answer` returns `None`
+//! below a threshold, and the caller hands over to a human. This module does
 //! not decide about escalation (`escalate = true` entries still match) or
 //! phrase answers.
 //!
 //! Invariant: a `Faq` is immutable after load (so `Send + Sync`, shared via
 //! `Arc`), and the same file and question always give the same matches.
 
-mod augment;
 mod calibrate;
 pub mod cli;
 mod error;
@@ -23,7 +19,6 @@ pub mod eval;
 mod index;
 mod load;
 mod model;
-mod platt;
 #[cfg(test)]
 mod tests;
 mod text;
@@ -37,13 +32,11 @@ use index::{FamilyWeights, Vectoriser};
 use model::{softmax, Model, TrainParams};
 
 /// The default `[bot] min_confidence`: the bot answers when the best match
-/// has at least this confidence, and hands over otherwise. The lowest value
-/// that hands over 85 % of a held-out set of unrelated questions with both
-/// a 100-question-per-entry and a 10-per-entry FAQ (CLINC150 `oos-train`:
-/// 0.109 and 0.105); calibration makes one value fit both. It is low
-/// because a confidence assumes as many unanswerable questions as
-/// answerable ones (see `calibrate.rs`).
-pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.11;
+/// has at least this confidence, and hands over otherwise. Chosen as the
+/// midpoint of the thresholds that hand over 85 % of a held-out set of
+/// unrelated questions with a 100-question-per-entry and a 10-per-entry
+/// FAQ (CLINC150 `oos-train`); calibration makes one value fit both.
+pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.69;
 
 /// One FAQ topic: the questions that ask for it and the answer to give.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,8 +66,7 @@ pub struct Match {
 /// experiment.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MatcherParams {
-    /// SGD updates at load are at least `epochs ×` the number of questions
-    /// (rounded up to whole passes over questions and their copies).
+    /// Minimum passes of SGD over the questions at load.
     pub epochs: usize,
     /// Minimum SGD updates in total: a small FAQ gets more passes, so it is
     /// trained as thoroughly as a large one.
@@ -86,7 +78,8 @@ pub struct MatcherParams {
     /// character n-grams), in `[0, 1]`.
     pub word_share: f32,
     /// Fit the confidence calibration at load on held-out FAQ questions
-    /// (see `calibrate.rs`); without it the built-in prior map is used.
+    /// (see `calibrate.rs`); without it a confidence is `p / (1 + p)` of
+    /// the raw top probability `p`.
     pub calibrate: bool,
 }
 
@@ -94,36 +87,13 @@ impl Default for MatcherParams {
     fn default() -> Self {
         MatcherParams {
             epochs: 8,
-            min_updates: 150_000,
+            min_updates: 50_000,
             inverse_l2: 10.0,
             learning_rate: 0.5,
             word_share: 0.5,
             calibrate: true,
         }
     }
-}
-
-/// The training set: the question vectors `xs` (labels `ys`) for which
-/// `keep(i)` holds, each followed by its word-dropout copies.
-pub(crate) fn with_variants(
-    xs: &[index::SparseVec],
-    ys: &[usize],
-    variants: &[Vec<index::SparseVec>],
-    keep: impl Fn(usize) -> bool,
-) -> (Vec<index::SparseVec>, Vec<usize>) {
-    let (mut out_x, mut out_y) = (Vec::new(), Vec::new());
-    for (i, (x, &y)) in xs.iter().zip(ys).enumerate() {
-        if !keep(i) {
-            continue;
-        }
-        out_x.push(x.clone());
-        out_y.push(y);
-        for v in variants.get(i).into_iter().flatten() {
-            out_x.push(v.clone());
-            out_y.push(y);
-        }
-    }
-    (out_x, out_y)
 }
 
 /// A loaded FAQ with its matching index.
@@ -194,38 +164,18 @@ impl Faq {
             char: (1.0 - share).sqrt(),
         };
         let (vectoriser, xs) = Vectoriser::fit(&texts, weights);
-        let variants = augment::variants(&texts, &vectoriser);
-        // The update budget is set by the real questions; the copies only
-        // spread it over more phrasings.
-        let updates = params
-            .min_updates
-            .max(params.epochs.saturating_mul(texts.len()));
+        let epochs = params
+            .epochs
+            .max(params.min_updates.div_ceil(texts.len().max(1)));
         let train = TrainParams {
-            updates,
+            epochs,
             inverse_l2: params.inverse_l2,
             learning_rate: params.learning_rate,
             seed: 0x5eed_f00d,
         };
-        let (train_x, train_y) = with_variants(&xs, &labels, &variants, |_| true);
-        let model = Model::train(
-            &train_x,
-            &train_y,
-            vectoriser.features(),
-            entries.len(),
-            &train,
-        );
-        drop((train_x, train_y));
+        let model = Model::train(&xs, &labels, vectoriser.features(), entries.len(), &train);
         let calibration = if params.calibrate {
-            calibrate::calibration(
-                &calibrate::Split {
-                    xs: &xs,
-                    ys: &labels,
-                    variants: &variants,
-                },
-                vectoriser.features(),
-                entries.len(),
-                &train,
-            )
+            calibrate::calibration(&xs, &labels, vectoriser.features(), entries.len(), &train)
         } else {
             Calibration::PRIOR
         };
@@ -267,23 +217,28 @@ impl Faq {
         self.question_count
     }
 
-    /// The query vector and the classifier's probabilities per entry;
-    /// `None` when the text has no feature the FAQ knows (nothing to go on).
-    fn probabilities(&self, text: &str) -> Option<(index::SparseVec, Vec<f32>)> {
+    /// Entries ranked by classifier probability (best first, ties by
+    /// index) with the query vector; empty when the text has no feature the
+    /// FAQ knows (nothing to go on).
+    fn ranked(&self, text: &str) -> (index::SparseVec, Vec<(usize, f32)>) {
         let x = self.vectoriser.transform(text);
         if x.is_empty() || self.entries.is_empty() {
-            return None;
+            return (x, Vec::new());
         }
         let mut z = Vec::with_capacity(self.entries.len());
         self.model.logits(&x, &mut z);
         softmax(&mut z);
-        Some((x, z))
+        let mut ranked: Vec<(usize, f32)> = z.into_iter().enumerate().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        (x, ranked)
     }
 
-    fn to_match(&self, x: &index::SparseVec, probabilities: &[f32], index: usize) -> Match {
+    fn to_match(&self, x: &index::SparseVec, index: usize, probability: f32) -> Match {
         let questions = self.question_vectors[self.ranges[index].clone()].iter();
-        let evidence = calibrate::evidence(x, probabilities, index, questions);
-        let confidence = self.calibration.confidence(&evidence);
+        let similarity = index::nearest(x, questions);
+        let confidence = self
+            .calibration
+            .confidence(calibrate::score(probability, similarity));
         Match {
             index,
             id: self.entries[index].id.clone(),
@@ -295,19 +250,14 @@ impl Faq {
         }
     }
 
-    /// The `k` entries the classifier ranks highest for `text` (by
-    /// probability, ties by index), best first,
+    /// The `k` entries the classifier ranks highest for `text`, best first,
     /// each with its confidence (`top(t, 1)` is `best(t)`).
     pub fn top(&self, text: &str, k: usize) -> Vec<Match> {
-        let Some((x, z)) = self.probabilities(text) else {
-            return Vec::new();
-        };
-        let mut ranked: Vec<usize> = (0..z.len()).collect();
-        ranked.sort_by(|&a, &b| z[b].total_cmp(&z[a]).then(a.cmp(&b)));
+        let (x, ranked) = self.ranked(text);
         ranked
             .into_iter()
             .take(k)
-            .map(|i| self.to_match(&x, &z, i))
+            .map(|(i, p)| self.to_match(&x, i, p))
             .collect()
     }
 

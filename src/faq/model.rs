@@ -14,11 +14,10 @@ use super::index::SparseVec;
 
 /// Training knobs. `inverse_l2` plays the role of scikit-learn's `C`: the
 /// per-question decay is `1 / (inverse_l2 × questions)`, so the same value
-/// regularises small and large FAQs alike. `updates` is the number of SGD
-/// steps, rounded up to whole passes over the training set.
+/// regularises small and large FAQs alike.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct TrainParams {
-    pub updates: usize,
+    pub epochs: usize,
     pub inverse_l2: f32,
     pub learning_rate: f32,
     pub seed: u64,
@@ -79,8 +78,7 @@ impl Model {
         let mut rng = Rng(p.seed | 1);
         let mut z = vec![0.0f32; classes];
         let mut t = 0.0f32;
-        let epochs = p.updates.div_ceil(xs.len().max(1)).max(1);
-        for _ in 0..epochs {
+        for _ in 0..p.epochs {
             for i in (1..order.len()).rev() {
                 order.swap(i, rng.below(i + 1));
             }
@@ -146,7 +144,7 @@ mod tests {
         let xs = vec![vec![(0, 1.0)], vec![(1, 1.0)], vec![(0, 0.9), (2, 0.4)]];
         let ys = vec![0, 1, 0];
         let p = TrainParams {
-            updates: 90,
+            epochs: 30,
             inverse_l2: 10.0,
             learning_rate: 0.5,
             seed: 7,

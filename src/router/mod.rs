@@ -144,7 +144,7 @@ impl Router {
                 key,
                 Job::Inbound {
                     id: ev.event_id,
-                    event,
+                    event: Box::new(event),
                     customer,
                 },
             ),

@@ -26,7 +26,7 @@ pub enum After {
 pub enum Resolved {
     Deliver {
         network: String,
-        outgoing: Outgoing,
+        outgoing: Box<Outgoing>,
         after: After,
     },
     /// Nothing can be done (no twin, no desk): logged and dropped.
@@ -42,10 +42,10 @@ pub fn resolve(
 ) -> Result<Resolved, StoreError> {
     let deliver = |to: &Endpoint, action: Action, after: After| Resolved::Deliver {
         network: to.network.clone(),
-        outgoing: Outgoing {
+        outgoing: Box::new(Outgoing {
             key: entry.key.clone(),
             action,
-        },
+        }),
         after,
     };
     let desk = || case.and_then(|c| c.desk.as_ref());
@@ -70,13 +70,13 @@ pub fn resolve(
             summary,
         } => Resolved::Deliver {
             network: network.clone(),
-            outgoing: Outgoing {
+            outgoing: Box::new(Outgoing {
                 key: entry.key.clone(),
                 action: Action::OpenCase {
                     desk: desk.clone(),
                     summary: summary.clone(),
                 },
-            },
+            }),
             after: After::CaseOpened(*case),
         },
         Effect::UpdateSummary {

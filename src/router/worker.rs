@@ -25,7 +25,7 @@ pub enum Job {
     /// events, who the customer is (to start a new conversation).
     Inbound {
         id: String,
-        event: Event,
+        event: Box<Event>,
         customer: Option<Customer>,
     },
     /// Check timers (SLA, abandonment, queue position).
@@ -90,7 +90,7 @@ impl Worker {
                     id,
                     event,
                     customer,
-                } => self.handle(Some(id), event, customer),
+                } => self.handle(Some(id), *event, customer),
                 Job::Tick => self.handle(None, Event::Tick, None),
                 Job::Deliver(entries) => {
                     for e in entries {
