@@ -1,7 +1,7 @@
 //! A 429 on every third `chat.postMessage`: 30 replies in one case thread
 //! all arrive, in order, while another channel's messages are not held up.
 
-mod common;
+use crate::common;
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;

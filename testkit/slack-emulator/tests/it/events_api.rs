@@ -2,7 +2,7 @@
 //! exact body, retries with `X-Slack-Retry-Num`/`-Reason` after a timeout
 //! or an error, `url_verification`, and form-encoded interactions.
 
-mod common;
+use crate::common;
 
 use axum::body::Bytes;
 use axum::extract::State;

@@ -2,7 +2,7 @@
 //! bridge's client) to prove the shapes parse, plus Slack's error shapes,
 //! pagination and the raw encodings slack-morphism does not send.
 
-mod common;
+use crate::common;
 
 use common::*;
 use slack_emulator::{CallOutcome, EmulatorConfig};

@@ -1,9 +1,8 @@
 //! The whole journey on a real Synapse: the real `handoff` binary, a
 //! customer and agents played by matrix-sdk clients.
 
-#![recursion_limit = "256"]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! reactions, files and button presses in case threads; what is ignored;
 //! and catch-up after the sockets drop.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

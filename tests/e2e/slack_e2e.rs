@@ -1,9 +1,8 @@
 //! A Matrix customer (real Synapse) and a Slack agent (the in-repo Slack
 //! emulator) through the real `handoff` binary.
 
-#![recursion_limit = "256"]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! with the same device and token, wrong password, unreachable server, bad
 //! URL. Not for room events (see `inbound.rs`).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

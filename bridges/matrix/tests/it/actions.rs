@@ -3,7 +3,7 @@
 //! lost), UpdateSummary as an edit, a thread desk, and Send/Edit/Delete/
 //! React/Upload/Notify as a customer sees them. Not for inbound events.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

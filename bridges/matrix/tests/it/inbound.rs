@@ -3,7 +3,7 @@
 //! own echoes and ignored users are dropped; thread per customer in a
 //! shared room. Not for actions (see `actions.rs`).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! pin), exactly-once per key (also after losing the state store),
 //! summary updates, send/edit/delete/react/upload, failures.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 //! `url_verification` is answered, unsigned / forged / stale requests get
 //! 401 and are never forwarded, and Slack's retries keep their event ids.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -2,7 +2,7 @@
 //! redelivery, several sockets, disconnects) and with slack-morphism's own
 //! listener. Every payload is also parsed with slack-morphism's models.
 
-mod common;
+use crate::common;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};

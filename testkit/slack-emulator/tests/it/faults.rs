@@ -2,7 +2,7 @@
 //! with `Retry-After`, 500s, dropped connections (before and after the
 //! call took effect), and Slack-level transient errors.
 
-mod common;
+use crate::common;
 
 use common::*;
 use slack_emulator::{CallOutcome, EmulatorConfig, Fault, RateLimit};

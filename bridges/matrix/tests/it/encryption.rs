@@ -3,7 +3,7 @@
 //! customer, also after the bridge restarts (same device, same crypto
 //! store); messages sent while the bridge was down arrive after restart.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

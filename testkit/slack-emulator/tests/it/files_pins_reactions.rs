@@ -1,7 +1,7 @@
 //! Pins, reactions and the file upload flow through slack-morphism, with
 //! the `url_private` download that needs the bot token.
 
-mod common;
+use crate::common;
 
 use common::*;
 use slack_emulator::EmulatorConfig;

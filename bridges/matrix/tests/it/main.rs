@@ -1,0 +1,10 @@
+//! Integration tests of the Matrix bridge against a real Synapse
+//! (one test binary, so each heavy dependency is linked once).
+
+#![recursion_limit = "256"]
+
+mod common;
+mod actions;
+mod encryption;
+mod inbound;
+mod session;

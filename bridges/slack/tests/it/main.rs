@@ -1,0 +1,10 @@
+//! Integration tests of the Slack bridge against the in-repo Slack emulator
+//! (one test binary, so each heavy dependency is linked once).
+
+#![recursion_limit = "256"]
+
+mod common;
+mod events_api;
+mod outbound;
+mod rate_limits;
+mod relay;
