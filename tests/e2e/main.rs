@@ -3,7 +3,7 @@
 
 #![recursion_limit = "256"]
 
-mod common;
 mod cli;
+mod common;
 mod matrix_e2e;
 mod slack_e2e;

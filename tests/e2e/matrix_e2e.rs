@@ -1,7 +1,6 @@
 //! The whole journey on a real Synapse: the real `handoff` binary, a
 //! customer and agents played by matrix-sdk clients.
 
-
 use crate::common;
 
 use std::time::Duration;

@@ -1,7 +1,6 @@
 //! A Matrix customer (real Synapse) and a Slack agent (the in-repo Slack
 //! emulator) through the real `handoff` binary.
 
-
 use crate::common;
 
 use std::time::Duration;

@@ -3,8 +3,8 @@
 
 #![recursion_limit = "256"]
 
-mod common;
 mod actions;
+mod common;
 mod encryption;
 mod inbound;
 mod session;
