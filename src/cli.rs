@@ -12,23 +12,10 @@ use handoff::faq::Faq;
 /// Loads the config and its FAQ, checks that they agree, and prints a
 /// short summary. Connects to nothing.
 pub fn check_config(path: &Path) -> anyhow::Result<()> {
-    // Secrets are often only set where the daemon runs: a missing variable
-    // is a warning here (and an error for `run`).
-    let missing = Arc::new(Mutex::new(Vec::<String>::new()));
-    let seen = missing.clone();
-    let src = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read the config file", path.display()))?;
-    let config = Config::parse(&src, path, move |name| {
-        std::env::var(name).ok().or_else(|| {
-            if let Ok(mut m) = seen.lock() {
-                m.push(name.to_string());
-            }
-            Some(format!("unset-{name}"))
-        })
-    })?;
+    let (config, missing) = parse_lenient(path)?;
     let faq = load_faq(path, &config)?;
     println!("{}: OK", path.display());
-    for name in missing.lock().map(|m| m.clone()).unwrap_or_default() {
+    for name in missing {
         println!("  warning: environment variable {name} is not set; `handoff run` needs it");
     }
     println!(
@@ -87,6 +74,26 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
         faq.entries().iter().filter(|x| x.escalate).count()
     );
     Ok(())
+}
+
+/// Parses the config where secrets may be unset (they are often only set
+/// where the daemon runs): a missing `${VAR}` becomes a placeholder and is
+/// returned by name, instead of failing as it does for `run`.
+pub fn parse_lenient(path: &Path) -> anyhow::Result<(Config, Vec<String>)> {
+    let missing = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = missing.clone();
+    let src = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the config file", path.display()))?;
+    let config = Config::parse(&src, path, move |name| {
+        std::env::var(name).ok().or_else(|| {
+            if let Ok(mut m) = seen.lock() {
+                m.push(name.to_string());
+            }
+            Some(format!("unset-{name}"))
+        })
+    })?;
+    let missing = missing.lock().map(|m| m.clone()).unwrap_or_default();
+    Ok((config, missing))
 }
 
 /// Loads and cross-checks config and FAQ.

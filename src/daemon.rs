@@ -16,7 +16,8 @@ use handoff_bridge_api::{Bridge, BridgeState};
 use crate::config::Config;
 use crate::conversation::Engine;
 use crate::faq::Faq;
-use crate::router::{Router, Shared, SystemClock};
+use crate::http::HttpState;
+use crate::router::{Clock, Router, Shared, ShiftedClock, SystemClock};
 use crate::store::sled::SledStore;
 use crate::store::Store;
 
@@ -72,17 +73,22 @@ pub fn run(config: Config, faq: Faq) -> Result<(), DaemonError> {
 async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.bot.store)?);
     tracing::info!(store = %config.bot.store.display(), "store opened");
+    let clock = clock()?;
+    let config = Arc::new(config);
+    let http = start_http(&config, &store, &clock).await?;
     let bridges = connect_bridges(&config, &store).await?;
     if bridges.is_empty() {
         return Err(DaemonError::NoBridges);
     }
-    let config = Arc::new(config);
+    if let Some(http) = &http {
+        let _ = http.bridges.set(bridges.clone());
+    }
     let engine = Engine::new(config.clone(), Arc::new(faq)).map_err(DaemonError::Setup)?;
     let router = Router::new(Shared {
         engine: Arc::new(engine),
         store: store.clone(),
         bridges: bridges.clone(),
-        clock: Arc::new(SystemClock),
+        clock,
         retry: Default::default(),
     });
     let pending = router.drain_outbox()?;
@@ -126,6 +132,65 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
     }
     ticker.abort();
     Ok(())
+}
+
+/// Starts the `[metrics]` listener (metrics, health, `/api`), if
+/// configured. It answers `/healthz` while the bridges still connect.
+async fn start_http(
+    config: &Arc<Config>,
+    store: &Arc<dyn Store>,
+    clock: &Arc<dyn Clock>,
+) -> Result<Option<Arc<HttpState>>, DaemonError> {
+    let Some(m) = &config.metrics else {
+        return Ok(None);
+    };
+    let handle = crate::metrics::install(config).map_err(|e| DaemonError::Setup(e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind(&m.listen)
+        .await
+        .map_err(|e| {
+            DaemonError::Setup(format!(
+                "{}: [metrics] listen = {:?}: cannot listen there: {e}",
+                config.path.display(),
+                m.listen
+            ))
+        })?;
+    let state = Arc::new(HttpState {
+        metrics: Some(handle),
+        store: store.clone(),
+        config: config.clone(),
+        clock: clock.clone(),
+        bridges: Default::default(),
+    });
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| m.listen.clone());
+    tracing::info!(%addr, "metrics and health on http://{addr}/metrics, /healthz, /readyz");
+    let served = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = crate::http::serve(listener, served).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    });
+    Ok(Some(state))
+}
+
+/// The system clock, or (tests, demos) one shifted so that the daemon
+/// starts at `HANDOFF_FAKE_NOW` (RFC 3339) and runs on from there.
+pub fn clock() -> Result<Arc<dyn Clock>, DaemonError> {
+    match std::env::var("HANDOFF_FAKE_NOW") {
+        Ok(v) => {
+            let at: jiff::Timestamp = v.parse().map_err(|e| {
+                DaemonError::Setup(format!(
+                    "HANDOFF_FAKE_NOW={v:?} is not an RFC 3339 time: {e}"
+                ))
+            })?;
+            let offset = at.as_millisecond() - SystemClock.now();
+            tracing::warn!(now = %at, "running on a shifted clock (HANDOFF_FAKE_NOW)");
+            Ok(Arc::new(ShiftedClock { offset }))
+        }
+        Err(_) => Ok(Arc::new(SystemClock)),
+    }
 }
 
 /// `HANDOFF_TICK_MS` shortens the timer interval (tests).

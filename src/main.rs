@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli;
+mod manage;
 
 /// First-line support in chat that hands customers to humans without
 /// dropping context.
@@ -33,6 +34,34 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Manager figures: containment, escalations by reason and team, first
+    /// reply and resolution times, abandonment, CSAT.
+    Stats {
+        /// The config of the handoff whose store to read.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The window: a duration back from now (7d, 24h) or an RFC 3339 time.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Case transcripts (who said what, bot answers, notes marked internal).
+    Export {
+        /// The config of the handoff whose store to read.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// One case by number.
+        #[arg(long, conflicts_with = "since", required_unless_present = "since")]
+        case: Option<u64>,
+        /// Every case opened in this window (7d, 24h, or an RFC 3339 time).
+        #[arg(long)]
+        since: Option<String>,
+        /// jsonl (one case per line) or md.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+    },
     /// Evaluate or query the FAQ matcher.
     Faq {
         #[command(subcommand)]
@@ -53,6 +82,17 @@ fn main() -> ExitCode {
     let result = match args.command {
         Command::Run { config } => cli::run(&config),
         Command::CheckConfig { config } => cli::check_config(&config),
+        Command::Stats {
+            config,
+            since,
+            json,
+        } => manage::stats(&config, &since, json),
+        Command::Export {
+            config,
+            case,
+            since,
+            format,
+        } => manage::export(&config, case, since.as_deref(), &format),
         Command::Faq { command } => handoff::faq::cli::run(command).map_err(anyhow::Error::from),
     };
     match result {

@@ -236,6 +236,9 @@ pub struct Engine {
     masker: Masker,
 }
 
+/// The `by` of a transfer made by the SLA timer (to the fallback team).
+pub const SLA_TRANSFER_BY: &str = "SLA";
+
 /// The most bot-time turns kept per conversation (the summary shows fewer).
 const MAX_BOT_TURNS: usize = 50;
 

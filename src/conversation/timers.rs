@@ -49,7 +49,13 @@ impl Engine {
                         text,
                         mention,
                     });
-                    self.move_case(t, &fb, "SLA", EscalationReason::SlaMissed { from }, now);
+                    self.move_case(
+                        t,
+                        &fb,
+                        super::SLA_TRANSFER_BY,
+                        EscalationReason::SlaMissed { from },
+                        now,
+                    );
                 }
                 None => {
                     let text = format!(

@@ -134,15 +134,22 @@ async fn try_once(
     let delivered = match bridge.send(&outgoing).await {
         Ok(d) => d,
         Err(BridgeError::RateLimited { retry_after_ms, .. }) => {
-            return Err(Failure::Retry(Duration::from_millis(retry_after_ms.max(1))))
+            crate::metrics::delivery_retry(&network, "rate_limited");
+            return Err(Failure::Retry(Duration::from_millis(retry_after_ms.max(1))));
         }
         Err(e) if e.is_retryable() => {
+            crate::metrics::delivery_retry(&network, "unavailable");
             tracing::warn!(error = %e, seq, "delivery failed; will retry");
             return Err(Failure::Retry(Duration::ZERO));
         }
-        Err(e) => return Err(Failure::Give(e.to_string())),
+        Err(e) => {
+            crate::metrics::delivery_failed(&network);
+            return Err(Failure::Give(e.to_string()));
+        }
     };
-    tracing::debug!(seq, %network, ms = started.elapsed().as_millis() as u64, "delivered");
+    let took = started.elapsed();
+    crate::metrics::delivery_ok(&network, took);
+    tracing::debug!(seq, %network, ms = took.as_millis() as u64, "delivered");
     match (after, delivered) {
         (After::Map(source), Delivered::Message(m)) => store
             .outbox_done(seq, &[(source, m)], &[])

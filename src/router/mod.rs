@@ -38,6 +38,18 @@ pub trait Clock: Send + Sync {
 /// The system clock.
 pub struct SystemClock;
 
+/// The system clock moved by a fixed offset (tests and demos of business
+/// hours: see `HANDOFF_FAKE_NOW`).
+pub struct ShiftedClock {
+    pub offset: Millis,
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> Millis {
+        SystemClock.now() + self.offset
+    }
+}
+
 impl Clock for SystemClock {
     fn now(&self) -> Millis {
         std::time::SystemTime::now()

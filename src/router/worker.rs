@@ -114,8 +114,17 @@ impl Worker {
     /// The current state, from the cache or the store; a new conversation
     /// for a customer writing for the first time.
     fn load(&mut self, customer: Option<Customer>, now: i64) -> Result<Option<State>, StoreError> {
+        Ok(self.load_or_start(customer, now)?.map(|(s, _)| s))
+    }
+
+    /// Like [`Worker::load`], also saying whether the conversation is new.
+    fn load_or_start(
+        &mut self,
+        customer: Option<Customer>,
+        now: i64,
+    ) -> Result<Option<(State, bool)>, StoreError> {
         if let Some(s) = &self.state {
-            return Ok(Some(s.clone()));
+            return Ok(Some((s.clone(), false)));
         }
         let store = &self.router.shared.store;
         Ok(match store.conversation(&self.key)? {
@@ -124,9 +133,9 @@ impl Worker {
                     Some(id) => store.case(id)?,
                     None => None,
                 };
-                Some(State { conv, case })
+                Some((State { conv, case }, false))
             }
-            None => customer.map(|c| self.router.shared.engine.start(c, now)),
+            None => customer.map(|c| (self.router.shared.engine.start(c, now), true)),
         })
     }
 
@@ -134,7 +143,7 @@ impl Worker {
         let shared = self.router.shared.clone();
         let now = shared.clock.now();
         let is_agent = matches!(event, Event::Agent { .. });
-        let state = match self.load(customer, now) {
+        let (state, new) = match self.load_or_start(customer, now) {
             Ok(Some(s)) => s,
             Ok(None) => {
                 tracing::debug!("no conversation for this event; ignored");
@@ -173,6 +182,8 @@ impl Worker {
                     mappings: Vec::new(),
                 };
                 if self.commit(commit) {
+                    let before = if new { None } else { Some(&state) };
+                    crate::metrics::record(&crate::metrics::observe(before, &t.state, now));
                     self.state = Some(t.state);
                 }
             }

@@ -5,5 +5,6 @@
 
 mod cli;
 mod common;
+mod manager;
 mod matrix_e2e;
 mod slack_e2e;

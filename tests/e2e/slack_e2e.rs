@@ -69,7 +69,7 @@ async fn slack_agent_works_a_case_from_a_thread() {
         .await
         .expect("register the bot");
     let carol = user(&synapse, "carol").await;
-    let _handoff = Handoff::start(&synapse, &config(&emu));
+    let handoff = Handoff::start(&synapse, &config(&emu));
 
     let room = carol
         .create_room("support", &[UserId::parse("@helper:localhost").unwrap()])
@@ -172,4 +172,16 @@ async fn slack_agent_works_a_case_from_a_thread() {
         .filter(|m| m.body.contains("Alice from billing here"))
         .count();
     assert_eq!(copies, 1);
+
+    // Secrets: none of the run's credentials appear in its log, which was
+    // written at debug level for handoff and its bridges.
+    let log = handoff.log();
+    assert!(log.contains("handoff is running"), "the log was captured");
+    for (what, secret) in [
+        ("Matrix password", common::PASSWORD.to_string()),
+        ("Slack bot token", emu.bot_token().to_string()),
+        ("Slack app token", emu.app_token().to_string()),
+    ] {
+        assert!(!log.contains(&secret), "the {what} appears in the log");
+    }
 }

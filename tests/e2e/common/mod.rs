@@ -17,6 +17,7 @@ pub const PASSWORD: &str = "test-password-1";
 /// when the test failed.
 pub struct Handoff {
     child: Option<Child>,
+    env: Vec<(String, String)>,
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     log: PathBuf,
@@ -26,6 +27,12 @@ impl Handoff {
     /// Writes `config` (TOML; `{homeserver}` is replaced) and the sample
     /// FAQ into a temp dir and starts `handoff run`.
     pub fn start(synapse: &Synapse, config: &str) -> Handoff {
+        Handoff::start_with(synapse, config, &[])
+    }
+
+    /// [`Handoff::start`] with extra environment variables (kept for
+    /// restarts), e.g. `HANDOFF_FAKE_NOW`.
+    pub fn start_with(synapse: &Synapse, config: &str, env: &[(&str, &str)]) -> Handoff {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         std::fs::copy(root.join("config/faq.toml"), dir.path().join("faq.toml")).expect("copy faq");
@@ -35,6 +42,10 @@ impl Handoff {
         let log = dir.path().join("handoff.log");
         let mut h = Handoff {
             child: None,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             dir,
             config: path,
             log,
@@ -58,6 +69,7 @@ impl Handoff {
                 "RUST_LOG",
                 "info,handoff=debug,handoff_matrix=debug,matrix_sdk=warn",
             )
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -96,6 +108,40 @@ impl Drop for Handoff {
             }
         }
     }
+}
+
+/// A TCP port free on loopback right now (for `[metrics] listen`).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Runs the `handoff` binary with `args` and returns its stdout; panics
+/// with stderr when it fails.
+pub fn handoff_cli(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_handoff"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run handoff");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "handoff {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// GETs `http://127.0.0.1:{port}{path}`: (status, body).
+pub async fn http_get(port: u16, path: &str) -> (u16, String) {
+    let resp = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+        .await
+        .expect("GET");
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap_or_default())
 }
 
 /// Registers `name` and logs in as them.

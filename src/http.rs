@@ -1,0 +1,224 @@
+//! The `[metrics] listen` HTTP listener: `/metrics` (Prometheus),
+//! `/healthz` (the process and its store work), `/readyz` (every bridge is
+//! connected), and `/api/stats` + `/api/export` for the `stats` and
+//! `export` commands while `handoff run` holds the store.
+//!
+//! `/api` serves transcripts, so it answers loopback clients only; put
+//! `/metrics` behind your usual scrape network. Nothing here writes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router as Routes;
+use handoff_bridge_api::{Bridge, Millis};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::report::{self, Format, Selection};
+use crate::router::Clock;
+use crate::store::Store;
+
+/// What the listener reads.
+pub struct HttpState {
+    /// None when metrics are not recorded (a second recorder in tests).
+    pub metrics: Option<PrometheusHandle>,
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    /// Set once the bridges are connected; until then not ready.
+    pub bridges: OnceLock<HashMap<String, Arc<dyn Bridge>>>,
+}
+
+/// The routes, ready for `axum::serve` with connect info.
+pub fn routes(state: Arc<HttpState>) -> Routes {
+    Routes::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/stats", get(stats))
+        .route("/api/export", get(export))
+        .with_state(state)
+}
+
+/// Serves `routes` on `listener` until the task is dropped.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<HttpState>,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        routes(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+}
+
+fn text(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn connected(state: &HttpState) -> Vec<(String, bool)> {
+    let mut v: Vec<(String, bool)> = state
+        .bridges
+        .get()
+        .map(|b| {
+            b.iter()
+                .map(|(name, b)| (name.clone(), b.is_connected()))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
+    let Some(handle) = &state.metrics else {
+        return text(StatusCode::NOT_FOUND, "metrics are off\n".into());
+    };
+    match state.store.open_cases() {
+        Ok(open) => crate::metrics::refresh_gauges(&state.config, &open, &connected(&state)),
+        Err(e) => tracing::warn!(error = %e, "cannot read open cases for the gauges"),
+    }
+    handle.run_upkeep();
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle.render(),
+    )
+        .into_response()
+}
+
+async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
+    match state.store.is_seen("healthz") {
+        Ok(_) => text(StatusCode::OK, "ok\n".into()),
+        Err(e) => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store unusable: {e}\n"),
+        ),
+    }
+}
+
+async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
+    let bridges = connected(&state);
+    if bridges.is_empty() {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: connecting\n".into(),
+        );
+    }
+    let body: String = bridges
+        .iter()
+        .map(|(n, up)| format!("{n}: {}\n", if *up { "connected" } else { "disconnected" }))
+        .collect();
+    if bridges.iter().all(|(_, up)| *up) {
+        text(StatusCode::OK, format!("ready\n{body}"))
+    } else {
+        text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready\n{body}"),
+        )
+    }
+}
+
+/// Query of `/api/stats` and `/api/export`.
+#[derive(Debug, Deserialize)]
+pub struct ApiQuery {
+    /// A duration back from now (`7d`, `24h`) or an RFC 3339 time.
+    pub since: Option<String>,
+    pub case: Option<u64>,
+    pub format: Option<String>,
+}
+
+/// Parses `--since`: a duration back from `now` or an RFC 3339 time.
+pub fn parse_since(s: &str, now: Millis) -> Result<Millis, String> {
+    if let Ok(d) = humantime::parse_duration(s) {
+        return Ok(now - d.as_millis() as Millis);
+    }
+    s.parse::<jiff::Timestamp>()
+        .map(|t| t.as_millisecond())
+        .map_err(|_| {
+            format!("--since {s:?}: give a duration back from now (7d, 24h) or a time (2026-11-01T00:00:00Z)")
+        })
+}
+
+fn loopback_only(peer: &SocketAddr) -> Option<Response> {
+    (!peer.ip().is_loopback()).then(|| {
+        tracing::warn!(%peer, "refused /api request from a non-loopback address");
+        text(
+            StatusCode::FORBIDDEN,
+            "/api answers loopback clients only\n".into(),
+        )
+    })
+}
+
+async fn stats(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(state): State<Arc<HttpState>>,
+    Query(q): Query<ApiQuery>,
+) -> Response {
+    if let Some(r) = loopback_only(&peer) {
+        return r;
+    }
+    let now = state.clock.now();
+    let since = match parse_since(q.since.as_deref().unwrap_or("7d"), now) {
+        Ok(s) => s,
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+    };
+    match report::stats(state.store.as_ref(), since, now) {
+        Ok(s) if q.format.as_deref() == Some("json") => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_string_pretty(&s).unwrap_or_default(),
+        )
+            .into_response(),
+        Ok(s) => text(StatusCode::OK, s.render()),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+    }
+}
+
+async fn export(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    State(state): State<Arc<HttpState>>,
+    Query(q): Query<ApiQuery>,
+) -> Response {
+    if let Some(r) = loopback_only(&peer) {
+        return r;
+    }
+    let format: Format = match q.format.as_deref().unwrap_or("jsonl").parse() {
+        Ok(f) => f,
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+    };
+    let selection = match (q.case, q.since.as_deref()) {
+        (Some(id), None) => Selection::Case(id),
+        (None, Some(s)) => match parse_since(s, state.clock.now()) {
+            Ok(since) => Selection::Since(since),
+            Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+        },
+        _ => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "give exactly one of case=N or since=7d\n".into(),
+            )
+        }
+    };
+    match report::export(state.store.as_ref(), &state.config, selection, format) {
+        Ok(body) => text(StatusCode::OK, body),
+        Err(e @ report::ReportError::NoSuchCase(_)) => {
+            text(StatusCode::NOT_FOUND, format!("{e}\n"))
+        }
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+    }
+}

@@ -1,0 +1,132 @@
+//! `handoff stats` and `handoff export` (binary-only): read the store
+//! directly when it is free, or ask the running daemon's loopback `/api`
+//! when `handoff run` holds it (sled allows one process per store).
+//!
+//! Both paths print the output of the same `handoff::report` functions.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+
+use handoff::config::Config;
+use handoff::http::parse_since;
+use handoff::report::{self, Format, Selection};
+use handoff::store::sled::SledStore;
+use handoff::store::StoreError;
+
+use crate::cli::parse_lenient;
+
+/// Where the report comes from.
+enum Source {
+    Store(SledStore),
+    /// The running daemon's listener, `http://127.0.0.1:PORT`.
+    Daemon(String),
+}
+
+fn source(config: &Config) -> anyhow::Result<Source> {
+    let path = &config.bot.store;
+    if !path.exists() {
+        bail!(
+            "there is no store at {} yet: `handoff run` has not run with {}",
+            path.display(),
+            config.path.display()
+        );
+    }
+    match SledStore::open(path) {
+        Ok(store) => Ok(Source::Store(store)),
+        Err(e @ StoreError::Locked { .. }) => match &config.metrics {
+            Some(m) => Ok(Source::Daemon(loopback_url(&m.listen)?)),
+            None => bail!(
+                "{e}. Set [metrics] listen in {} so that stats and export can ask the running daemon",
+                config.path.display()
+            ),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `0.0.0.0:9184` or `[::]:9184` → `http://127.0.0.1:9184`.
+fn loopback_url(listen: &str) -> anyhow::Result<String> {
+    let addr: std::net::SocketAddr = listen
+        .parse()
+        .with_context(|| format!("[metrics] listen = {listen:?} is not an address"))?;
+    Ok(format!("http://127.0.0.1:{}", addr.port()))
+}
+
+fn ask_daemon(base: &str, query: &[(&str, &str)]) -> anyhow::Result<String> {
+    let url = reqwest::Url::parse_with_params(base, query)
+        .with_context(|| format!("bad daemon address {base}"))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let resp = reqwest::get(url.clone()).await.with_context(|| {
+            format!("the store is in use and the daemon at {url} does not answer")
+        })?;
+        let status = resp.status();
+        let body = resp.text().await.context("reading the daemon's answer")?;
+        if !status.is_success() {
+            bail!("{}", body.trim_end());
+        }
+        Ok(body)
+    })
+}
+
+fn now() -> anyhow::Result<i64> {
+    Ok(handoff::daemon::clock()?.now())
+}
+
+/// `handoff stats --since 7d [--json]`.
+pub fn stats(path: &Path, since: &str, json: bool) -> anyhow::Result<()> {
+    let (config, _) = parse_lenient(path)?;
+    let now = now()?;
+    let from = parse_since(since, now).map_err(anyhow::Error::msg)?;
+    let out = match source(&config)? {
+        Source::Store(store) => {
+            let s = report::stats(&store, from, now)?;
+            if json {
+                serde_json::to_string_pretty(&s)? + "\n"
+            } else {
+                s.render()
+            }
+        }
+        Source::Daemon(url) => {
+            let mut q = vec![("since", since)];
+            if json {
+                q.push(("format", "json"));
+            }
+            ask_daemon(&format!("{url}/api/stats"), &q)?
+        }
+    };
+    print!("{out}");
+    Ok(())
+}
+
+/// `handoff export --case N | --since 7d --format jsonl|md`.
+pub fn export(
+    path: &Path,
+    case: Option<u64>,
+    since: Option<&str>,
+    format: &str,
+) -> anyhow::Result<()> {
+    let (config, _) = parse_lenient(path)?;
+    let fmt: Format = format.parse().map_err(anyhow::Error::msg)?;
+    let id = case.map(|c| c.to_string());
+    let (selection, query) = match (&id, since) {
+        (Some(id), _) => (Selection::Case(id.parse()?), ("case", id.as_str())),
+        (None, Some(s)) => (
+            Selection::Since(parse_since(s, now()?).map_err(anyhow::Error::msg)?),
+            ("since", s),
+        ),
+        (None, None) => bail!("give --case N or --since 7d"),
+    };
+    let out = match source(&config)? {
+        Source::Store(store) => report::export(&store, &config, selection, fmt)?,
+        Source::Daemon(url) => {
+            ask_daemon(&format!("{url}/api/export"), &[query, ("format", format)])?
+        }
+    };
+    print!("{out}");
+    Ok(())
+}

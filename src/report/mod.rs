@@ -1,0 +1,60 @@
+//! Manager reports over the store: `stats` figures and `export`
+//! transcripts, the same from the CLI and from the daemon's `/api`.
+//!
+//! This module only reads; [`stats`] and [`export`] take a [`Store`] and
+//! return finished text, so the CLI can print what it computed itself (the
+//! store is free) or what the running daemon computed (the store is held by
+//! `handoff run`: sled allows one process) without a second code path.
+
+pub mod export;
+pub mod stats;
+
+use handoff_bridge_api::Millis;
+
+use crate::case::CaseId;
+use crate::config::Config;
+use crate::pii::Masker;
+use crate::store::{Store, StoreError};
+
+pub use export::Format;
+pub use stats::Stats;
+
+/// Why a report could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("there is no case #{0} in the store")]
+    NoSuchCase(CaseId),
+    #[error("bad [privacy] settings: {0}")]
+    Privacy(String),
+}
+
+/// Which cases to export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    Case(CaseId),
+    Since(Millis),
+}
+
+/// The stats for `[since, now]`.
+pub fn stats(store: &dyn Store, since: Millis, now: Millis) -> Result<Stats, ReportError> {
+    let conversations = store.conversations()?;
+    let cases = store.cases_since(since)?;
+    Ok(Stats::compute(&conversations, &cases, since, now))
+}
+
+/// The selected cases' transcripts in `format`.
+pub fn export(
+    store: &dyn Store,
+    config: &Config,
+    selection: Selection,
+    format: Format,
+) -> Result<String, ReportError> {
+    let cases = match selection {
+        Selection::Case(id) => vec![store.case(id)?.ok_or(ReportError::NoSuchCase(id))?],
+        Selection::Since(since) => store.cases_since(since)?,
+    };
+    let masker = Masker::new(&config.privacy).map_err(ReportError::Privacy)?;
+    Ok(export::render(&cases, format, &masker, &config.bot.name))
+}
