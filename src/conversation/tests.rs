@@ -787,3 +787,25 @@ fn a_request_for_a_person_routes_by_the_earlier_question() {
     assert_eq!(case.team, "billing", "routed by the invoice question");
     assert_eq!(case.intent.as_deref(), Some("invoice_copy"));
 }
+
+#[test]
+fn a_customer_cannot_run_agent_commands() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = queued(&e, &w);
+    for cmd in ["!resolve", "!claim", "!transfer billing", "!note secret"] {
+        let t = step(&e, &s, says(cmd), T0 + MINUTE, &w);
+        let case = t.state.case.as_ref().expect("the case");
+        assert_eq!(case.state, CaseState::Queued, "{cmd} changed the case");
+        assert_eq!(case.team, "tech", "{cmd} moved the case");
+        assert!(
+            t.effects.iter().any(|e| matches!(
+                e,
+                Effect::Relay {
+                    to: Side::Desk,
+                    ..
+                }
+            )),
+            "{cmd} was not relayed to the agents as customer text"
+        );
+    }
+}

@@ -136,3 +136,86 @@ fn version_and_help() {
     }
     assert!(Path::new(env!("CARGO_BIN_EXE_handoff")).exists());
 }
+
+/// A config whose store is `store` in `dir`, with a homeserver nobody
+/// listens on (the store is opened before any network).
+fn offline_config(dir: &Path, metrics: bool) -> std::path::PathBuf {
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/faq.toml"),
+        dir.join("faq.toml"),
+    )
+    .expect("copy the FAQ");
+    let path = dir.join("handoff.toml");
+    let metrics = if metrics {
+        "[metrics]\nlisten = \"127.0.0.1:9\"\n"
+    } else {
+        ""
+    };
+    std::fs::write(
+        &path,
+        format!(
+            "[bot]\nstore = \"store\"\nfaq = \"faq.toml\"\n\n[matrix]\nhomeserver = \"http://127.0.0.1:9\"\nuser = \"@helper:localhost\"\npassword = \"pw\"\n\n{metrics}\n[[team]]\nname = \"tech\"\ndesk = \"matrix\"\nagents = [\"@a:localhost\"]\ndefault = true\n\n[[team]]\nname = \"billing\"\ndesk = \"matrix\"\nagents = [\"@a:localhost\"]\n"
+        ),
+    )
+    .expect("write the config");
+    path
+}
+
+#[test]
+fn a_store_held_by_another_process_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = offline_config(dir.path(), false);
+    let config = config.to_str().unwrap();
+    let held = handoff::store::sled::SledStore::open(dir.path().join("store")).expect("open");
+    let o = handoff(&["run", "--config", config]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("is in use by another handoff process"),
+        "{out}"
+    );
+    // Reports need the daemon's /api when the store is held.
+    let o = handoff(&["stats", "--config", config]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("Set [metrics] listen"), "{out}");
+    drop(held);
+    // Free again: stats reads the (empty) store itself.
+    let o = handoff(&["stats", "--config", config, "--since", "1d"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("conversations:        0"), "{out}");
+    assert!(out.contains("containment:          n/a"), "{out}");
+    let o = handoff(&["export", "--config", config, "--case", "3"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("there is no case #3 in the store"));
+}
+
+#[test]
+fn a_corrupt_store_stops_run_and_is_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = offline_config(dir.path(), false);
+    let store = dir.path().join("store");
+    drop(handoff::store::sled::SledStore::open(&store).expect("create the store"));
+    let len = std::fs::metadata(store.join("db")).expect("db").len() as usize;
+    std::fs::write(store.join("db"), vec![0xA5; len]).expect("corrupt");
+    let before = std::fs::read(store.join("db")).expect("read");
+    let o = handoff(&["run", "--config", config.to_str().unwrap()]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("is corrupt"), "{out}");
+    assert!(out.contains("restore a backup or move it aside"), "{out}");
+    assert_eq!(std::fs::read(store.join("db")).expect("read"), before);
+}
+
+#[test]
+fn stats_and_export_explain_a_missing_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = offline_config(dir.path(), true);
+    let o = handoff(&["stats", "--config", config.to_str().unwrap()]);
+    let out = text(&o);
+    assert!(!o.status.success());
+    assert!(out.contains("there is no store at"), "{out}");
+    let o = handoff(&["export", "--config", config.to_str().unwrap()]);
+    assert!(!o.status.success(), "export without --case or --since");
+}

@@ -205,6 +205,21 @@ async fn queue_positions_out_of_hours_and_sla_breach_across_a_restart() {
         )
         .await;
     assert!(overdue.is_ok(), "the case #1 summary does not say overdue");
+    // Nothing was said twice across the crash.
+    for (i, c) in customers[..3].iter().enumerate() {
+        let _ = c.sync_once().await;
+        let handovers = c
+            .messages(&rooms[i])
+            .iter()
+            .filter(|m| m.sender == helper && m.body.contains("in line"))
+            .count();
+        assert_eq!(
+            handovers,
+            1,
+            "customer {} was told {handovers} times",
+            i + 1
+        );
+    }
     let (status, body) = http_get(port, "/readyz").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("matrix: connected"), "{body}");
