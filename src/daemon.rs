@@ -26,7 +26,7 @@ use crate::store::Store;
 pub enum DaemonError {
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
-    #[error("{network} bridge: {source}")]
+    #[error("{network} bridge")]
     Bridge {
         network: &'static str,
         source: handoff_bridge_api::BridgeError,

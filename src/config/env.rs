@@ -77,6 +77,22 @@ pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     expand(&raw).map_err(serde::de::Error::custom)
 }
 
+/// Like [`string`], for an `http://` or `https://` base URL (e.g. a
+/// homeserver): anything else is an error at the value.
+pub fn http_url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let value = string(d)?;
+    match reqwest::Url::parse(&value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(value),
+        Ok(u) => Err(serde::de::Error::custom(format!(
+            "{value:?} is not an http(s) URL (scheme {:?}); write it like \"https://matrix.example.org\"",
+            u.scheme()
+        ))),
+        Err(e) => Err(serde::de::Error::custom(format!(
+            "{value:?} is not a URL ({e}); write it like \"https://matrix.example.org\""
+        ))),
+    }
+}
+
 /// Like [`string`], for optional fields.
 pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     string(d).map(Some)

@@ -32,7 +32,7 @@ pub struct BotConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatrixConfig {
-    #[serde(deserialize_with = "env::string")]
+    #[serde(deserialize_with = "env::http_url")]
     pub homeserver: String,
     #[serde(deserialize_with = "env::string")]
     pub user: String,

@@ -299,3 +299,11 @@ proptest::proptest! {
         let _ = parse(&src);
     }
 }
+
+#[test]
+fn homeserver_must_be_an_http_url() {
+    let src = BASE.replace("http://127.0.0.1:8008", "htp//not a url");
+    fails(&src, 7, "is not a URL");
+    let src = BASE.replace("http://127.0.0.1:8008", "ftp://matrix.example.org");
+    fails(&src, 7, "is not an http(s) URL");
+}

@@ -219,3 +219,20 @@ fn stats_and_export_explain_a_missing_store() {
     let o = handoff(&["export", "--config", config.to_str().unwrap()]);
     assert!(!o.status.success(), "export without --case or --since");
 }
+
+#[test]
+fn a_bad_homeserver_url_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = offline_config(dir.path(), false);
+    let src = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("http://127.0.0.1:9", "matrix.example.org");
+    std::fs::write(&config, src).unwrap();
+    for cmd in ["check-config", "run"] {
+        let o = handoff(&[cmd, "--config", config.to_str().unwrap()]);
+        let out = text(&o);
+        assert!(!o.status.success(), "{cmd}: {out}");
+        assert!(out.contains("handoff.toml:6:"), "{cmd}: {out}");
+        assert!(out.contains("\"matrix.example.org\" is not a URL"), "{cmd}: {out}");
+    }
+}

@@ -7,4 +7,5 @@ mod cli;
 mod common;
 mod manager;
 mod matrix_e2e;
+mod matrix_relay;
 mod slack_e2e;
