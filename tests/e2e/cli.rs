@@ -233,6 +233,9 @@ fn a_bad_homeserver_url_is_refused_with_its_line() {
         let out = text(&o);
         assert!(!o.status.success(), "{cmd}: {out}");
         assert!(out.contains("handoff.toml:6:"), "{cmd}: {out}");
-        assert!(out.contains("\"matrix.example.org\" is not a URL"), "{cmd}: {out}");
+        assert!(
+            out.contains("\"matrix.example.org\" is not a URL"),
+            "{cmd}: {out}"
+        );
     }
 }

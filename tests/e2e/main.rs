@@ -9,3 +9,4 @@ mod manager;
 mod matrix_e2e;
 mod matrix_relay;
 mod slack_e2e;
+mod slack_relay;

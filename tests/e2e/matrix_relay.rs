@@ -7,7 +7,7 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{user, Handoff, WAIT};
+use common::{user, wait_reaction, Handoff, WAIT};
 use matrix_sdk::attachment::AttachmentConfig;
 use matrix_sdk::ruma::api::client::room::create_room::v3::{
     Request as CreateRoomRequest, RoomPreset,
@@ -112,32 +112,6 @@ async fn react(c: &TestClient, room: &OwnedRoomId, target: &OwnedEventId, key: &
         )))
         .await
         .expect("react");
-}
-
-/// Waits until a reaction `key` on `target` shows in `room` (read from the
-/// room's recent timeline).
-async fn wait_reaction(c: &TestClient, room: &OwnedRoomId, target: &OwnedEventId, key: &str) {
-    let r = c.room(room).expect("room");
-    for _ in 0..120 {
-        let mut opts = matrix_sdk::room::MessagesOptions::backward();
-        opts.limit = 50u32.into();
-        if let Ok(page) = r.messages(opts).await {
-            for ev in page.chunk {
-                let Ok(json) = ev.raw().deserialize_as::<serde_json::Value>() else {
-                    continue;
-                };
-                let rel = &json["content"]["m.relates_to"];
-                if json["type"] == "m.reaction"
-                    && rel["event_id"] == target.as_str()
-                    && rel["key"] == key
-                {
-                    return;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    panic!("no {key} reaction on {target} in {room}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

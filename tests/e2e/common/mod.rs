@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use matrix_sdk::ruma::{EventId, RoomId};
 use synapse_testkit::{Synapse, TestClient};
 
 pub const WAIT: Duration = Duration::from_secs(60);
@@ -151,4 +152,30 @@ pub async fn user(synapse: &Synapse, name: &str) -> TestClient {
         .await
         .expect("register");
     synapse.login(name, PASSWORD).await.expect("login")
+}
+
+/// Waits until a reaction `key` on `target` shows in `room` (read from the
+/// room's recent timeline).
+pub async fn wait_reaction(c: &TestClient, room: &RoomId, target: &EventId, key: &str) {
+    let r = c.room(room).expect("room");
+    for _ in 0..120 {
+        let mut opts = matrix_sdk::room::MessagesOptions::backward();
+        opts.limit = 50u32.into();
+        if let Ok(page) = r.messages(opts).await {
+            for ev in page.chunk {
+                let Ok(json) = ev.raw().deserialize_as::<serde_json::Value>() else {
+                    continue;
+                };
+                let rel = &json["content"]["m.relates_to"];
+                if json["type"] == "m.reaction"
+                    && rel["event_id"] == target.as_str()
+                    && rel["key"] == key
+                {
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("no {key} reaction on {target} in {room}");
 }
