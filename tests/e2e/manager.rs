@@ -8,9 +8,9 @@ use crate::common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{free_port, handoff_cli, http_get, user, Handoff, WAIT};
+use common::{bot_joined, free_port, handoff_cli, http_get, synapse_with_bot, user, Handoff, WAIT};
 use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId, UserId};
-use synapse_testkit::{Synapse, TestClient};
+use synapse_testkit::TestClient;
 
 fn config(port: u16, sla: &str, abandon: &str) -> String {
     format!(
@@ -59,19 +59,8 @@ async fn chat(customer: &TestClient) -> OwnedRoomId {
         .create_room("support", &[helper()])
         .await
         .expect("create the customer room");
-    let r = customer.room(&room).expect("room");
-    for _ in 0..300 {
-        let joined = r
-            .members(matrix_sdk::RoomMemberships::JOIN)
-            .await
-            .unwrap_or_default();
-        if joined.iter().any(|m| m.user_id() == "@helper:localhost") {
-            return room;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let _ = customer.sync_once().await;
-    }
-    panic!("the bot did not join the customer's room");
+    bot_joined(customer, &room).await;
+    room
 }
 
 /// Sends `text` and returns the bot's reply containing `want`.
@@ -120,11 +109,7 @@ fn now_ms() -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn queue_positions_out_of_hours_and_sla_breach_across_a_restart() {
-    let synapse = Synapse::start().await.expect("synapse");
-    synapse
-        .register("helper", common::PASSWORD, false)
-        .await
-        .expect("register the bot");
+    let synapse = synapse_with_bot().await;
     let alice = user(&synapse, "alice").await;
     let customers = [
         user(&synapse, "cust1").await,
@@ -227,11 +212,7 @@ async fn queue_positions_out_of_hours_and_sla_breach_across_a_restart() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_stats_and_export_match_a_scripted_scenario() {
-    let synapse = Synapse::start().await.expect("synapse");
-    synapse
-        .register("helper", common::PASSWORD, false)
-        .await
-        .expect("register the bot");
+    let synapse = synapse_with_bot().await;
     let alice = user(&synapse, "alice").await;
     let ann = user(&synapse, "ann").await; // resolved, rates 5
     let ben = user(&synapse, "ben").await; // abandons, then returns

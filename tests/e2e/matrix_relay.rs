@@ -7,7 +7,9 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{user, wait_reaction, Handoff, WAIT};
+use common::{
+    bot_joined, from_bot, replaces, synapse_with_bot, user, wait_reaction, Handoff, WAIT,
+};
 use matrix_sdk::attachment::AttachmentConfig;
 use matrix_sdk::ruma::api::client::room::create_room::v3::{
     Request as CreateRoomRequest, RoomPreset,
@@ -20,7 +22,7 @@ use matrix_sdk::ruma::events::room::message::{
 };
 use matrix_sdk::ruma::events::InitialStateEvent;
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, UserId};
-use synapse_testkit::{Message, Synapse, TestClient};
+use synapse_testkit::{Message, TestClient};
 
 const CONFIG: &str = r#"
 [bot]
@@ -51,45 +53,6 @@ fn helper() -> OwnedUserId {
     UserId::parse("@helper:localhost").expect("user id")
 }
 
-async fn joined(c: &TestClient, room: &OwnedRoomId) {
-    let r = c.room(room).expect("room");
-    for _ in 0..300 {
-        let members = r
-            .members(matrix_sdk::RoomMemberships::JOIN)
-            .await
-            .unwrap_or_default();
-        if members.iter().any(|m| m.user_id() == "@helper:localhost") {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let _ = c.sync_once().await;
-    }
-    panic!("the bot did not join {room}");
-}
-
-/// The next message from the bot in `room` satisfying `f`.
-async fn from_bot(
-    c: &TestClient,
-    room: &OwnedRoomId,
-    what: &str,
-    f: impl Fn(&Message) -> bool,
-) -> Message {
-    let helper = helper();
-    c.wait_for_message(room, |m| m.sender == helper && f(m), WAIT)
-        .await
-        .unwrap_or_else(|e| {
-            let seen: Vec<String> = c.messages(room).iter().map(|m| m.body.clone()).collect();
-            panic!("{what}: {e}\nseen: {seen:#?}")
-        })
-}
-
-fn replaces(m: &Message) -> Option<OwnedEventId> {
-    match &m.event.content.relates_to {
-        Some(Relation::Replacement(r)) => Some(r.event_id.clone()),
-        _ => None,
-    }
-}
-
 fn replies_to(m: &Message) -> Option<OwnedEventId> {
     match &m.event.content.relates_to {
         Some(Relation::Reply(r)) => Some(r.in_reply_to.event_id.clone()),
@@ -116,11 +79,7 @@ async fn react(c: &TestClient, room: &OwnedRoomId, target: &OwnedEventId, key: &
 
 #[tokio::test(flavor = "multi_thread")]
 async fn edits_redactions_reactions_replies_and_images_follow_both_ways() {
-    let synapse = Synapse::start().await.expect("synapse");
-    synapse
-        .register("helper", common::PASSWORD, false)
-        .await
-        .expect("register the bot");
+    let synapse = synapse_with_bot().await;
     let carol = user(&synapse, "carol").await;
     let alice = user(&synapse, "alice").await;
     let _handoff = Handoff::start(&synapse, CONFIG);
@@ -128,7 +87,7 @@ async fn edits_redactions_reactions_replies_and_images_follow_both_ways() {
         .create_room("support", &[helper()])
         .await
         .expect("customer room");
-    joined(&carol, &room).await;
+    bot_joined(&carol, &room).await;
     carol
         .send_text(&room, "I want to talk to a person")
         .await
@@ -253,11 +212,7 @@ async fn edits_redactions_reactions_replies_and_images_follow_both_ways() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_encrypted_customer_room_is_handed_over_and_relayed() {
-    let synapse = Synapse::start().await.expect("synapse");
-    synapse
-        .register("helper", common::PASSWORD, false)
-        .await
-        .expect("register the bot");
+    let synapse = synapse_with_bot().await;
     let carol = user(&synapse, "carol").await;
     let alice = user(&synapse, "alice").await;
     let _handoff = Handoff::start(&synapse, CONFIG);
@@ -273,7 +228,7 @@ async fn an_encrypted_customer_room_is_handed_over_and_relayed() {
         .create_room_with(request)
         .await
         .expect("encrypted room");
-    joined(&carol, &room).await;
+    bot_joined(&carol, &room).await;
     // The bot may need a moment to get the room keys: ask until it answers.
     let mut answered = false;
     for _ in 0..10 {

@@ -5,47 +5,10 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{user, Handoff, WAIT};
+use common::{slack_config, user, Handoff, WAIT};
 use matrix_sdk::ruma::{OwnedRoomId, UserId};
 use slack_emulator::{Emulator, EmulatorConfig};
 use synapse_testkit::{Synapse, TestClient};
-
-fn config(emu: &Emulator) -> String {
-    format!(
-        r#"
-[bot]
-name = "Helper"
-store = "store.sled"
-faq = "faq.toml"
-
-[matrix]
-homeserver = "{{homeserver}}"
-user = "@helper:localhost"
-password = "${{HANDOFF_MATRIX_PASSWORD}}"
-auto_join = true
-
-[slack]
-bot_token = "{bot}"
-app_token = "{app}"
-api_url = "{api}"
-
-[[team]]
-name = "billing"
-desk = "slack:#support-billing"
-topics = ["invoice"]
-default = true
-
-[[team]]
-name = "tech"
-desk = "matrix"
-agents = ["@nobody:localhost"]
-topics = ["password"]
-"#,
-        bot = emu.bot_token(),
-        app = emu.app_token(),
-        api = emu.slack_api_url(),
-    )
-}
 
 async fn wait_text(c: &TestClient, room: &OwnedRoomId, want: &str) {
     c.wait_for_message(room, |m| m.body.contains(want), WAIT)
@@ -69,7 +32,7 @@ async fn slack_agent_works_a_case_from_a_thread() {
         .await
         .expect("register the bot");
     let carol = user(&synapse, "carol").await;
-    let handoff = Handoff::start(&synapse, &config(&emu));
+    let handoff = Handoff::start(&synapse, &slack_config(&emu));
 
     let room = carol
         .create_room("support", &[UserId::parse("@helper:localhost").unwrap()])
@@ -114,10 +77,12 @@ async fn slack_agent_works_a_case_from_a_thread() {
         .expect("summary posted in the channel");
     let root_ts = root.ts.to_string();
     assert!(root.text.contains("did not help"), "{}", root.text);
-    assert!(
-        emu.pins(&channel).iter().any(|m| m.ts == root.ts),
-        "the summary is pinned"
-    );
+    // pins.add follows chat.postMessage: wait for it.
+    emu.wait_for("the summary to be pinned", WAIT, |e| {
+        e.pins(&channel).iter().any(|m| m.ts == root.ts).then_some(())
+    })
+    .await
+    .expect("the summary is pinned");
 
     // Agent → customer.
     emu.post_as(

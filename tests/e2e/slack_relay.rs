@@ -7,75 +7,15 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::{user, Handoff, WAIT};
+use common::{from_bot, replaces, slack_config, synapse_with_bot, user, Handoff, WAIT};
 use matrix_sdk::attachment::AttachmentConfig;
 use matrix_sdk::ruma::events::reaction::ReactionEventContent;
 use matrix_sdk::ruma::events::relation::Annotation;
 use matrix_sdk::ruma::events::room::message::{
-    MessageType, Relation, ReplacementMetadata, RoomMessageEventContent,
+    MessageType, ReplacementMetadata, RoomMessageEventContent,
 };
-use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, UserId};
+use matrix_sdk::ruma::UserId;
 use slack_emulator::{Emulator, EmulatorConfig, Fault};
-use synapse_testkit::{Message, Synapse, TestClient};
-
-fn config(emu: &Emulator) -> String {
-    format!(
-        r#"
-[bot]
-name = "Helper"
-store = "store.sled"
-faq = "faq.toml"
-
-[matrix]
-homeserver = "{{homeserver}}"
-user = "@helper:localhost"
-password = "${{HANDOFF_MATRIX_PASSWORD}}"
-auto_join = true
-
-[slack]
-bot_token = "{bot}"
-app_token = "{app}"
-api_url = "{api}"
-
-[[team]]
-name = "billing"
-desk = "slack:#support-billing"
-topics = ["invoice"]
-default = true
-
-[[team]]
-name = "tech"
-desk = "matrix"
-agents = ["@nobody:localhost"]
-topics = ["password"]
-"#,
-        bot = emu.bot_token(),
-        app = emu.app_token(),
-        api = emu.slack_api_url(),
-    )
-}
-
-/// The next message from the bot in the customer's room satisfying `f`.
-async fn to_customer(
-    c: &TestClient,
-    room: &OwnedRoomId,
-    what: &str,
-    f: impl Fn(&Message) -> bool,
-) -> Message {
-    c.wait_for_message(room, |m| m.sender == "@helper:localhost" && f(m), WAIT)
-        .await
-        .unwrap_or_else(|e| {
-            let seen: Vec<String> = c.messages(room).iter().map(|m| m.body.clone()).collect();
-            panic!("{what}: {e}\nseen: {seen:#?}")
-        })
-}
-
-fn replaces(m: &Message) -> Option<OwnedEventId> {
-    match &m.event.content.relates_to {
-        Some(Relation::Replacement(r)) => Some(r.event_id.clone()),
-        _ => None,
-    }
-}
 
 /// The texts of the bot's replies in the case thread, oldest first.
 fn thread_texts(emu: &Emulator, channel: &str, root: &str) -> Vec<String> {
@@ -93,13 +33,9 @@ async fn everything_follows_both_ways_through_429s_and_a_socket_drop() {
         .expect("emulator");
     let channel = emu.add_channel("support-billing");
     let alice = emu.add_user("Alice", false);
-    let synapse = Synapse::start().await.expect("synapse");
-    synapse
-        .register("helper", common::PASSWORD, false)
-        .await
-        .expect("register the bot");
+    let synapse = synapse_with_bot().await;
     let carol = user(&synapse, "carol").await;
-    let _handoff = Handoff::start(&synapse, &config(&emu));
+    let _handoff = Handoff::start(&synapse, &slack_config(&emu));
     let room = carol
         .create_room(
             "support",
@@ -235,7 +171,7 @@ async fn everything_follows_both_ways_through_429s_and_a_socket_drop() {
     let hi = emu
         .post_as(&alice, &channel, Some(&root_ts), "Hi Carol, checking now")
         .expect("agent posts");
-    let hi_twin = to_customer(&carol, &room, "the agent's text", |m| {
+    let hi_twin = from_bot(&carol, &room, "the agent's text", |m| {
         m.body.contains("checking now")
     })
     .await;
@@ -259,7 +195,7 @@ async fn everything_follows_both_ways_through_429s_and_a_socket_drop() {
     // Agent edit, deletion and file follow to the customer.
     emu.edit_as(&alice, &channel, &hi, "Hi Carol, checking invoice 118 now")
         .expect("edit");
-    to_customer(&carol, &room, "the agent's edit", |m| {
+    from_bot(&carol, &room, "the agent's edit", |m| {
         replaces(m).as_ref() == Some(&hi_twin.event_id) && m.body.contains("invoice 118")
     })
     .await;
@@ -268,7 +204,7 @@ async fn everything_follows_both_ways_through_429s_and_a_socket_drop() {
     let oops = emu
         .post_as(&alice, &channel, Some(&root_ts), "oops, wrong thread")
         .expect("agent posts");
-    let oops_twin = to_customer(&carol, &room, "the agent's second text", |m| {
+    let oops_twin = from_bot(&carol, &room, "the agent's second text", |m| {
         m.body.contains("wrong thread")
     })
     .await;
@@ -286,7 +222,7 @@ async fn everything_follows_both_ways_through_429s_and_a_socket_drop() {
         None,
     )
     .expect("agent uploads");
-    to_customer(&carol, &room, "the agent's file", |m| {
+    from_bot(&carol, &room, "the agent's file", |m| {
         matches!(m.event.content.msgtype, MessageType::File(_))
             && m.body.contains("invoice-118.pdf")
     })
@@ -296,7 +232,7 @@ async fn everything_follows_both_ways_through_429s_and_a_socket_drop() {
     emu.drop_sockets();
     emu.post_as(&alice, &channel, Some(&root_ts), "sent during the outage")
         .expect("agent posts");
-    to_customer(&carol, &room, "the reply sent while disconnected", |m| {
+    from_bot(&carol, &room, "the reply sent while disconnected", |m| {
         m.body.contains("sent during the outage")
     })
     .await;

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use matrix_sdk::ruma::{EventId, RoomId};
-use synapse_testkit::{Synapse, TestClient};
+use matrix_sdk::ruma::events::room::message::Relation;
+use matrix_sdk::ruma::{EventId, OwnedEventId, RoomId};
+use synapse_testkit::{Message, Synapse, TestClient};
 
 pub const WAIT: Duration = Duration::from_secs(60);
 pub const PASSWORD: &str = "test-password-1";
@@ -178,4 +179,95 @@ pub async fn wait_reaction(c: &TestClient, room: &RoomId, target: &EventId, key:
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     panic!("no {key} reaction on {target} in {room}");
+}
+
+/// A fresh Synapse with the bot's account (`@helper`, [`PASSWORD`]).
+pub async fn synapse_with_bot() -> Synapse {
+    let synapse = Synapse::start().await.expect("synapse");
+    synapse
+        .register("helper", PASSWORD, false)
+        .await
+        .expect("register the bot");
+    synapse
+}
+
+/// Waits until the bot (`@helper:localhost`) has joined `room` (it
+/// auto-joins invites).
+pub async fn bot_joined(c: &TestClient, room: &RoomId) {
+    let r = c.room(room).expect("room");
+    for _ in 0..300 {
+        let members = r
+            .members(matrix_sdk::RoomMemberships::JOIN)
+            .await
+            .unwrap_or_default();
+        if members.iter().any(|m| m.user_id() == "@helper:localhost") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let _ = c.sync_once().await;
+    }
+    panic!("the bot did not join {room}");
+}
+
+/// The next message from the bot in `room` satisfying `f`; on timeout,
+/// panics with `what` and everything seen there.
+pub async fn from_bot(
+    c: &TestClient,
+    room: &RoomId,
+    what: &str,
+    f: impl Fn(&Message) -> bool,
+) -> Message {
+    c.wait_for_message(room, |m| m.sender == "@helper:localhost" && f(m), WAIT)
+        .await
+        .unwrap_or_else(|e| {
+            let seen: Vec<String> = c.messages(room).iter().map(|m| m.body.clone()).collect();
+            panic!("{what}: {e}\nseen: {seen:#?}")
+        })
+}
+
+/// The event an edit replaces.
+pub fn replaces(m: &Message) -> Option<OwnedEventId> {
+    match &m.event.content.relates_to {
+        Some(Relation::Replacement(r)) => Some(r.event_id.clone()),
+        _ => None,
+    }
+}
+
+/// The config of the Slack-desk tests: billing (default) works in
+/// `#support-billing` through the emulator; tech is a Matrix desk.
+pub fn slack_config(emu: &slack_emulator::Emulator) -> String {
+    format!(
+        r#"
+[bot]
+name = "Helper"
+store = "store.sled"
+faq = "faq.toml"
+
+[matrix]
+homeserver = "{{homeserver}}"
+user = "@helper:localhost"
+password = "${{HANDOFF_MATRIX_PASSWORD}}"
+auto_join = true
+
+[slack]
+bot_token = "{bot}"
+app_token = "{app}"
+api_url = "{api}"
+
+[[team]]
+name = "billing"
+desk = "slack:#support-billing"
+topics = ["invoice"]
+default = true
+
+[[team]]
+name = "tech"
+desk = "matrix"
+agents = ["@nobody:localhost"]
+topics = ["password"]
+"#,
+        bot = emu.bot_token(),
+        app = emu.app_token(),
+        api = emu.slack_api_url(),
+    )
 }
