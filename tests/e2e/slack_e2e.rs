@@ -79,7 +79,10 @@ async fn slack_agent_works_a_case_from_a_thread() {
     assert!(root.text.contains("did not help"), "{}", root.text);
     // pins.add follows chat.postMessage: wait for it.
     emu.wait_for("the summary to be pinned", WAIT, |e| {
-        e.pins(&channel).iter().any(|m| m.ts == root.ts).then_some(())
+        e.pins(&channel)
+            .iter()
+            .any(|m| m.ts == root.ts)
+            .then_some(())
     })
     .await
     .expect("the summary is pinned");
