@@ -798,13 +798,9 @@ fn a_customer_cannot_run_agent_commands() {
         assert_eq!(case.state, CaseState::Queued, "{cmd} changed the case");
         assert_eq!(case.team, "tech", "{cmd} moved the case");
         assert!(
-            t.effects.iter().any(|e| matches!(
-                e,
-                Effect::Relay {
-                    to: Side::Desk,
-                    ..
-                }
-            )),
+            t.effects
+                .iter()
+                .any(|e| matches!(e, Effect::Relay { to: Side::Desk, .. })),
             "{cmd} was not relayed to the agents as customer text"
         );
     }
