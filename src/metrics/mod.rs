@@ -91,7 +91,24 @@ pub fn install(config: &Config) -> Result<PrometheusHandle, MetricsError> {
         let t = || SharedString::from(team.name.clone());
         counter!("handoff_cases_resolved_total", "team" => t()).absolute(0);
         counter!("handoff_cases_abandoned_total", "team" => t()).absolute(0);
+        counter!("handoff_cases_returned_total", "team" => t()).absolute(0);
         counter!("handoff_sla_breaches_total", "team" => t()).absolute(0);
+    }
+    let networks = [
+        config.matrix.as_ref().map(|_| "matrix"),
+        config.slack.as_ref().map(|_| "slack"),
+    ];
+    for network in networks.into_iter().flatten() {
+        counter!("handoff_deliveries_total", "network" => network).absolute(0);
+        counter!("handoff_relay_errors_total", "network" => network).absolute(0);
+        for kind in ["rate_limited", "unavailable"] {
+            counter!(
+                "handoff_delivery_retries_total",
+                "network" => network,
+                "kind" => kind
+            )
+            .absolute(0);
+        }
     }
     Ok(handle)
 }

@@ -305,6 +305,9 @@ async fn metrics_stats_and_export_match_a_scripted_scenario() {
         "# TYPE handoff_delivery_duration_seconds histogram",
         "handoff_deliveries_total{network=\"matrix\"}",
         "# HELP handoff_faq_misses_total",
+        "handoff_faq_misses_total 0",
+        "handoff_relay_errors_total{network=\"matrix\"} 0",
+        "handoff_delivery_retries_total{network=\"matrix\",kind=\"rate_limited\"}",
     ] {
         assert!(m.contains(want), "missing {want:?} in /metrics:\n{m}");
     }
