@@ -66,6 +66,7 @@ pub async fn slack(
     cfg.signing_secret = s.signing_secret.as_ref().map(|t| t.expose().to_string());
     cfg.listen = s.listen.clone();
     cfg.api_url = s.api_url.clone();
+    cfg.ignore_users = s.ignore_users.clone();
     cfg.show_names_as = if s.show_agent_names {
         NameStyle::Username
     } else {

@@ -82,6 +82,10 @@ pub struct SlackConfig {
     /// Show relayed agent messages with the agent's name.
     #[serde(default = "yes")]
     pub show_agent_names: bool,
+    /// Slack user or bot ids (other bots, another handoff) whose messages
+    /// are never handled or relayed.
+    #[serde(default)]
+    pub ignore_users: Vec<String>,
 }
 
 fn default_internal_prefix() -> String {

@@ -23,6 +23,8 @@ mod format;
 mod inbound;
 /// Durable bridge state keys and transaction-id derivation.
 mod ledger;
+/// Keeping outgoing events under Matrix's size limit.
+mod limits;
 /// Attachment download (size-capped) and upload.
 mod media;
 /// Send, Edit, Delete, React, Upload and Notify.
@@ -51,6 +53,8 @@ use matrix_sdk::Client;
 
 pub use config::{MatrixBridgeConfig, RetryPolicy};
 pub use error::NETWORK;
+pub use inbound::classify::RELAY_MARKER;
+pub use limits::MAX_CONTENT_BYTES;
 
 /// The Matrix bridge. Cheap to share: `run` and `send` may be called
 /// concurrently from different tasks.

@@ -4,7 +4,10 @@
 //! Not for remembering completed keys (the caller records the result).
 //! Invariant: every event is sent with a transaction id derived from the
 //! action's key and step, so a retried action is deduplicated by the
-//! homeserver even when our own record of it was lost.
+//! homeserver even when our own record of it was lost; every event's
+//! content carries the relay marker (`org.handoff.relay`), so another
+//! handoff instance in the room never relays it back; and content over the
+//! size limit is cut rather than refused by the server on every retry.
 
 use handoff_bridge_api::{Action, Attachment, BridgeError, Delivered, Endpoint, MessageRef, Text};
 use matrix_sdk::ruma::events::reaction::ReactionEventContent;
@@ -18,7 +21,9 @@ use matrix_sdk::Room;
 
 use crate::error::{from_http, from_sdk, rejected};
 use crate::format::{classify_mention, with_mention, with_name, Mention};
+use crate::inbound::classify::RELAY_MARKER;
 use crate::ledger::txn_id;
+use crate::limits::{fit_content, MAX_CONTENT_BYTES};
 use crate::{case, media, rooms, Shared, NETWORK};
 
 /// Carries out `action` (idempotency key `key`).
@@ -110,7 +115,7 @@ async fn upload(
             None => TextMessageEventContent::plain(t.plain),
         }
     });
-    let id = media::upload(&room, file, thread, caption, txn_id(key, "upload")).await?;
+    let id = media::upload(&room, file, thread, caption, key).await?;
     Ok(delivered_message(&room, to, id))
 }
 
@@ -141,7 +146,8 @@ fn placed(
     Ok(content)
 }
 
-/// Sends a message-like event with the transaction id of (key, step).
+/// Sends a message-like event with the transaction id of (key, step),
+/// marked as handoff's ([`RELAY_MARKER`]) and cut to the size limit.
 pub async fn send(
     room: &Room,
     content: impl MessageLikeEventContent,
@@ -149,9 +155,19 @@ pub async fn send(
     step: &str,
 ) -> Result<OwnedEventId, BridgeError> {
     let txn = txn_id(key, step);
+    let event_type = content.event_type().to_string();
+    let mut json = serde_json::to_value(&content)
+        .map_err(|e| rejected(format!("encoding a {event_type} event: {e}")))?;
+    if fit_content(&mut json, MAX_CONTENT_BYTES) {
+        tracing::warn!(room = %room.room_id(), %event_type, limit_bytes = MAX_CONTENT_BYTES,
+            "event content over Matrix's size limit; sending it cut with a marker");
+    }
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert(RELAY_MARKER.to_owned(), serde_json::Value::Bool(true));
+    }
     let sent = room
-        .send(content)
-        .with_transaction_id(txn)
+        .send_raw(&event_type, json)
+        .with_transaction_id(&txn)
         .await
         .map_err(|e| from_sdk(&format!("sending to {}", room.room_id()), &e))?;
     Ok(sent.response.event_id)

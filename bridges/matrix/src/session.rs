@@ -193,10 +193,16 @@ fn save_session(client: &Client, path: &Path) -> Result<(), BridgeError> {
 
 fn read_session(path: &Path) -> Result<Option<SavedSession>, BridgeError> {
     match fs::read(path) {
+        // Only where the file is broken, not serde's text: that can quote
+        // a value, and this file holds the access token.
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             rejected(format!(
-                "{} is not a valid session file ({e}); fix or remove it (removing it means a new device)",
-                path.display()
+                "{} is not a valid session file ({:?} error at line {}, column {}); \
+                 fix or remove it (removing it means a new device)",
+                path.display(),
+                e.classify(),
+                e.line(),
+                e.column()
             ))
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -292,5 +298,11 @@ mod tests {
         fs::write(&path, b"{not json").unwrap();
         let err = read_session(&path).err().unwrap().to_string();
         assert!(err.contains("session.json"), "{err}");
+        // A value in the wrong place is not quoted back (it may be a token);
+        // serde's own message would say `invalid type: string "syt_…"`.
+        fs::write(&path, br#""syt_secret_token""#).unwrap();
+        let err = read_session(&path).err().unwrap().to_string();
+        assert!(err.contains("line 1"), "{err}");
+        assert!(!err.contains("syt_secret_token"), "{err}");
     }
 }

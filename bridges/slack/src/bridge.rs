@@ -21,6 +21,7 @@ use crate::config::{Mode, SlackBridgeConfig};
 use crate::directory::Directory;
 use crate::inbound::{self, Raw};
 use crate::outbound;
+use crate::parse::Senders;
 use crate::post::PostedCache;
 use crate::queue::ChannelQueues;
 use crate::store::Store;
@@ -44,6 +45,8 @@ pub(crate) struct Inner {
     pub directory: Directory,
     pub posted: PostedCache,
     pub bot: BotIdentity,
+    /// Whose activity is never relayed (the bot, ignored users).
+    pub senders: Senders,
     pub connected: AtomicBool,
 }
 
@@ -108,6 +111,10 @@ impl SlackBridge {
             Mode::SocketMode => (None, None),
         };
         info!(bot_user = %bot.user_id, team = %bot.team_id, ?mode, "slack bridge authenticated");
+        let senders = Senders {
+            own_user: bot.user_id.clone(),
+            ignored: cfg.ignore_users.iter().cloned().collect(),
+        };
         Ok(SlackBridge {
             inner: Arc::new(Inner {
                 cfg,
@@ -117,6 +124,7 @@ impl SlackBridge {
                 directory: Directory::default(),
                 posted: PostedCache::default(),
                 bot,
+                senders,
                 connected: AtomicBool::new(false),
             }),
             mode,

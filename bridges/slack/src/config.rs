@@ -73,6 +73,11 @@ pub struct SlackBridgeConfig {
     /// Slack's own when `None`.
     pub api_url: Option<String>,
     pub show_names_as: NameStyle,
+    /// Users (`U…`/`W…`) and bots (`B…`) whose messages, edits, reactions
+    /// and button presses are never relayed: other bots or bridges that
+    /// post as ordinary users. Apps posting with a `bot_id` (this bot,
+    /// other handoff instances) are always ignored.
+    pub ignore_users: Vec<String>,
     /// Files larger than this are not downloaded (a note is relayed instead).
     pub max_file_bytes: usize,
     pub retry: RetryPolicy,
@@ -97,6 +102,7 @@ impl SlackBridgeConfig {
             listen: None,
             api_url: None,
             show_names_as: NameStyle::default(),
+            ignore_users: Vec::new(),
             max_file_bytes: 20 * 1024 * 1024,
             retry: RetryPolicy::default(),
             reconnect_delay: Duration::from_secs(5),
@@ -147,6 +153,7 @@ impl fmt::Debug for SlackBridgeConfig {
             .field("listen", &self.listen)
             .field("api_url", &self.api_url)
             .field("show_names_as", &self.show_names_as)
+            .field("ignore_users", &self.ignore_users)
             .field("max_file_bytes", &self.max_file_bytes)
             .field("retry", &self.retry)
             .field("reconnect_delay", &self.reconnect_delay)

@@ -4,14 +4,18 @@
 //! after the ack, well inside Slack's 3 s).
 //!
 //! Not for translating payloads (`translate`). The invariant: nothing that
-//! fails the signature or 5-minute check is parsed or forwarded (401);
-//! Slack's retries (`X-Slack-Retry-Num`) are forwarded like first
-//! deliveries, since their event ids match and the core dedupes.
+//! fails the signature or 5-minute check is parsed or forwarded (401); a
+//! body over [`MAX_BODY_BYTES`] is refused (413) without reading past the
+//! limit; every refusal is a 4xx with a log line saying why, never a
+//! crash, and the listener keeps serving. Slack's retries
+//! (`X-Slack-Retry-Num`) are forwarded like first deliveries, since their
+//! event ids match and the core dedupes.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, OriginalUri, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -24,6 +28,7 @@ use tracing::{debug, info, warn};
 
 use crate::bridge::Inner;
 use crate::inbound::Raw;
+use crate::limits::MAX_BODY_BYTES;
 use crate::signature::verify_signature;
 use crate::{ts, NETWORK};
 
@@ -49,6 +54,7 @@ pub(crate) async fn serve(
         .route("/slack/events", post(handle))
         .route("/slack/interactive", post(handle))
         .route("/", post(handle))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(ctx);
     info!(addr = ?listener.local_addr().ok(), "slack events API listening");
     axum::serve(listener, app)
@@ -70,17 +76,43 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn handle(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Response {
+/// A refusal: the status and a one-line reason (also the response body).
+fn refuse(status: StatusCode, why: &'static str) -> Response {
+    (status, why).into_response()
+}
+
+async fn handle(
+    State(ctx): State<Ctx>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let path = uri.path();
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            warn!(
+                path,
+                limit_bytes = MAX_BODY_BYTES,
+                "events API request body over the limit refused (413)"
+            );
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+        }
+        Err(rejection) => {
+            warn!(path, error = %rejection, "events API request body unreadable");
+            return refuse(rejection.status(), "request body unreadable");
+        }
+    };
     let (Some(timestamp), Some(signature)) = (
         header_str(&headers, "x-slack-request-timestamp"),
         header_str(&headers, "x-slack-signature"),
     ) else {
-        warn!("events API request without signature headers refused");
-        return StatusCode::UNAUTHORIZED.into_response();
+        warn!(path, "events API request without signature headers refused");
+        return refuse(StatusCode::UNAUTHORIZED, "missing Slack signature headers");
     };
     if let Err(e) = verify_signature(&ctx.secret, timestamp, &body, signature, ts::now_secs()) {
-        warn!(error = %e, "events API request refused");
-        return StatusCode::UNAUTHORIZED.into_response();
+        warn!(path, error = %e, "events API request refused");
+        return refuse(StatusCode::UNAUTHORIZED, "bad Slack signature or timestamp");
     }
     let retry = header_str(&headers, "x-slack-retry-num");
     let is_form = header_str(&headers, header::CONTENT_TYPE.as_str())
@@ -89,8 +121,8 @@ async fn handle(State(ctx): State<Ctx>, headers: HeaderMap, body: Bytes) -> Resp
         return interaction(&ctx, &body);
     }
     let Ok(payload) = serde_json::from_slice::<Value>(&body) else {
-        warn!("events API body is not JSON; ignored");
-        return StatusCode::BAD_REQUEST.into_response();
+        warn!(path, "events API body is not JSON; ignored");
+        return refuse(StatusCode::BAD_REQUEST, "body is not JSON");
     };
     match payload["type"].as_str() {
         Some("url_verification") => {
@@ -122,7 +154,7 @@ fn interaction(ctx: &Ctx, body: &[u8]) -> Response {
         }
         None => {
             warn!("interaction request without a readable payload");
-            StatusCode::BAD_REQUEST.into_response()
+            refuse(StatusCode::BAD_REQUEST, "no readable payload= field")
         }
     }
 }

@@ -27,10 +27,14 @@ mod emoji;
 mod events_api;
 /// The inbound worker queue.
 mod inbound;
+/// Size limits and cutting text to fit them.
+mod limits;
 /// Slack mrkdwn → plain text + HTML.
 pub mod mrkdwn;
 /// Carrying out Outgoing actions.
 mod outbound;
+/// Raw payloads → typed events; whose activity is never relayed.
+mod parse;
 /// Posting exactly once per key (read-back reconciliation).
 mod post;
 /// Per-channel ordered action queues.
@@ -54,6 +58,7 @@ mod web;
 
 pub use bridge::SlackBridge;
 pub use config::{NameStyle, RetryPolicy, SlackBridgeConfig};
+pub use limits::{MAX_BODY_BYTES, MAX_TEXT_CHARS};
 pub use signature::{verify_signature, SignatureError, MAX_AGE_SECS};
 
 /// The network name in every Slack [`handoff_bridge_api::Endpoint`].

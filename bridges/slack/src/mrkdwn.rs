@@ -180,36 +180,69 @@ fn is_space(p: Option<&Piece>) -> bool {
     matches!(p, Some(Piece::Char(c)) if c.is_whitespace())
 }
 
-/// The closing marker for an opening one at `open`, on the same line.
-fn closing(pieces: &[Piece], open: usize, marker: char) -> Option<usize> {
+/// The closing marker for an opening one at `open`, on the same line:
+/// `Ok(index)`, or `Err(end)` with the index where the search stopped.
+fn closing(pieces: &[Piece], open: usize, marker: char) -> Result<usize, usize> {
     if is_space(pieces.get(open + 1)) || open + 1 >= pieces.len() {
-        return None;
+        return Err(open);
     }
     for j in open + 2..pieces.len() {
         match &pieces[j] {
-            Piece::Char('\n') | Piece::Pre(_) => return None,
+            Piece::Char('\n') | Piece::Pre(_) => return Err(j),
             Piece::Char(c)
                 if *c == marker
                     && !is_space(pieces.get(j - 1))
                     && is_boundary(pieces.get(j + 1)) =>
             {
-                return Some(j);
+                return Ok(j);
             }
             _ => {}
         }
     }
-    None
+    Err(pieces.len())
+}
+
+/// Per marker, the index up to which a search for a closer already
+/// failed. Whether a piece can close does not depend on the opener, so a
+/// later opener before that index fails too: skipping it keeps a line of
+/// 40,000 unclosed markers linear instead of quadratic.
+#[derive(Default)]
+struct NoCloser([usize; 3]);
+
+impl NoCloser {
+    fn slot(marker: char) -> usize {
+        match marker {
+            '*' => 0,
+            '_' => 1,
+            _ => 2,
+        }
+    }
+
+    fn span(&mut self, pieces: &[Piece], open: usize, marker: char) -> Option<usize> {
+        let slot = Self::slot(marker);
+        if open < self.0[slot] {
+            return None;
+        }
+        match closing(pieces, open, marker) {
+            Ok(j) => Some(j),
+            Err(end) => {
+                self.0[slot] = end;
+                None
+            }
+        }
+    }
 }
 
 fn render(pieces: &[Piece], out: &mut Out) {
     let mut i = 0;
+    let mut no_closer = NoCloser::default();
     while i < pieces.len() {
         match &pieces[i] {
             Piece::Char(c) => {
                 let left_ok = i == 0 || is_boundary(pieces.get(i - 1));
                 let span = is_marker(*c)
                     .filter(|_| left_ok)
-                    .and_then(|tag| closing(pieces, i, *c).map(|j| (tag, j)));
+                    .and_then(|tag| no_closer.span(pieces, i, *c).map(|j| (tag, j)));
                 if let Some((tag, j)) = span {
                     out.formatted = true;
                     out.plain.push(*c);
@@ -329,6 +362,33 @@ mod tests {
             "*", "_", "`", "```", "<", "&", "&am", "*_~`<>|", "é*ü*", "<@>", "\n*\n*",
         ] {
             let _ = to_text(s, names);
+        }
+    }
+
+    #[test]
+    fn a_long_line_of_unclosed_markers_stays_plain() {
+        let src = "*a _b ~c ".repeat(4_500);
+        let t = to_text(&src, names);
+        assert_eq!(t.plain, src);
+        assert_eq!(t.html, None);
+        // Openers that fail on one line do not stop a span on the next.
+        let src = format!("{}\n*x* end", "*a ".repeat(1_000));
+        let html = to_text(&src, names).html.unwrap();
+        assert!(html.ends_with("<br><strong>x</strong> end"), "{html}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_text_converts_and_html_escapes_it(
+            src in "(\\PC|[*_~`<>&|@!#\n]){0,300}"
+        ) {
+            let t = to_text(&src, names);
+            let _ = user_mentions(&src);
+            if let Some(html) = t.html {
+                proptest::prop_assert!(!html.contains("<script"), "{}", html);
+            }
         }
     }
 }

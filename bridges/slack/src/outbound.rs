@@ -5,7 +5,8 @@
 //! Not for the exactly-once posting mechanics (`post`) or uploads
 //! (`upload`). The invariant: a key with a record is answered from the
 //! record without touching Slack; a key without one is reconciled against
-//! Slack before anything is posted.
+//! Slack before anything is posted; a text over Slack's 40,000 characters
+//! is cut with a marker (Slack would refuse it on every retry).
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use serde_json::json;
 use crate::blocks::{marker, summary_blocks, text_blocks};
 use crate::bridge::Inner;
 use crate::config::NameStyle;
+use crate::limits::{fit, MAX_TEXT_CHARS};
 use crate::post::{post_once, NewPost};
 use crate::slackify::{escape, to_mrkdwn};
 use crate::{emoji, upload, NETWORK};
@@ -150,6 +152,7 @@ async fn perform(inner: &Inner, channel: &str, out: &Outgoing) -> Result<Deliver
                 ),
                 None => (to_mrkdwn(body), None),
             };
+            let text = fitted(text);
             let mark = inner
                 .store
                 .marker_of(channel, &target.id)?
@@ -215,11 +218,26 @@ async fn perform(inner: &Inner, channel: &str, out: &Outgoing) -> Result<Deliver
             let body = json!({
                 "channel": channel,
                 "ts": summary_message.id,
-                "text": summary.plain,
+                "text": fitted(summary.plain.clone()),
                 "blocks": summary_blocks(summary, &mark),
             });
             inner.web.post("chat.update", &body).await?;
             Ok(Delivered::Done)
+        }
+    }
+}
+
+/// `text` cut to Slack's limit, with a log line when it had to be.
+fn fitted(text: String) -> String {
+    match fit(&text, MAX_TEXT_CHARS) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(cut) => {
+            tracing::warn!(
+                chars = text.chars().count(),
+                limit = MAX_TEXT_CHARS,
+                "message text over Slack's limit; posting it cut with a marker"
+            );
+            cut
         }
     }
 }
@@ -246,6 +264,7 @@ async fn post_text(
     username: Option<String>,
     prefixed_name: Option<&str>,
 ) -> Result<Delivered, BridgeError> {
+    let text = fitted(text);
     let mark = marker(key);
     let post = NewPost {
         key,
@@ -284,7 +303,7 @@ async fn open_case(
         key,
         channel,
         thread: None,
-        text: escape(&fallback),
+        text: fitted(escape(&fallback)),
         blocks: summary_blocks(summary, &mark),
         username: None,
     };

@@ -38,8 +38,9 @@ pub fn verify_signature(
         .trim()
         .parse()
         .map_err(|_| SignatureError::BadTimestamp(timestamp.chars().take(20).collect()))?;
-    let age = now - ts;
-    if age.abs() > MAX_AGE_SECS {
+    // Saturating: a hostile timestamp near i64::MIN/MAX must not overflow.
+    let age = now.saturating_sub(ts);
+    if age.saturating_abs() > MAX_AGE_SECS {
         return Err(SignatureError::Stale { age_secs: age });
     }
     let given = signature
@@ -102,6 +103,16 @@ mod tests {
             verify_signature(SECRET, TS, BODY.as_bytes(), SIG, 1531420618 - 400),
             Err(SignatureError::Stale { .. })
         ));
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_an_overflow() {
+        for ts in [i64::MIN.to_string(), i64::MAX.to_string()] {
+            assert!(matches!(
+                verify_signature(SECRET, &ts, BODY.as_bytes(), SIG, 1531420618),
+                Err(SignatureError::Stale { .. })
+            ));
+        }
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! Slack payloads to [`Inbound`]: human replies, edits, deletions and
 //! files in case threads, reactions, and button/menu presses.
 //!
-//! Ignored: anything with a `bot_id` (the bot's own echoes, other apps),
-//! users whose `users.info` says `is_bot`, top-level channel chatter,
-//! threads that are not case threads, and subtypes other than
-//! `file_share`, `thread_broadcast`, `message_changed`, `message_deleted`.
-//! Event ids are derived from the message (`{channel}:{ts}`, with
-//! `:edit:{edited ts}`, `:delete`, …) so live delivery, redelivery and
-//! catch-up of one thing share an id. The invariant: never panics on any
-//! payload; missing fields mean "ignore".
+//! Reading the payload and deciding whose activity is ignored is `parse`
+//! (pure); this module adds what needs the store or the Web API: is the
+//! thread a case, has the reply been relayed, is the sender a bot
+//! (`users.info`), display names, file downloads. Ignored here: top-level
+//! channel chatter and threads that are not case threads. Event ids are
+//! derived from the message (`{channel}:{ts}`, with `:edit:{edited ts}`,
+//! `:delete`, …) so live delivery, redelivery and catch-up of one thing
+//! share an id. The invariant: never panics on any payload; a message
+//! text over Slack's 40,000 characters is cut with a marker, not refused.
 
 use handoff_bridge_api::{Attachment, BridgeError, Endpoint, Inbound, InboundKind, Text, UserRef};
 use serde_json::Value;
@@ -16,31 +17,25 @@ use tracing::{debug, warn};
 
 use crate::bridge::Inner;
 use crate::inbound::{Emit, Mark};
+use crate::limits::{fit, MAX_TEXT_CHARS};
+use crate::parse::{self, s, Event, Skip};
 use crate::{emoji, mrkdwn, ts, NETWORK};
 
 type Emits = Result<Vec<Emit>, BridgeError>;
 
-fn s(v: &Value) -> Option<&str> {
-    v.as_str().filter(|s| !s.is_empty())
+fn skipped(why: Skip) -> Emits {
+    debug!(%why, "slack payload not relayed");
+    Ok(Vec::new())
 }
 
 /// An `event_callback` payload.
 pub(crate) async fn event(inner: &Inner, payload: &Value) -> Emits {
-    let e = &payload["event"];
-    match (s(&e["type"]), s(&e["subtype"])) {
-        (Some("message"), None | Some("thread_broadcast") | Some("file_share")) => {
-            let Some(channel) = s(&e["channel"]) else {
-                return Ok(Vec::new());
-            };
-            message(inner, channel, e).await
-        }
-        (Some("message"), Some("message_changed")) => edited(inner, e).await,
-        (Some("message"), Some("message_deleted")) => deleted(inner, e).await,
-        (Some("reaction_added"), _) => reaction(inner, e).await,
-        (kind, subtype) => {
-            debug!(?kind, ?subtype, "slack event not relayed");
-            Ok(Vec::new())
-        }
+    match parse::event(payload, &inner.senders) {
+        Ok(Event::Posted(p)) => posted(inner, p).await,
+        Ok(Event::Edited(e)) => edited(inner, e).await,
+        Ok(Event::Deleted(d)) => deleted(inner, d).await,
+        Ok(Event::Reacted(r)) => reaction(inner, r).await,
+        Err(why) => skipped(why),
     }
 }
 
@@ -48,13 +43,11 @@ fn endpoint(channel: &str, root: &str) -> Endpoint {
     Endpoint::new(NETWORK, channel).in_thread(root)
 }
 
-/// The sender, or `None` when it is a bot.
+/// The sender, or `None` when `users.info` says it is a bot.
 async fn person(inner: &Inner, user: &str) -> Option<UserRef> {
-    if user == inner.bot.user_id {
-        return None;
-    }
     let info = inner.directory.user(&inner.web, user).await;
     if info.is_bot {
+        debug!(user, "sender is a bot user; not relayed");
         return None;
     }
     Some(UserRef {
@@ -65,14 +58,22 @@ async fn person(inner: &Inner, user: &str) -> Option<UserRef> {
     })
 }
 
-/// Converts mrkdwn, resolving `<@U…>` mentions to display names.
+/// Converts mrkdwn (cut to Slack's text limit), resolving `<@U…>`
+/// mentions to display names.
 async fn body(inner: &Inner, text: &str) -> Text {
+    let text = fit(text, MAX_TEXT_CHARS);
+    if matches!(text, std::borrow::Cow::Owned(_)) {
+        warn!(
+            chars = MAX_TEXT_CHARS,
+            "slack message text over the limit; relayed cut"
+        );
+    }
     let mut names = Vec::new();
-    for id in mrkdwn::user_mentions(text) {
+    for id in mrkdwn::user_mentions(&text) {
         let info = inner.directory.user(&inner.web, &id).await;
         names.push((id, info.display_name));
     }
-    mrkdwn::to_text(text, |id| {
+    mrkdwn::to_text(&text, |id| {
         names
             .iter()
             .find(|(n, _)| n == id)
@@ -98,22 +99,17 @@ fn case_thread(
     }
 }
 
-/// A new message (live or read back by catch-up) in `channel`.
+/// A message object read back by catch-up in `channel`.
 pub(crate) async fn message(inner: &Inner, channel: &str, m: &Value) -> Emits {
-    let (Some(msg_ts), Some(user)) = (s(&m["ts"]), s(&m["user"])) else {
-        return Ok(Vec::new());
-    };
-    let subtype = s(&m["subtype"]);
-    let relayable = matches!(
-        subtype,
-        None | Some("thread_broadcast") | Some("file_share")
-    );
-    if !m["bot_id"].is_null() || !relayable {
-        return Ok(Vec::new());
+    match parse::message(channel, m, &inner.senders) {
+        Ok(p) => posted(inner, p).await,
+        Err(why) => skipped(why),
     }
-    let Some(root) = s(&m["thread_ts"]).filter(|t| *t != msg_ts) else {
-        return Ok(Vec::new());
-    };
+}
+
+/// A new message in a thread (live or read back).
+async fn posted(inner: &Inner, p: parse::Posted<'_>) -> Emits {
+    let (channel, root, msg_ts) = (p.channel, p.root, p.ts);
     if !inner.store.is_case_thread(channel, root)? {
         debug!(
             channel,
@@ -125,20 +121,19 @@ pub(crate) async fn message(inner: &Inner, channel: &str, m: &Value) -> Emits {
     if inner.store.progress(channel, root)?.seen(&event_id) {
         return Ok(Vec::new());
     }
-    let Some(sender) = person(inner, user).await else {
+    let Some(sender) = person(inner, p.user).await else {
         return Ok(Vec::new());
     };
     inner.store.record_thread(channel, msg_ts, root)?;
     let mut kinds = Vec::new();
-    let text = m["text"].as_str().unwrap_or_default();
-    if !text.trim().is_empty() {
+    if !p.text.trim().is_empty() {
         kinds.push(InboundKind::Message {
             id: msg_ts.to_string(),
-            body: body(inner, text).await,
+            body: body(inner, p.text).await,
             reply_to: None,
         });
     }
-    for f in m["files"].as_array().into_iter().flatten() {
+    for f in p.files {
         kinds.push(file(inner, msg_ts, f).await);
     }
     let count = kinds.len();
@@ -185,7 +180,7 @@ async fn file(inner: &Inner, msg_ts: &str, f: &Value) -> InboundKind {
     let Some(url) = url else {
         return note("not downloadable".into());
     };
-    if size as usize > cap {
+    if usize::try_from(size).map_or(true, |n| n > cap) {
         return note(format!("{size} bytes, over the {cap} byte limit"));
     }
     match inner.web.download(url, cap).await {
@@ -206,110 +201,85 @@ async fn file(inner: &Inner, msg_ts: &str, f: &Value) -> InboundKind {
     }
 }
 
-async fn edited(inner: &Inner, e: &Value) -> Emits {
-    let m = &e["message"];
-    let (Some(channel), Some(msg_ts), Some(user)) = (s(&e["channel"]), s(&m["ts"]), s(&m["user"]))
-    else {
+async fn edited(inner: &Inner, e: parse::Edited<'_>) -> Emits {
+    let Some(root) = case_thread(inner, e.channel, e.ts, e.thread_hint)? else {
         return Ok(Vec::new());
     };
-    if !m["bot_id"].is_null() || s(&m["subtype"]) == Some("tombstone") {
-        return Ok(Vec::new());
-    }
-    let text = m["text"].as_str().unwrap_or_default();
-    if e["previous_message"]["text"].as_str() == Some(text) {
-        return Ok(Vec::new()); // an unfurl or attachment change, not an edit
-    }
-    let Some(root) = case_thread(inner, channel, msg_ts, s(&m["thread_ts"]))? else {
+    let Some(sender) = person(inner, e.user).await else {
         return Ok(Vec::new());
     };
-    let Some(sender) = person(inner, user).await else {
-        return Ok(Vec::new());
-    };
-    let edit_ts = s(&m["edited"]["ts"])
-        .or_else(|| s(&e["event_ts"]))
-        .or_else(|| s(&e["ts"]))
-        .unwrap_or(msg_ts);
     Ok(vec![Emit {
         inbound: Inbound {
-            event_id: format!("{channel}:{msg_ts}:edit:{edit_ts}"),
-            endpoint: endpoint(channel, &root),
+            event_id: format!("{}:{}:edit:{}", e.channel, e.ts, e.edit_ts),
+            endpoint: endpoint(e.channel, &root),
             sender,
-            at: ts::to_millis(edit_ts),
+            at: ts::to_millis(e.edit_ts),
             kind: InboundKind::Edit {
-                target: msg_ts.to_string(),
-                body: body(inner, text).await,
+                target: e.ts.to_string(),
+                body: body(inner, e.text).await,
             },
         },
         mark: None,
     }])
 }
 
-async fn deleted(inner: &Inner, e: &Value) -> Emits {
-    let prev = &e["previous_message"];
-    let (Some(channel), Some(target)) = (s(&e["channel"]), s(&e["deleted_ts"])) else {
+async fn deleted(inner: &Inner, d: parse::Deleted<'_>) -> Emits {
+    let Some(root) = case_thread(inner, d.channel, d.target, d.thread_hint)? else {
         return Ok(Vec::new());
     };
-    if !prev["bot_id"].is_null() {
-        return Ok(Vec::new());
-    }
-    let Some(user) = s(&prev["user"]) else {
+    let Some(sender) = person(inner, d.user).await else {
         return Ok(Vec::new());
     };
-    let hint = s(&e["thread_ts"]).or_else(|| s(&prev["thread_ts"]));
-    let Some(root) = case_thread(inner, channel, target, hint)? else {
-        return Ok(Vec::new());
-    };
-    let Some(sender) = person(inner, user).await else {
-        return Ok(Vec::new());
-    };
-    let at = s(&e["event_ts"]).unwrap_or(target);
     Ok(vec![Emit {
         inbound: Inbound {
-            event_id: format!("{channel}:{target}:delete"),
-            endpoint: endpoint(channel, &root),
+            event_id: format!("{}:{}:delete", d.channel, d.target),
+            endpoint: endpoint(d.channel, &root),
             sender,
-            at: ts::to_millis(at),
+            at: ts::to_millis(d.at),
             kind: InboundKind::Delete {
-                target: target.to_string(),
+                target: d.target.to_string(),
             },
         },
         mark: None,
     }])
 }
 
-async fn reaction(inner: &Inner, e: &Value) -> Emits {
-    let item = &e["item"];
-    let (Some(channel), Some(target), Some(user), Some(name)) = (
-        s(&item["channel"]),
-        s(&item["ts"]),
-        s(&e["user"]),
-        s(&e["reaction"]),
-    ) else {
-        return Ok(Vec::new());
-    };
-    if s(&item["type"]).is_some_and(|t| t != "message") {
-        return Ok(Vec::new());
+/// The case a message belongs to, the message being the root itself
+/// included (reactions and buttons on the summary card).
+fn case_of(
+    inner: &Inner,
+    channel: &str,
+    ts: &str,
+    hint: Option<&str>,
+) -> Result<Option<String>, BridgeError> {
+    match case_thread(inner, channel, ts, hint)? {
+        Some(r) => Ok(Some(r)),
+        None if inner.store.is_case_thread(channel, ts)? => Ok(Some(ts.to_string())),
+        None => Ok(None),
     }
-    let root = match case_thread(inner, channel, target, None)? {
-        Some(r) => r,
-        None if inner.store.is_case_thread(channel, target)? => target.to_string(),
-        None => return Ok(Vec::new()),
-    };
-    let Some(sender) = person(inner, user).await else {
+}
+
+async fn reaction(inner: &Inner, r: parse::Reacted<'_>) -> Emits {
+    let Some(root) = case_of(inner, r.channel, r.target, None)? else {
         return Ok(Vec::new());
     };
-    let event_ts = s(&e["event_ts"]).unwrap_or(target);
-    let id = format!("{channel}:{target}:react:{user}:{name}:{event_ts}");
+    let Some(sender) = person(inner, r.user).await else {
+        return Ok(Vec::new());
+    };
+    let id = format!(
+        "{}:{}:react:{}:{}:{}",
+        r.channel, r.target, r.user, r.name, r.event_ts
+    );
     Ok(vec![Emit {
         inbound: Inbound {
             event_id: id.clone(),
-            endpoint: endpoint(channel, &root),
+            endpoint: endpoint(r.channel, &root),
             sender,
-            at: ts::to_millis(event_ts),
+            at: ts::to_millis(r.event_ts),
             kind: InboundKind::Reaction {
                 id,
-                target: target.to_string(),
-                key: emoji::key_for_name(name),
+                target: r.target.to_string(),
+                key: emoji::key_for_name(r.name),
             },
         },
         mark: None,
@@ -317,56 +287,41 @@ async fn reaction(inner: &Inner, e: &Value) -> Emits {
 }
 
 /// A `block_actions` payload: each action becomes a `Button`.
-pub(crate) async fn interaction(inner: &Inner, p: &Value) -> Emits {
-    if s(&p["type"]) != Some("block_actions") {
-        return Ok(Vec::new());
-    }
-    let container = &p["container"];
-    let channel = s(&container["channel_id"]).or_else(|| s(&p["channel"]["id"]));
-    let message_ts = s(&container["message_ts"]).or_else(|| s(&p["message"]["ts"]));
-    let (Some(channel), Some(message_ts), Some(user)) = (channel, message_ts, s(&p["user"]["id"]))
-    else {
-        return Ok(Vec::new());
+pub(crate) async fn interaction(inner: &Inner, payload: &Value) -> Emits {
+    let p = match parse::interaction(payload, &inner.senders) {
+        Ok(p) => p,
+        Err(why) => return skipped(why),
     };
-    let hint = s(&container["thread_ts"]).or_else(|| s(&p["message"]["thread_ts"]));
-    let root = match case_thread(inner, channel, message_ts, hint)? {
-        Some(r) => r,
-        None if inner.store.is_case_thread(channel, message_ts)? => message_ts.to_string(),
-        None => {
-            debug!(
-                channel,
-                message_ts, "button on a message outside a case; ignored"
-            );
-            return Ok(Vec::new());
-        }
-    };
-    let Some(sender) = person(inner, user).await else {
+    let Some(root) = case_of(inner, p.channel, p.message_ts, p.thread_hint)? else {
+        debug!(
+            channel = p.channel,
+            message_ts = p.message_ts,
+            "button on a message outside a case; ignored"
+        );
         return Ok(Vec::new());
     };
-    let mut emits = Vec::new();
-    for a in p["actions"].as_array().into_iter().flatten() {
-        let Some(action) = s(&a["action_id"]) else {
-            continue;
-        };
-        let value = s(&a["value"])
-            .or_else(|| s(&a["selected_option"]["value"]))
-            .unwrap_or_default();
-        let action_ts = s(&a["action_ts"])
-            .or_else(|| s(&p["trigger_id"]))
-            .unwrap_or(message_ts);
-        emits.push(Emit {
+    let Some(sender) = person(inner, p.user).await else {
+        return Ok(Vec::new());
+    };
+    let emits = p
+        .actions
+        .iter()
+        .map(|a| Emit {
             inbound: Inbound {
-                event_id: format!("{channel}:{message_ts}:action:{action}:{action_ts}:{user}"),
-                endpoint: endpoint(channel, &root),
+                event_id: format!(
+                    "{}:{}:action:{}:{}:{}",
+                    p.channel, p.message_ts, a.action_id, a.action_ts, p.user
+                ),
+                endpoint: endpoint(p.channel, &root),
                 sender: sender.clone(),
-                at: ts::to_millis(action_ts),
+                at: ts::to_millis(a.action_ts),
                 kind: InboundKind::Button {
-                    action: action.to_string(),
-                    value: value.to_string(),
+                    action: a.action_id.to_string(),
+                    value: a.value.to_string(),
                 },
             },
             mark: None,
-        });
-    }
+        })
+        .collect();
     Ok(emits)
 }

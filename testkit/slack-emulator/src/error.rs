@@ -56,4 +56,6 @@ pub enum EmulatorError {
     UrlVerification(String),
     #[error("this needs Events API delivery, but the emulator is in Socket Mode")]
     NotEventsApi,
+    #[error("no event `{0}` was ever delivered")]
+    UnknownEvent(String),
 }

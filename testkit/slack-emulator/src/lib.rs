@@ -36,6 +36,8 @@ mod error;
 mod faults;
 /// UUID-shaped ids.
 mod ids;
+/// Test switches: injected events, redeliveries, raw socket frames.
+mod inject;
 /// Inspection and event-driven waits.
 mod inspect;
 /// Per-method, per-channel rate limits.

@@ -6,5 +6,9 @@
 mod actions;
 mod common;
 mod encryption;
+mod hostile;
 mod inbound;
+mod loops;
+mod secrets;
 mod session;
+mod size_limits;

@@ -16,16 +16,17 @@ use hyper_util::rt::TokioExecutor;
 use slack_emulator::{Delivery, DeliveryKind, Emulator, EmulatorConfig};
 use tokio::sync::mpsc;
 
-const SECRET: &str = "test-signing-secret";
+pub(crate) const SECRET: &str = "test-signing-secret";
 
-struct Setup {
-    emu: Emulator,
-    bridge: Arc<SlackBridge>,
-    rx: mpsc::Receiver<Inbound>,
-    url: String,
+pub(crate) struct Setup {
+    pub emu: Emulator,
+    pub bridge: Arc<SlackBridge>,
+    pub rx: mpsc::Receiver<Inbound>,
+    pub url: String,
 }
 
-async fn setup() -> Setup {
+/// An emulator delivering over HTTP to a running Events API bridge.
+pub(crate) async fn setup() -> Setup {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -62,7 +63,7 @@ async fn setup() -> Setup {
     }
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -85,7 +86,7 @@ async fn post(url: &str, body: &str, headers: &[(&str, String)]) -> u16 {
     status
 }
 
-fn signed(secret: &str, ts: u64, body: &str) -> Vec<(&'static str, String)> {
+pub(crate) fn signed(secret: &str, ts: u64, body: &str) -> Vec<(&'static str, String)> {
     vec![
         ("x-slack-request-timestamp", ts.to_string()),
         (
@@ -96,7 +97,7 @@ fn signed(secret: &str, ts: u64, body: &str) -> Vec<(&'static str, String)> {
 }
 
 /// The event_callback the emulator delivered for a message with `ts`.
-fn delivered_payload(emu: &Emulator, ts: &str) -> String {
+pub(crate) fn delivered_payload(emu: &Emulator, ts: &str) -> String {
     emu.deliveries()
         .into_iter()
         .find(|d| d.kind == DeliveryKind::Event && d.payload["event"]["ts"] == ts)

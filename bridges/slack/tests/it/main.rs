@@ -5,6 +5,11 @@
 
 mod common;
 mod events_api;
+mod hostile_http;
+mod hostile_socket;
+mod loops;
 mod outbound;
 mod rate_limits;
 mod relay;
+mod secrets;
+mod size_limits;

@@ -82,7 +82,14 @@ async fn post_signed(
 }
 
 /// Delivers one event (with retries) or one interaction (no retries).
-pub(crate) async fn deliver(inner: Arc<Inner>, kind: DeliveryKind, payload: Value) {
+/// `first_attempt` above 0 makes the first POST a retry with that
+/// `X-Slack-Retry-Num` (a redelivery after an answer Slack did not see).
+pub(crate) async fn deliver(
+    inner: Arc<Inner>,
+    kind: DeliveryKind,
+    payload: Value,
+    first_attempt: u32,
+) {
     let DeliveryMode::EventsApi {
         events_url,
         interactivity_url,
@@ -104,8 +111,9 @@ pub(crate) async fn deliver(inner: Arc<Inner>, kind: DeliveryKind, payload: Valu
         }
     };
     let event_id = payload["event_id"].as_str().map(str::to_string);
-    let mut retry: Option<(u32, &'static str)> = None;
-    for attempt in 0.. {
+    let mut retry: Option<(u32, &'static str)> =
+        (first_attempt > 0).then_some((first_attempt, "http_timeout"));
+    for attempt in first_attempt.. {
         let record = inner.outbox.record(DeliveryRecord {
             kind,
             event_id: event_id.clone(),

@@ -106,48 +106,65 @@ impl Outbox {
 /// Wraps each event in an `event_callback` and sends it.
 pub(crate) fn emit_events(inner: &Arc<Inner>, events: Vec<Value>) {
     for event in events {
-        let callback = {
-            let mut ws = inner.workspace();
-            let event_id = ws.mint_id("Ev");
-            let context = format!("4-{}", ws.mint_uuid());
-            json!({
-                "token": "emulatorverificationtoken",
-                "team_id": ws.team_id,
-                "context_team_id": ws.team_id,
-                "context_enterprise_id": null,
-                "api_app_id": ws.app_id,
-                "event": event,
-                "type": "event_callback",
-                "event_id": event_id,
-                "event_time": now_secs(),
-                "authorizations": [{
-                    "enterprise_id": null,
-                    "team_id": ws.team_id,
-                    "user_id": ws.bot_user_id,
-                    "is_bot": true,
-                    "is_enterprise_install": false,
-                }],
-                "is_ext_shared_channel": false,
-                "event_context": context,
-            })
-        };
-        send(inner, DeliveryKind::Event, callback);
+        emit_event(inner, event);
     }
+}
+
+/// Wraps one event in an `event_callback`, sends it, and returns its
+/// `event_id`.
+pub(crate) fn emit_event(inner: &Arc<Inner>, event: Value) -> String {
+    let callback = {
+        let mut ws = inner.workspace();
+        let event_id = ws.mint_id("Ev");
+        let context = format!("4-{}", ws.mint_uuid());
+        json!({
+            "token": "emulatorverificationtoken",
+            "team_id": ws.team_id,
+            "context_team_id": ws.team_id,
+            "context_enterprise_id": null,
+            "api_app_id": ws.app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": now_secs(),
+            "authorizations": [{
+                "enterprise_id": null,
+                "team_id": ws.team_id,
+                "user_id": ws.bot_user_id,
+                "is_bot": true,
+                "is_enterprise_install": false,
+            }],
+            "is_ext_shared_channel": false,
+            "event_context": context,
+        })
+    };
+    let event_id = callback["event_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    send(inner, DeliveryKind::Event, callback, 0);
+    event_id
 }
 
 /// Sends a `block_actions` (or other interaction) payload.
 pub(crate) fn emit_interaction(inner: &Arc<Inner>, payload: Value) {
-    send(inner, DeliveryKind::Interaction, payload);
+    send(inner, DeliveryKind::Interaction, payload, 0);
 }
 
-fn send(inner: &Arc<Inner>, kind: DeliveryKind, payload: Value) {
+/// Delivers an event already delivered once again, as retry `attempt`
+/// (a new envelope id over Socket Mode; `X-Slack-Retry-Num` over HTTP).
+pub(crate) fn redeliver(inner: &Arc<Inner>, payload: Value, attempt: u32) {
+    send(inner, DeliveryKind::Event, payload, attempt);
+}
+
+fn send(inner: &Arc<Inner>, kind: DeliveryKind, payload: Value, attempt: u32) {
     match &inner.config.delivery {
-        DeliveryMode::SocketMode => socket::send(inner, kind, payload, 0),
+        DeliveryMode::SocketMode => socket::send(inner, kind, payload, attempt),
         DeliveryMode::EventsApi { .. } => {
             let task_inner = inner.clone();
             inner
                 .runtime
-                .spawn(async move { http::deliver(task_inner, kind, payload).await });
+                .spawn(async move { http::deliver(task_inner, kind, payload, attempt).await });
         }
     }
     inner.bump();

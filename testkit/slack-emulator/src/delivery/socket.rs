@@ -91,6 +91,15 @@ impl SocketHub {
         self.lock().refuse_until = Some(Instant::now() + how_long);
     }
 
+    /// Sends `text` as-is on every open connection; returns how many.
+    pub fn send_raw_frame(&self, text: &str) -> usize {
+        let state = self.lock();
+        for conn in &state.conns {
+            let _ = conn.tx.send(Command::Text(text.to_string()));
+        }
+        state.conns.len()
+    }
+
     fn remove_conn(&self, id: u64) {
         self.lock().conns.retain(|c| c.id != id);
     }

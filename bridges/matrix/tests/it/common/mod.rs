@@ -18,6 +18,8 @@ use synapse_testkit::{Synapse, TestClient};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+pub mod logs;
+
 pub const PASSWORD: &str = "correct horse battery";
 pub const WAIT: Duration = Duration::from_secs(20);
 

@@ -14,6 +14,9 @@ use handoff_slack::{RetryPolicy, SlackBridge, SlackBridgeConfig};
 use slack_emulator::{Emulator, EmulatorConfig};
 use tokio::sync::mpsc;
 
+pub mod arbitrary;
+pub mod logs;
+
 pub const WAIT: Duration = Duration::from_secs(10);
 
 /// A `BridgeState` in memory; `clear` simulates losing it.
