@@ -1,6 +1,7 @@
 //! Relay details through the real binary on a real Synapse, Matrix desk:
 //! the claim updates the pinned summary in place; edits, redactions,
-//! reactions, replies and images follow across in both directions; and an
+//! reactions, replies and images follow across in both directions, also
+//! after a kill and restart mid-case; and an
 //! end-to-end encrypted customer room works the same way.
 
 use crate::common;
@@ -82,7 +83,7 @@ async fn edits_redactions_reactions_replies_and_images_follow_both_ways() {
     let synapse = synapse_with_bot().await;
     let carol = user(&synapse, "carol").await;
     let alice = user(&synapse, "alice").await;
-    let _handoff = Handoff::start(&synapse, CONFIG);
+    let mut handoff = Handoff::start(&synapse, CONFIG);
     let room = carol
         .create_room("support", &[helper()])
         .await
@@ -179,17 +180,23 @@ async fn edits_redactions_reactions_replies_and_images_follow_both_ways() {
         ForwardThread::No,
         AddMentions::No,
     );
-    carol
+    let reply_id = carol
         .room(&room)
         .expect("room")
         .send(reply)
         .await
-        .expect("reply");
+        .expect("reply")
+        .response
+        .event_id;
     let reply_twin = from_bot(&alice, &desk, "the relayed reply", |m| {
         m.body.contains("thanks, it is urgent")
     })
     .await;
     assert_eq!(replies_to(&reply_twin), Some(hello.clone()), "reply target");
+    // The agent reacts to the customer's relayed message: it lands on the
+    // customer's original.
+    react(&alice, &desk, &reply_twin.event_id, "🙏").await;
+    wait_reaction(&carol, &room, &reply_id, "🙏").await;
     let oops = alice
         .send_text(&desk, "wrong customer, sorry")
         .await
@@ -208,6 +215,31 @@ async fn edits_redactions_reactions_replies_and_images_follow_both_ways() {
         .wait_for_redaction(&room, &oops_twin.event_id, WAIT)
         .await
         .expect("the customer's copy is redacted too");
+
+    // Killed mid-case: state and message mappings survive the restart.
+    handoff.restart_hard();
+    send_edit(&carol, &room, &reply_id, "thanks, it is very urgent").await;
+    let after = from_bot(&alice, &desk, "an edit after the restart", |m| {
+        replaces(m).as_ref() == Some(&reply_twin.event_id)
+    })
+    .await;
+    assert!(after.body.contains("very urgent"), "{}", after.body);
+    alice
+        .send_text(&desk, "Still here after the restart.")
+        .await
+        .expect("agent text");
+    from_bot(&carol, &room, "the agent after the restart", |m| {
+        m.body.contains("Still here after the restart.")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = alice.sync_once().await;
+    let copies = alice
+        .messages(&desk)
+        .iter()
+        .filter(|m| m.body.contains("thanks, it is urgent") && replaces(m).is_none())
+        .count();
+    assert_eq!(copies, 1, "the customer's reply was relayed {copies} times");
 }
 
 #[tokio::test(flavor = "multi_thread")]
