@@ -1,0 +1,165 @@
+//! Latency samples and their summary (p50, p99, mean, max) in nanoseconds.
+//!
+//! Only arithmetic: no clocks, no printing beyond `Display` of a summary.
+//! Percentiles use the nearest-rank method on sorted samples, so a p99 of
+//! 500 samples is the 495th smallest value, never an interpolation. The
+//! invariant: a summary of no samples is `None`, never a made-up zero.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Latencies in nanoseconds (signed: differences of wall-clock stamps can
+/// be slightly negative when two clocks are compared).
+#[derive(Clone, Debug, Default)]
+pub struct Samples {
+    nanos: Vec<i64>,
+}
+
+impl Samples {
+    pub fn new() -> Samples {
+        Samples::default()
+    }
+
+    pub fn push_micros(&mut self, us: i64) {
+        self.push_nanos(us.saturating_mul(1000));
+    }
+
+    pub fn push_nanos(&mut self, ns: i64) {
+        self.nanos.push(ns);
+    }
+
+    pub fn push(&mut self, d: Duration) {
+        self.push_nanos(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    }
+
+    /// Every sample in nanoseconds, in the order pushed.
+    pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
+        self.nanos.iter().copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.nanos.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nanos.is_empty()
+    }
+
+    /// p50, p99, mean and max, or `None` without samples.
+    pub fn summary(&self) -> Option<Summary> {
+        if self.is_empty() {
+            return None;
+        }
+        let mut sorted = self.nanos.clone();
+        sorted.sort_unstable();
+        let sum: i128 = sorted.iter().map(|&v| i128::from(v)).sum();
+        let n = sorted.len();
+        Some(Summary {
+            n,
+            p50: nearest_rank(&sorted, 50.0),
+            p99: nearest_rank(&sorted, 99.0),
+            mean: (sum / n as i128) as i64,
+            max: sorted[n - 1],
+        })
+    }
+}
+
+/// The `pct` percentile of sorted, non-empty `sorted` (nearest rank).
+fn nearest_rank(sorted: &[i64], pct: f64) -> i64 {
+    let n = sorted.len();
+    let rank = ((pct / 100.0) * n as f64).ceil() as usize;
+    sorted[rank.clamp(1, n) - 1]
+}
+
+/// A summary of samples, all in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub n: usize,
+    pub p50: i64,
+    pub p99: i64,
+    pub mean: i64,
+    pub max: i64,
+}
+
+/// Nanoseconds in a readable unit: `850 ns`, `12.3 µs`, `4.56 ms`.
+pub fn dur(ns: i64) -> String {
+    let abs = ns.unsigned_abs();
+    if abs < 1_000 {
+        format!("{ns} ns")
+    } else if abs < 1_000_000 {
+        format!("{:.1} µs", ns as f64 / 1e3)
+    } else {
+        format!("{:.2} ms", ns as f64 / 1e6)
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "p50 {}  p99 {}  mean {}  max {}  (n={})",
+            dur(self.p50),
+            dur(self.p99),
+            dur(self.mean),
+            dur(self.max),
+            self.n
+        )
+    }
+}
+
+/// `a / b` as a ratio string (`3.21×`), or `n/a` when `b` is zero.
+pub fn ratio(a: f64, b: f64) -> String {
+    if b == 0.0 || !a.is_finite() || !b.is_finite() {
+        "n/a".into()
+    } else {
+        format!("{:.2}×", a / b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut s = Samples::new();
+        for v in 1..=100 {
+            s.push_micros(v);
+        }
+        let sum = s.summary().expect("samples");
+        assert_eq!(sum.p50, 50_000);
+        assert_eq!(sum.p99, 99_000);
+        assert_eq!(sum.max, 100_000);
+        assert_eq!(sum.mean, 50_500);
+        assert_eq!(sum.n, 100);
+    }
+
+    #[test]
+    fn p99_of_a_few_samples_is_the_max() {
+        let mut s = Samples::new();
+        for v in [30, 10, 20] {
+            s.push(Duration::from_micros(v));
+        }
+        let sum = s.summary().expect("samples");
+        assert_eq!(sum.p50, 20_000);
+        assert_eq!(sum.p99, 30_000);
+    }
+
+    #[test]
+    fn durations_pick_a_readable_unit() {
+        assert_eq!(dur(850), "850 ns");
+        assert_eq!(dur(12_345), "12.3 µs");
+        assert_eq!(dur(-4_560_000), "-4.56 ms");
+    }
+
+    #[test]
+    fn no_samples_no_summary() {
+        assert_eq!(Samples::new().summary(), None);
+    }
+
+    #[test]
+    fn ratio_handles_zero() {
+        assert_eq!(ratio(3.0, 2.0), "1.50×");
+        assert_eq!(ratio(1.0, 0.0), "n/a");
+    }
+}
