@@ -32,6 +32,7 @@ pub async fn matrix(
     cfg.auto_join = m.auto_join;
     cfg.ignore_users = m.ignore_users.clone();
     cfg.thread_per_customer = m.thread_per_customer;
+    cfg.sync_timeline_limit = m.sync_timeline_limit;
     let state = Arc::new(StoreBridgeState {
         store: store.clone(),
         network: "matrix",

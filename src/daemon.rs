@@ -37,6 +37,15 @@ pub enum DaemonError {
     NoBridges,
     #[error("{0}")]
     Setup(String),
+    #[error("the {network} bridge stopped (handoff exits so that it can be fixed and restarted)")]
+    BridgeStopped {
+        network: String,
+        source: handoff_bridge_api::BridgeError,
+    },
+    /// A write failed while running (disk full, I/O error): handoff stops
+    /// rather than go on without recording what it does.
+    #[error("{0}; handoff stopped so that nothing is lost: free space or fix the store, then start it again (unfinished events are offered again)")]
+    StoreFailed(String),
 }
 
 /// How often timers (SLA, abandonment, queue position) are checked.
@@ -95,15 +104,18 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
     if pending > 0 {
         tracing::info!(pending, "delivering actions left from the last run");
     }
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let (tx, mut rx) = handoff_bridge_api::inbound_channel(1024);
+    let mut failures = router.failures();
+    let (ended_tx, mut ended) = tokio::sync::mpsc::unbounded_channel();
     for (name, bridge) in &bridges {
         let (bridge, tx, name) = (bridge.clone(), tx.clone(), name.clone());
+        let ended_tx = ended_tx.clone();
         tokio::spawn(async move {
-            if let Err(e) = bridge.run(tx).await {
-                tracing::error!(network = %name, error = %e, "bridge stopped");
-            }
+            let result = bridge.run(tx).await;
+            let _ = ended_tx.send((name, result));
         });
     }
+    drop(ended_tx);
     drop(tx);
     let ticker = {
         let router = router.clone();
@@ -120,10 +132,26 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            ev = rx.recv() => match ev {
-                Some(ev) => router.dispatch(ev),
+            ev = rx.recv_tracked() => match ev {
+                Some(ev) => router.dispatch_tracked(ev.event, ev.ack),
                 None => break,
             },
+            Some((network, result)) = ended.recv() => match result {
+                // A bridge that cannot go on (credentials revoked, its
+                // state unwritable) stops the daemon: half a daemon would
+                // look healthy to a supervisor while customers wait.
+                Err(source) => {
+                    ticker.abort();
+                    return Err(DaemonError::BridgeStopped { network, source });
+                }
+                Ok(()) => tracing::info!(%network, "bridge finished"),
+            },
+            Ok(()) = failures.changed() => {
+                if let Some(failure) = failures.borrow().clone() {
+                    ticker.abort();
+                    return Err(DaemonError::StoreFailed(failure));
+                }
+            }
             _ = &mut shutdown => {
                 tracing::info!("shutting down");
                 break;

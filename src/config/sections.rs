@@ -51,6 +51,10 @@ pub struct MatrixConfig {
     /// In rooms with several customers, answer each in their own thread.
     #[serde(default = "yes")]
     pub thread_per_customer: bool,
+    /// Events per room in one sync response (default: the homeserver's).
+    /// Busier rooms are caught up with `/messages`; nothing is skipped.
+    #[serde(default)]
+    pub sync_timeline_limit: Option<u32>,
 }
 
 fn default_device_name() -> String {

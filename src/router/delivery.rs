@@ -58,8 +58,11 @@ async fn deliver(
             Ok(()) => return,
             Err(Failure::Retry(wait)) => wait,
             Err(Failure::Store(e)) => {
-                tracing::error!(error = %e, seq, "store error while delivering; will retry");
-                backoff(shared.retry.base, shared.retry.max, attempt)
+                // The entry stays in the outbox; after the restart it is
+                // delivered again (idempotent by its key).
+                tracing::error!(error = %e, seq, "store error while delivering");
+                router.fail(&e);
+                return;
             }
             Err(Failure::Give(reason)) => {
                 tracing::error!(seq, key = %entry.key, %reason, "delivery failed for good; dropped");
@@ -151,9 +154,12 @@ async fn try_once(
     crate::metrics::delivery_ok(&network, took);
     tracing::debug!(seq, %network, ms = took.as_millis() as u64, "delivered");
     match (after, delivered) {
-        (After::Map(source), Delivered::Message(m)) => store
-            .outbox_done(seq, &[(source, m)], &[])
-            .map_err(Failure::Store),
+        (After::Map(source), Delivered::Message(m)) => {
+            tracing::debug!(seq, source = %source.id, twin = %m.id, at = %m.endpoint, "twin recorded");
+            store
+                .outbox_done(seq, &[(source, m)], &[])
+                .map_err(Failure::Store)
+        }
         (After::CaseOpened(case), Delivered::CaseOpened { endpoint, summary }) => {
             let (done, wait) = oneshot::channel();
             let desk = CaseDesk { endpoint, summary };

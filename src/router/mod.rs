@@ -21,12 +21,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use handoff_bridge_api::{Bridge, Inbound, InboundKind, MessageRef, Millis};
-use tokio::sync::mpsc;
+use handoff_bridge_api::{Ack, Bridge, Inbound, InboundKind, MessageRef, Millis};
+use tokio::sync::{mpsc, watch};
 
 use crate::case::{ConversationKey, Customer};
 use crate::conversation::{AgentEvent, CustomerEvent, Engine, Event};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 pub use worker::Job;
 
@@ -89,6 +89,8 @@ pub struct Shared {
 pub struct Router {
     shared: Arc<Shared>,
     workers: Arc<Mutex<HashMap<ConversationKey, mpsc::UnboundedSender<Job>>>>,
+    /// The first store failure that stopped an event from being handled.
+    failure: Arc<watch::Sender<Option<String>>>,
 }
 
 impl Router {
@@ -96,7 +98,27 @@ impl Router {
         Router {
             shared: Arc::new(shared),
             workers: Arc::new(Mutex::new(HashMap::new())),
+            failure: Arc::new(watch::channel(None).0),
         }
+    }
+
+    /// Watches for a store failure: the daemon stops on the first one
+    /// rather than carry on while events go unrecorded (the bridges offer
+    /// unacknowledged events again after the restart).
+    pub fn failures(&self) -> watch::Receiver<Option<String>> {
+        self.failure.subscribe()
+    }
+
+    /// Reports a store failure that left an event or a delivery unrecorded.
+    fn fail(&self, e: &dyn std::fmt::Display) {
+        tracing::error!(error = %e, "the store failed; stopping so that nothing is lost");
+        self.failure.send_if_modified(|f| {
+            let first = f.is_none();
+            if first {
+                *f = Some(e.to_string());
+            }
+            first
+        });
     }
 
     pub fn shared(&self) -> &Arc<Shared> {
@@ -135,48 +157,69 @@ impl Router {
 
     /// Handles one event from a bridge.
     pub fn dispatch(&self, ev: Inbound) {
+        self.dispatch_tracked(ev, None)
+    }
+
+    /// Handles one event and fires `ack` once it is handled: its effects
+    /// committed, or it is known to need none (seen before, from a bot, in
+    /// no conversation). On a store failure `ack` is dropped unfired, so the
+    /// bridge offers the event again.
+    pub fn dispatch_tracked(&self, ev: Inbound, ack: Option<Ack>) {
         let _span =
             tracing::info_span!("inbound", event = %ev.event_id, at = %ev.endpoint).entered();
+        let handled = |ack: Option<Ack>| {
+            if let Some(a) = ack {
+                a.handled()
+            }
+        };
         match self.shared.store.is_seen(&ev.event_id) {
             Ok(true) => {
                 tracing::debug!("already handled; skipped");
-                return;
+                return handled(ack);
             }
             Ok(false) => {}
             Err(e) => {
-                tracing::error!(error = %e, "cannot check whether the event was handled; skipped");
-                return;
+                tracing::error!(error = %e, "cannot check whether the event was handled");
+                return self.fail(&e);
             }
         }
         if ev.sender.is_bot {
-            return;
+            return handled(ack);
         }
         match self.classify(&ev) {
-            Some((key, event, customer)) => self.send(
+            Ok(Some((key, event, customer))) => self.send(
                 key,
                 Job::Inbound {
                     id: ev.event_id,
                     event: Box::new(event),
                     customer,
+                    ack,
                 },
             ),
-            None => tracing::debug!("not part of any conversation; ignored"),
+            Ok(None) => {
+                tracing::debug!("not part of any conversation; ignored");
+                handled(ack)
+            }
+            Err(e) => self.fail(&e),
         }
     }
 
     /// Which conversation an event belongs to, and what it means there.
-    fn classify(&self, ev: &Inbound) -> Option<(ConversationKey, Event, Option<Customer>)> {
+    #[allow(clippy::type_complexity)]
+    fn classify(
+        &self,
+        ev: &Inbound,
+    ) -> Result<Option<(ConversationKey, Event, Option<Customer>)>, StoreError> {
         let store = &self.shared.store;
-        let desk_case = store
-            .case_by_desk(&ev.endpoint)
-            .map_err(|e| tracing::error!(error = %e, "cannot look up the case desk"))
-            .ok()?;
+        let desk_case = store.case_by_desk(&ev.endpoint)?;
         let msg = |id: &str| MessageRef {
             endpoint: ev.endpoint.clone(),
             id: id.to_string(),
         };
         if let Some(case_id) = desk_case {
-            let case = store.case(case_id).ok().flatten()?;
+            let Some(case) = store.case(case_id)? else {
+                return Ok(None);
+            };
             let event = match &ev.kind {
                 InboundKind::Message { id, body, reply_to } => AgentEvent::Message {
                     msg: msg(id),
@@ -214,18 +257,18 @@ impl Router {
                     if !agents.is_empty() && !agents.contains(&ev.sender.id) {
                         tracing::warn!(user = %ev.sender.id, case = case.id, "a user who is not an agent of the team joined the case room; their messages are ignored");
                     }
-                    return None;
+                    return Ok(None);
                 }
-                InboundKind::Left => return None,
+                InboundKind::Left => return Ok(None),
             };
-            return Some((
+            return Ok(Some((
                 case.conversation,
                 Event::Agent {
                     agent: ev.sender.clone(),
                     event,
                 },
                 None,
-            ));
+            )));
         }
         let customer = Customer {
             user: ev.sender.clone(),
@@ -255,14 +298,14 @@ impl Router {
                 file: file.clone(),
             },
             InboundKind::Left => CustomerEvent::Left,
-            InboundKind::Joined | InboundKind::Button { .. } => return None,
+            InboundKind::Joined | InboundKind::Button { .. } => return Ok(None),
         };
         // Customers live on networks that have customer rooms; a message in
         // a desk channel that is not a case thread is staff chatter.
         if !self.is_customer_network(&ev.endpoint.network) {
-            return None;
+            return Ok(None);
         }
-        Some((key, Event::Customer(event), Some(customer)))
+        Ok(Some((key, Event::Customer(event), Some(customer))))
     }
 
     fn is_customer_network(&self, network: &str) -> bool {

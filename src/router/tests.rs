@@ -79,8 +79,11 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_on(Arc::new(MemoryStore::new()))
+}
+
+fn fixture_on(store: Arc<dyn Store>) -> Fixture {
     let _ = FAQ;
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let bridge = Arc::new(Recorder::default());
     let mut bridges: HashMap<String, Arc<dyn Bridge>> = HashMap::new();
     bridges.insert("matrix".into(), bridge.clone());
@@ -285,4 +288,153 @@ async fn strangers_in_a_case_room_are_not_relayed() {
         f.store.is_seen("$2").unwrap(),
         "refused events are still marked handled"
     );
+}
+
+/// The in-memory store, whose writes fail like a full disk while `full`.
+#[derive(Default)]
+struct DiskFull {
+    inner: MemoryStore,
+    full: std::sync::atomic::AtomicBool,
+}
+
+impl DiskFull {
+    fn check(&self) -> Result<(), StoreError> {
+        if self.full.load(Ordering::SeqCst) {
+            return Err(StoreError::Io {
+                path: "/full".into(),
+                op: "committing",
+                source: std::io::Error::from_raw_os_error(28),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Store for DiskFull {
+    fn commit(&self, c: &crate::store::Commit) -> Result<Vec<u64>, StoreError> {
+        self.check()?;
+        self.inner.commit(c)
+    }
+    fn is_seen(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.is_seen(id)
+    }
+    fn conversation(
+        &self,
+        key: &ConversationKey,
+    ) -> Result<Option<crate::case::Conversation>, StoreError> {
+        self.inner.conversation(key)
+    }
+    fn conversations(&self) -> Result<Vec<crate::case::Conversation>, StoreError> {
+        self.inner.conversations()
+    }
+    fn next_case_id(&self) -> Result<crate::case::CaseId, StoreError> {
+        self.check()?;
+        self.inner.next_case_id()
+    }
+    fn case(&self, id: crate::case::CaseId) -> Result<Option<crate::case::Case>, StoreError> {
+        self.inner.case(id)
+    }
+    fn case_by_desk(&self, e: &Endpoint) -> Result<Option<crate::case::CaseId>, StoreError> {
+        self.inner.case_by_desk(e)
+    }
+    fn cases_of_customer(
+        &self,
+        network: &str,
+        user: &str,
+    ) -> Result<Vec<crate::case::CaseId>, StoreError> {
+        self.inner.cases_of_customer(network, user)
+    }
+    fn open_cases(&self) -> Result<Vec<crate::case::Case>, StoreError> {
+        self.inner.open_cases()
+    }
+    fn cases_since(&self, since: Millis) -> Result<Vec<crate::case::Case>, StoreError> {
+        self.inner.cases_since(since)
+    }
+    fn twins(&self, m: &MessageRef) -> Result<Vec<MessageRef>, StoreError> {
+        self.inner.twins(m)
+    }
+    fn outbox_pending(&self) -> Result<Vec<(u64, crate::case::OutboxEntry)>, StoreError> {
+        self.inner.outbox_pending()
+    }
+    fn outbox_update(&self, seq: u64, e: &crate::case::OutboxEntry) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.outbox_update(seq, e)
+    }
+    fn outbox_done(
+        &self,
+        seq: u64,
+        mappings: &[(MessageRef, MessageRef)],
+        cases: &[crate::case::Case],
+    ) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.outbox_done(seq, mappings, cases)
+    }
+    fn bridge_get(&self, bridge: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.bridge_get(bridge, key)
+    }
+    fn bridge_put(&self, bridge: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.bridge_put(bridge, key, value)
+    }
+    fn prune_seen(&self, older_than: Millis) -> Result<usize, StoreError> {
+        self.inner.prune_seen(older_than)
+    }
+}
+
+async fn dispatch_acked(router: &Router, ev: Inbound) -> bool {
+    let (tx, mut rx) = inbound_channel(1);
+    let handled = tx.send_tracked(ev).await.unwrap();
+    let incoming = rx.recv_tracked().await.unwrap();
+    router.dispatch_tracked(incoming.event, incoming.ack);
+    tokio::time::timeout(Duration::from_secs(10), handled.wait())
+        .await
+        .expect("the ack is fired or dropped")
+}
+
+#[tokio::test]
+async fn events_are_acknowledged_once_stored_and_never_on_a_store_failure() {
+    let store = Arc::new(DiskFull::default());
+    let f = fixture_on(store.clone());
+    let room = "!support:localhost";
+    let mut failures = f.router.failures();
+
+    let first = inbound("$1", room, "@carol:localhost", "how do i reset my password");
+    assert!(
+        dispatch_acked(&f.router, first.clone()).await,
+        "stored, so acknowledged"
+    );
+    assert!(f.store.is_seen("$1").unwrap());
+    // Seen before (a redelivery after a restart): acknowledged, not redone.
+    assert!(dispatch_acked(&f.router, first).await);
+    assert!(failures.borrow().is_none());
+
+    // The disk fills: the event is not acknowledged and the daemon is told.
+    store.full.store(true, Ordering::SeqCst);
+    let second = inbound(
+        "$2",
+        room,
+        "@carol:localhost",
+        "where can i find my invoice",
+    );
+    assert!(!dispatch_acked(&f.router, second.clone()).await);
+    tokio::time::timeout(Duration::from_secs(10), failures.changed())
+        .await
+        .expect("a failure is reported")
+        .unwrap();
+    let failure = failures.borrow().clone().expect("failure text");
+    assert!(
+        failure.contains("/full") && failure.contains("committing"),
+        "{failure}"
+    );
+    assert!(!f.store.is_seen("$2").unwrap(), "nothing half-written");
+
+    // Space again, handoff restarted: the bridge offers the event again and
+    // it is answered then.
+    store.full.store(false, Ordering::SeqCst);
+    let restarted = fixture_on(store.clone());
+    assert!(dispatch_acked(&restarted.router, second).await);
+    until("the bot's reply to the second message", || {
+        !texts(&restarted.bridge).is_empty()
+    })
+    .await;
 }

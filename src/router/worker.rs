@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use handoff_bridge_api::Ack;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
@@ -21,12 +22,14 @@ use crate::store::{Commit, StoreError};
 /// Work for a conversation's worker.
 #[derive(Debug)]
 pub enum Job {
-    /// An inbound event with its network id (for dedupe) and, for customer
-    /// events, who the customer is (to start a new conversation).
+    /// An inbound event with its network id (for dedupe), for customer
+    /// events who the customer is (to start a new conversation), and the
+    /// bridge's acknowledgement, fired once the event is committed.
     Inbound {
         id: String,
         event: Box<Event>,
         customer: Option<Customer>,
+        ack: Option<Ack>,
     },
     /// Check timers (SLA, abandonment, queue position).
     Tick,
@@ -90,8 +93,17 @@ impl Worker {
                     id,
                     event,
                     customer,
-                } => self.handle(Some(id), *event, customer),
-                Job::Tick => self.handle(None, Event::Tick, None),
+                    ack,
+                } => {
+                    if self.handle(Some(id), *event, customer) {
+                        if let Some(ack) = ack {
+                            ack.handled();
+                        }
+                    }
+                }
+                Job::Tick => {
+                    self.handle(None, Event::Tick, None);
+                }
                 Job::Deliver(entries) => {
                     for e in entries {
                         let _ = self.deliveries.send(e);
@@ -139,7 +151,9 @@ impl Worker {
         })
     }
 
-    fn handle(&mut self, id: Option<String>, event: Event, customer: Option<Customer>) {
+    /// Steps and commits one event; true once it is handled for good
+    /// (committed, or committed before), false when the store failed.
+    fn handle(&mut self, id: Option<String>, event: Event, customer: Option<Customer>) -> bool {
         let shared = self.router.shared.clone();
         let now = shared.clock.now();
         let is_agent = matches!(event, Event::Agent { .. });
@@ -147,12 +161,12 @@ impl Worker {
             Ok(Some(s)) => s,
             Ok(None) => {
                 tracing::debug!("no conversation for this event; ignored");
-                self.commit_seen(id, now, Vec::new());
-                return;
+                return self.commit_seen(id, now, Vec::new());
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot load the conversation; event not handled");
-                return;
+                self.router.fail(&e);
+                return false;
             }
         };
         let world = StoreWorld {
@@ -181,10 +195,15 @@ impl Worker {
                     outbox,
                     mappings: Vec::new(),
                 };
-                if self.commit(commit) {
-                    let before = if new { None } else { Some(&state) };
-                    crate::metrics::record(&crate::metrics::observe(before, &t.state, now));
-                    self.state = Some(t.state);
+                match self.commit(commit) {
+                    Committed::Written => {
+                        let before = if new { None } else { Some(&state) };
+                        crate::metrics::record(&crate::metrics::observe(before, &t.state, now));
+                        self.state = Some(t.state);
+                        true
+                    }
+                    Committed::Before => true,
+                    Committed::Failed => false,
                 }
             }
             Err(refusal) => {
@@ -208,42 +227,50 @@ impl Worker {
                     }
                 }
                 if refusal == Refusal::NoCaseNumber {
-                    return; // not marked handled: a redelivery may succeed
+                    // The store could not count cases: not handled, and the
+                    // store error itself stops the daemon.
+                    self.router
+                        .fail(&"the store could not number a new case (see the error above)");
+                    return false;
                 }
-                self.commit_seen(id, now, notice);
+                self.commit_seen(id, now, notice)
             }
         }
     }
 
-    fn commit_seen(&mut self, id: Option<String>, now: i64, outbox: Vec<OutboxEntry>) {
+    /// Records `id` as handled (with `outbox`, if any); true unless the
+    /// store failed.
+    fn commit_seen(&mut self, id: Option<String>, now: i64, outbox: Vec<OutboxEntry>) -> bool {
         if id.is_none() && outbox.is_empty() {
-            return;
+            return true;
         }
-        self.commit(Commit {
+        let c = self.commit(Commit {
             at: now,
             seen_event: id,
             outbox,
             ..Commit::default()
         });
+        c != Committed::Failed
     }
 
-    /// Commits and queues the new entries; false if nothing was written.
-    fn commit(&mut self, commit: Commit) -> bool {
+    /// Commits and queues the new entries.
+    fn commit(&mut self, commit: Commit) -> Committed {
         match self.router.shared.store.commit(&commit) {
             Ok(seqs) => {
                 for (seq, entry) in seqs.into_iter().zip(commit.outbox) {
                     let _ = self.deliveries.send((seq, entry));
                 }
-                true
+                Committed::Written
             }
             Err(StoreError::AlreadySeen { .. }) => {
                 tracing::debug!("already handled by an earlier run");
-                false
+                Committed::Before
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot save the conversation; the event was not handled");
                 self.state = None;
-                false
+                self.router.fail(&e);
+                Committed::Failed
             }
         }
     }
@@ -288,6 +315,16 @@ impl Worker {
             }
         }
     }
+}
+
+/// What became of a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Committed {
+    Written,
+    /// The event was committed by an earlier run; nothing was written.
+    Before,
+    /// The store failed; nothing was written.
+    Failed,
 }
 
 /// Refusals worth telling the agent about (not strangers, not no-ops).

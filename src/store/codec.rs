@@ -52,12 +52,61 @@ pub(crate) fn endpoint_key(e: &Endpoint) -> Vec<u8> {
     buf
 }
 
-/// Prefix shared by every twin of `m`.
+/// Prefix shared by every twin of `m`: network, room and message id. The
+/// thread is where a message sits, not part of which message it is: Slack
+/// names a message by channel and ts alone (a `reaction_added` says nothing
+/// of the thread), and a Matrix event id is unique in its room.
 pub(crate) fn message_key(m: &MessageRef) -> Vec<u8> {
     let mut buf = Vec::with_capacity(48);
-    push_endpoint(&mut buf, &m.endpoint);
+    push_str(&mut buf, &m.endpoint.network);
+    push_str(&mut buf, &m.endpoint.room);
     push_str(&mut buf, &m.id);
     buf
+}
+
+fn read_str<'a>(bytes: &mut &'a [u8]) -> Option<&'a str> {
+    let (len, rest) = bytes.split_first_chunk::<4>()?;
+    let len = u32::from_be_bytes(*len) as usize;
+    if rest.len() < len {
+        return None;
+    }
+    let (s, rest) = rest.split_at(len);
+    *bytes = rest;
+    std::str::from_utf8(s).ok()
+}
+
+/// A twin key as format version 1 wrote it (for migration tests).
+#[cfg(test)]
+pub(crate) fn v1_twin_key(from: &MessageRef, to: &MessageRef) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for m in [from, to] {
+        push_endpoint(&mut buf, &m.endpoint);
+        push_str(&mut buf, &m.id);
+    }
+    buf
+}
+
+/// The source message of a twin key written by format version 1 (whose
+/// message keys also held the thread): network, room and id, or `None`
+/// when `key` is not such a key.
+pub(crate) fn v1_twin_source(key: &[u8]) -> Option<MessageRef> {
+    let mut rest = key;
+    let network = read_str(&mut rest)?;
+    let room = read_str(&mut rest)?;
+    let (flag, after) = rest.split_first()?;
+    rest = after;
+    match flag {
+        0 => {}
+        1 => {
+            read_str(&mut rest)?;
+        }
+        _ => return None,
+    }
+    let id = read_str(&mut rest)?;
+    Some(MessageRef {
+        endpoint: Endpoint::new(network, room),
+        id: id.to_string(),
+    })
 }
 
 /// Key of the mapping `from → to`.
@@ -130,6 +179,13 @@ pub(crate) fn show_key(bytes: &[u8], id_keyed: bool) -> String {
 mod tests {
     use super::*;
 
+    fn m(room: &str, id: &str) -> MessageRef {
+        MessageRef {
+            endpoint: Endpoint::new("slack", room),
+            id: id.into(),
+        }
+    }
+
     #[test]
     fn time_keys_sort_like_signed_times() {
         let times = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
@@ -140,15 +196,31 @@ mod tests {
 
     #[test]
     fn message_keys_are_prefix_free() {
-        let m = |room: &str, id: &str| MessageRef {
-            endpoint: Endpoint::new("slack", room),
-            id: id.into(),
-        };
         // "C1"+"23" must not be a prefix match for "C12"+"3".
         let a = message_key(&m("C1", "23"));
         let b = twin_key(&m("C12", "3"), &m("C1", "23"));
         assert!(!b.starts_with(&a));
         assert!(twin_key(&m("C1", "23"), &m("x", "y")).starts_with(&a));
+    }
+
+    #[test]
+    fn the_thread_is_not_part_of_a_message_key() {
+        let mut threaded = m("C1", "23");
+        threaded.endpoint.thread = Some("17".into());
+        assert_eq!(message_key(&threaded), message_key(&m("C1", "23")));
+    }
+
+    #[test]
+    fn version_1_twin_keys_are_read_back() {
+        let mut from = m("C1", "23");
+        from.endpoint.thread = Some("17".into());
+        let key = v1_twin_key(&from, &m("!room", "$ev"));
+        assert_eq!(v1_twin_source(&key), Some(m("C1", "23")));
+        assert_eq!(v1_twin_source(b"\0\0"), None);
+        assert_eq!(
+            v1_twin_source(&[0, 0, 0, 1, b'a', 0, 0, 0, 1, b'b', 9]),
+            None
+        );
     }
 
     #[test]

@@ -15,6 +15,18 @@ use handoff_bridge_api::{Endpoint, MessageRef, Millis};
 use super::{Commit, Store, StoreError};
 use crate::case::{Case, CaseId, Conversation, ConversationKey, OutboxEntry};
 
+/// Which message a ref names: network, room and id (the thread is where it
+/// sits, not part of its identity; see `codec::message_key`).
+type Identity = (String, String, String);
+
+fn identity(m: &MessageRef) -> Identity {
+    (
+        m.endpoint.network.clone(),
+        m.endpoint.room.clone(),
+        m.id.clone(),
+    )
+}
+
 #[derive(Default)]
 struct Inner {
     seen: BTreeMap<String, Millis>,
@@ -24,7 +36,8 @@ struct Inner {
     by_customer: BTreeSet<(String, String, CaseId)>,
     open: BTreeSet<CaseId>,
     outbox: BTreeMap<u64, OutboxEntry>,
-    twins: BTreeSet<(MessageRef, MessageRef)>,
+    /// (source identity, twin identity) → twin; see [`identity`].
+    twins: BTreeMap<(Identity, Identity), MessageRef>,
     bridge: BTreeMap<(String, String), Vec<u8>>,
     last_case_id: CaseId,
     last_outbox_seq: u64,
@@ -56,8 +69,8 @@ impl Inner {
 
     fn put_twins(&mut self, mappings: &[(MessageRef, MessageRef)]) {
         for (a, b) in mappings {
-            self.twins.insert((a.clone(), b.clone()));
-            self.twins.insert((b.clone(), a.clone()));
+            self.twins.insert((identity(a), identity(b)), b.clone());
+            self.twins.insert((identity(b), identity(a)), a.clone());
         }
     }
 }
@@ -167,11 +180,15 @@ impl Store for MemoryStore {
 
     fn twins(&self, m: &MessageRef) -> Result<Vec<MessageRef>, StoreError> {
         let s = self.lock();
-        Ok(s.twins
+        let from = identity(m);
+        let mut out: Vec<MessageRef> = s
+            .twins
             .iter()
-            .filter(|(from, _)| from == m)
+            .filter(|((f, _), _)| *f == from)
             .map(|(_, to)| to.clone())
-            .collect())
+            .collect();
+        out.sort();
+        Ok(out)
     }
 
     fn outbox_pending(&self) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {

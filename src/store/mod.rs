@@ -35,8 +35,9 @@ use handoff_bridge_api::{Endpoint, MessageRef, Millis};
 use crate::case::{Case, CaseId, Conversation, ConversationKey, OutboxEntry};
 
 /// The format version this build writes. Stores with a higher version are
-/// refused at open; lower versions would be migrated here.
-pub const FORMAT_VERSION: u32 = 1;
+/// refused at open; lower versions are migrated at open (`sled::open`).
+/// 2: twin keys hold network, room and id, no longer the thread.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Everything the router writes after the state machine handled one inbound
 /// event (or one timer): written in one transaction, durable on return.

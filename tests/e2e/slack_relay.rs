@@ -113,9 +113,11 @@ async fn everything_follows_both_ways_through_429s_and_a_socket_drop() {
     emu.clear_faults();
 
     // Customer edit and deletion follow into the thread.
+    // (The pinned summary at the root quotes recent lines too: skip it.)
     let twin_of = |n: usize| {
         emu.thread(&channel, &root_ts)
             .into_iter()
+            .filter(|m| m.ts.to_string() != root_ts)
             .find(|m| m.text.contains(&format!("customer line {n}")))
             .map(|m| m.ts.to_string())
             .expect("relayed line")
@@ -199,8 +201,11 @@ async fn everything_follows_both_ways_through_429s_and_a_socket_drop() {
         replaces(m).as_ref() == Some(&hi_twin.event_id) && m.body.contains("invoice 118")
     })
     .await;
-    // (An agent's reaction on a relayed customer message is not carried
-    // back yet: its twin lookup fails; see the session notes.)
+    // An agent's reaction on a relayed customer message lands on the
+    // customer's original (Slack names the message by channel and ts only).
+    emu.react_as(&alice, &channel, &twin_of(3), "eyes")
+        .expect("agent reacts");
+    common::wait_reaction(&carol, &room, &sent[2], "👀").await;
     let oops = emu
         .post_as(&alice, &channel, Some(&root_ts), "oops, wrong thread")
         .expect("agent posts");

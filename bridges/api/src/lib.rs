@@ -320,8 +320,113 @@ pub trait BridgeState: Send + Sync {
     fn put(&self, key: &str, value: &[u8]) -> Result<(), String>;
 }
 
+/// One inbound event on its way to the core, with the promise to say when
+/// the core is done with it.
+#[derive(Debug)]
+pub struct Incoming {
+    pub event: Inbound,
+    /// Fire once the event is handled; `None` when the bridge did not ask.
+    pub ack: Option<Ack>,
+}
+
+/// The core's word that an inbound event is handled: its effects (or the
+/// decision to ignore it) are durably stored. Dropping an `Ack` without
+/// calling [`Ack::handled`] means the event was *not* handled (the store
+/// failed, the core is stopping): the bridge must offer it again.
+#[derive(Debug)]
+pub struct Ack(tokio::sync::oneshot::Sender<()>);
+
+impl Ack {
+    /// The event is handled; the bridge may forget it.
+    pub fn handled(self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// What a bridge waits on to learn whether the core handled an event.
+#[derive(Debug)]
+pub struct Handled(tokio::sync::oneshot::Receiver<()>);
+
+impl Handled {
+    /// True once the core handled the event; false if it never will (the
+    /// [`Ack`] was dropped).
+    pub async fn wait(self) -> bool {
+        self.0.await.is_ok()
+    }
+}
+
+/// The core stopped listening.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the core stopped listening for inbound events")]
+pub struct Closed;
+
 /// Where a bridge delivers what happened on its network.
-pub type InboundSender = tokio::sync::mpsc::Sender<Inbound>;
+///
+/// A bridge that keeps its own position on the network (a sync token, a
+/// last seen timestamp) moves it only past events the core acknowledged
+/// ([`InboundSender::send_tracked`]); that closes the window in which a
+/// crash between "handed over" and "stored" would lose them.
+#[derive(Clone, Debug)]
+pub struct InboundSender(tokio::sync::mpsc::Sender<Incoming>);
+
+impl InboundSender {
+    /// Hands `event` over without waiting to learn whether it was handled.
+    pub async fn send(&self, event: Inbound) -> Result<(), Closed> {
+        self.0
+            .send(Incoming { event, ack: None })
+            .await
+            .map_err(|_| Closed)
+    }
+
+    /// Hands `event` over; the returned [`Handled`] resolves once the core
+    /// stored it (or decided to ignore it).
+    pub async fn send_tracked(&self, event: Inbound) -> Result<Handled, Closed> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.0
+            .send(Incoming {
+                event,
+                ack: Some(Ack(tx)),
+            })
+            .await
+            .map_err(|_| Closed)?;
+        Ok(Handled(rx))
+    }
+
+    /// Resolves when the core stopped listening.
+    pub async fn closed(&self) {
+        self.0.closed().await
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+}
+
+/// The core's end of an inbound channel.
+#[derive(Debug)]
+pub struct InboundReceiver(tokio::sync::mpsc::Receiver<Incoming>);
+
+impl InboundReceiver {
+    /// The next event with its acknowledgement, for a core that stores.
+    pub async fn recv_tracked(&mut self) -> Option<Incoming> {
+        self.0.recv().await
+    }
+
+    /// The next event, acknowledged as handled on receipt (tests, tools).
+    pub async fn recv(&mut self) -> Option<Inbound> {
+        let Incoming { event, ack } = self.0.recv().await?;
+        if let Some(ack) = ack {
+            ack.handled();
+        }
+        Some(event)
+    }
+}
+
+/// A bounded channel from bridges to the core.
+pub fn inbound_channel(capacity: usize) -> (InboundSender, InboundReceiver) {
+    let (tx, rx) = tokio::sync::mpsc::channel(capacity);
+    (InboundSender(tx), InboundReceiver(rx))
+}
 
 /// One chat network.
 ///
@@ -350,6 +455,46 @@ pub trait Bridge: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(id: &str) -> Inbound {
+        Inbound {
+            event_id: id.into(),
+            endpoint: Endpoint::new("matrix", "!r:x"),
+            sender: UserRef {
+                network: "matrix".into(),
+                id: "@c:x".into(),
+                display_name: None,
+                is_bot: false,
+            },
+            at: 0,
+            kind: InboundKind::Message {
+                id: id.into(),
+                body: Text::plain("hi"),
+                reply_to: None,
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn acks_say_whether_the_core_handled_an_event() {
+        let (tx, mut rx) = inbound_channel(4);
+        let first = tx.send_tracked(event("$1")).await.unwrap();
+        let second = tx.send_tracked(event("$2")).await.unwrap();
+        let a = rx.recv_tracked().await.unwrap();
+        assert_eq!(a.event.event_id, "$1");
+        a.ack.unwrap().handled();
+        assert!(first.wait().await);
+        // Dropped unacknowledged: not handled, offer it again.
+        drop(rx.recv_tracked().await.unwrap());
+        assert!(!second.wait().await);
+        // Plain `recv` acknowledges on receipt.
+        let third = tx.send_tracked(event("$3")).await.unwrap();
+        assert_eq!(rx.recv().await.unwrap().event_id, "$3");
+        assert!(third.wait().await);
+        drop(rx);
+        assert_eq!(tx.send(event("$4")).await, Err(Closed));
+        assert!(tx.is_closed());
+    }
 
     #[test]
     fn endpoint_display_shows_thread() {

@@ -40,6 +40,10 @@ pub struct MatrixBridgeConfig {
     pub encrypt_case_rooms: bool,
     /// How `connect` retries an unreachable homeserver.
     pub connect_retry: RetryPolicy,
+    /// Events per room in one `/sync` response (`None`: the homeserver's
+    /// default). Rooms with more new events than this come back "limited";
+    /// the gap is read with `/messages`, so nothing is skipped either way.
+    pub sync_timeline_limit: Option<u32>,
 }
 
 impl MatrixBridgeConfig {
@@ -65,6 +69,7 @@ impl MatrixBridgeConfig {
             max_media_bytes: 20 * 1024 * 1024,
             encrypt_case_rooms: false,
             connect_retry: RetryPolicy::default(),
+            sync_timeline_limit: None,
         }
     }
 }
@@ -77,6 +82,7 @@ impl fmt::Debug for MatrixBridgeConfig {
             .field("password", &"<redacted>")
             .field("device_name", &self.device_name)
             .field("data_dir", &self.data_dir)
+            .field("sync_timeline_limit", &self.sync_timeline_limit)
             .field("customer_rooms", &self.customer_rooms)
             .field("auto_join", &self.auto_join)
             .field("ignore_users", &self.ignore_users)

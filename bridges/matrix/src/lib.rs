@@ -11,6 +11,8 @@
 //! `BridgeState`), so a retry never acts twice.
 #![recursion_limit = "256"]
 
+/// One sync batch: from matrix-sdk, or re-read raw when it dropped one.
+mod batch;
 /// OpenCase, UpdateSummary and pinning.
 mod case;
 /// `MatrixBridgeConfig` and the connect retry policy.

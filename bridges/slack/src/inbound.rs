@@ -78,14 +78,21 @@ pub(crate) async fn run_worker(
         };
         for emit in emits {
             debug!(event_id = %emit.inbound.event_id, "relaying slack event");
-            if tx.send(emit.inbound).await.is_err() {
+            let Ok(handled) = tx.send_tracked(emit.inbound).await else {
                 debug!("the core stopped listening; inbound worker ends");
                 return;
+            };
+            let Some(mark) = emit.mark else { continue };
+            // Progress moves only past replies the core stored: a reply
+            // lost to a crash before that is read back on the next start.
+            if !handled.wait().await {
+                // The core's store failed and it is stopping; marking later
+                // replies would skip this one on the next start.
+                warn!(event_id = %mark.event_id, "the core did not store a reply; it is read back after a restart");
+                return;
             }
-            if let Some(mark) = emit.mark {
-                if let Err(e) = remember(&inner, &mark) {
-                    warn!(error = %e, "could not record relay progress");
-                }
+            if let Err(e) = remember(&inner, &mark) {
+                warn!(error = %e, "could not record relay progress");
             }
         }
     }

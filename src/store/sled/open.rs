@@ -11,6 +11,8 @@ use std::io::ErrorKind;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
+use ::sled::Transactional;
+
 use super::precheck::{self, holder_pid, MARKER_FILE, PID_FILE};
 use super::tx::{T, VERSION_KEY};
 use crate::store::{codec, StoreError, FORMAT_VERSION};
@@ -125,7 +127,10 @@ fn check_version(
                     supported: FORMAT_VERSION,
                 });
             }
-            if marker.is_none() {
+            if found < FORMAT_VERSION {
+                migrate(path, trees, found)?;
+                write_marker(path, FORMAT_VERSION)?;
+            } else if marker.is_none() {
                 write_marker(path, found)?;
             }
             Ok(())
@@ -149,6 +154,60 @@ fn check_version(
             Ok(())
         }
     }
+}
+
+/// Brings a store written by format version `found` to [`FORMAT_VERSION`]
+/// in one transaction (a crash leaves it wholly old or wholly new) and
+/// flushes it.
+///
+/// Version 1 → 2: twin keys no longer hold the thread of either message
+/// (see `codec::message_key`); every twin is re-keyed, none is dropped.
+fn migrate(path: &Path, trees: &[::sled::Tree], found: u32) -> Result<(), StoreError> {
+    let twins = &trees[T::Twins as usize];
+    let mut rekeyed = Vec::with_capacity(twins.len());
+    for kv in twins.iter() {
+        let (key, value) = kv.map_err(|e| sled_error(path, "reading twins to migrate", e))?;
+        let bad = |detail: String| {
+            StoreError::corrupt_record(path, T::Twins.name(), codec::show_key(&key, false), detail)
+        };
+        let from = codec::v1_twin_source(&key)
+            .ok_or_else(|| bad(format!("not a format {found} twin key")))?;
+        let to: handoff_bridge_api::MessageRef =
+            codec::decode(&value).map_err(|e| bad(e.to_string()))?;
+        rekeyed.push((key, codec::twin_key(&from, &to), value));
+    }
+    let meta = &trees[T::Meta as usize];
+    (twins, meta)
+        .transaction(|(twins, meta)| {
+            for (old, _, _) in &rekeyed {
+                twins.remove(old.clone())?;
+            }
+            for (_, new, value) in &rekeyed {
+                twins.insert(new.clone(), value.clone())?;
+            }
+            meta.insert(VERSION_KEY, &FORMAT_VERSION.to_be_bytes())?;
+            Ok::<_, ::sled::transaction::ConflictableTransactionError<()>>(())
+        })
+        .map_err(|e| match e {
+            ::sled::transaction::TransactionError::Storage(e) => {
+                sled_error(path, "migrating the store", e)
+            }
+            ::sled::transaction::TransactionError::Abort(()) => StoreError::Corrupt {
+                path: path.to_path_buf(),
+                detail: "the migration transaction aborted".into(),
+            },
+        })?;
+    twins
+        .flush()
+        .map_err(|e| sled_error(path, "flushing the migrated store", e))?;
+    tracing::info!(
+        path = %path.display(),
+        from = found,
+        to = FORMAT_VERSION,
+        twins = rekeyed.len(),
+        "migrated the store"
+    );
+    Ok(())
 }
 
 fn recovered_empty(path: &Path) -> StoreError {

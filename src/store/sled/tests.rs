@@ -334,7 +334,7 @@ fn a_newer_format_is_refused() {
             err,
             StoreError::NewerFormat {
                 found: 99,
-                supported: 1,
+                supported: crate::store::FORMAT_VERSION,
                 ..
             }
         ),
@@ -344,14 +344,54 @@ fn a_newer_format_is_refused() {
 }
 
 #[test]
+fn a_version_1_store_is_migrated_and_keeps_every_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let threaded = |room: &str, id: &str, thread: &str| {
+        let mut m = msg("slack", room, id);
+        m.endpoint.thread = Some(thread.into());
+        m
+    };
+    let (customer, agent_copy) = (msg("matrix", "!c", "$1"), threaded("C1", "2.0", "1.0"));
+    {
+        // Written the way format 1 wrote twins, with the thread in the key.
+        let s = SledStore::open(dir.path()).unwrap();
+        let twins = s.tree(T::Twins);
+        for (a, b) in [(&customer, &agent_copy), (&agent_copy, &customer)] {
+            twins
+                .insert(codec::v1_twin_key(a, b), codec::encode(b).unwrap())
+                .unwrap();
+        }
+        s.tree(T::Meta)
+            .insert(VERSION_KEY, &1u32.to_be_bytes())
+            .unwrap();
+        s.flush().unwrap();
+    }
+    std::fs::write(dir.path().join(super::precheck::MARKER_FILE), "1").unwrap();
+
+    let s = SledStore::open(dir.path()).unwrap();
+    assert_eq!(s.twins(&customer).unwrap(), vec![agent_copy.clone()]);
+    // Found with or without the thread (a Slack reaction names no thread).
+    assert_eq!(
+        s.twins(&msg("slack", "C1", "2.0")).unwrap(),
+        vec![customer.clone()]
+    );
+    assert_eq!(s.twins(&agent_copy).unwrap(), vec![customer.clone()]);
+    assert_eq!(s.tree(T::Twins).len(), 2, "old keys left behind");
+    let version = s.tree(T::Meta).get(VERSION_KEY).unwrap().unwrap();
+    assert_eq!(&version[..], &crate::store::FORMAT_VERSION.to_be_bytes());
+    let marker = std::fs::read_to_string(dir.path().join(super::precheck::MARKER_FILE)).unwrap();
+    assert_eq!(marker, crate::store::FORMAT_VERSION.to_string());
+}
+
+#[test]
 fn a_newer_format_marker_is_refused_before_sled_opens() {
     let dir = tempfile::tempdir().unwrap();
     filled_store(dir.path());
-    std::fs::write(dir.path().join(super::precheck::MARKER_FILE), "2").unwrap();
+    std::fs::write(dir.path().join(super::precheck::MARKER_FILE), "99").unwrap();
     let before = snapshot(dir.path());
     let err = SledStore::open(dir.path()).unwrap_err();
     assert!(
-        matches!(err, StoreError::NewerFormat { found: 2, .. }),
+        matches!(err, StoreError::NewerFormat { found: 99, .. }),
         "{err:?}"
     );
     assert_eq!(snapshot(dir.path()), before);
@@ -377,7 +417,10 @@ fn a_store_sled_recovers_as_empty_is_refused_untouched() {
             .contains("recovered none of handoff's records"),
         "{err}"
     );
-    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "1");
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        crate::store::FORMAT_VERSION.to_string()
+    );
     let err = SledStore::open(dir.path()).unwrap_err();
     assert!(err.is_corrupt(), "a second attempt must refuse too: {err}");
 }

@@ -191,6 +191,25 @@ pub(crate) fn twins_are_stored_both_ways(s: Arc<dyn Store>) {
     assert_eq!(s.twins(&b).unwrap(), vec![a]);
 }
 
+pub(crate) fn twins_are_found_without_the_thread(s: Arc<dyn Store>) {
+    let customer = msg("matrix", "!r", "$a");
+    let mut in_thread = msg("slack", "C1", "2.0");
+    in_thread.endpoint.thread = Some("1.0".into());
+    s.commit(&Commit {
+        mappings: vec![(customer.clone(), in_thread.clone())],
+        ..Commit::default()
+    })
+    .unwrap();
+    // A Slack reaction names channel and ts only; the twin keeps its thread.
+    assert_eq!(
+        s.twins(&msg("slack", "C1", "2.0")).unwrap(),
+        vec![customer.clone()]
+    );
+    assert_eq!(s.twins(&in_thread).unwrap(), vec![customer.clone()]);
+    assert_eq!(s.twins(&customer).unwrap(), vec![in_thread]);
+    assert!(s.twins(&msg("slack", "C2", "2.0")).unwrap().is_empty());
+}
+
 pub(crate) fn conversations_are_listed_by_key(s: Arc<dyn Store>) {
     for user in ["@c:x", "@a:x", "@b:x"] {
         s.commit(&Commit {

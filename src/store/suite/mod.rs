@@ -46,6 +46,7 @@ macro_rules! store_suite {
             open_cases_follow_state,
             cases_since_uses_opened_at,
             twins_are_stored_both_ways,
+            twins_are_found_without_the_thread,
             outbox_keeps_order_and_updates,
             outbox_done_is_atomic_and_final,
             bridge_state_is_per_bridge,

@@ -202,36 +202,10 @@ impl Daemon {
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
-    /// Warning and error lines of the log (ANSI colours are off: the log
-    /// is a file): how many in total, and the `limit` most frequent kinds
-    /// (level, target and message without fields) with their counts.
+    /// Warning and error lines of the log: how many in total, and the
+    /// `limit` most frequent kinds with their counts (see [`problems`]).
     pub fn problems(&self, limit: usize) -> (usize, Vec<String>) {
-        let text = self.log_text();
-        let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
-        let mut total = 0;
-        for line in text.lines() {
-            let Some(at) = line.find(" WARN ").or_else(|| line.find(" ERROR ")) else {
-                continue;
-            };
-            total += 1;
-            let kind: String = line[at..].trim().chars().take(120).collect();
-            // Request ids, ports and event ids differ per line: group by
-            // the text before the first field or digit run.
-            let kind = kind
-                .split(|c: char| c == '{' || c.is_ascii_digit())
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            *kinds.entry(kind).or_default() += 1;
-        }
-        let mut sorted: Vec<(String, usize)> = kinds.into_iter().collect();
-        sorted.sort_by_key(|k| std::cmp::Reverse(k.1));
-        let shown = sorted
-            .into_iter()
-            .take(limit)
-            .map(|(k, n)| format!("{n:>5} × {k}"))
-            .collect();
-        (total, shown)
+        problems(&self.log_text(), limit)
     }
 
     /// Kills the process and waits for it.
@@ -245,6 +219,40 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Warning and error lines of a tracing log (no ANSI colours: the daemon
+/// logs to a file): how many in total, and the `limit` most frequent kinds
+/// ("LEVEL message", the message cut at its first field or digit so that
+/// lines differing only in ids, ports or counts group) with their counts.
+pub fn problems(log: &str, limit: usize) -> (usize, Vec<String>) {
+    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut total = 0;
+    for line in log.lines() {
+        let Some(at) = line.find(" WARN ").or_else(|| line.find(" ERROR ")) else {
+            continue;
+        };
+        total += 1;
+        let rest = line[at..].trim_start();
+        let (level, rest) = rest.split_once(' ').unwrap_or((rest, ""));
+        // Spans print as `name{fields}:`; the message follows the last `}: `.
+        let message = rest.rsplit("}: ").next().unwrap_or(rest).trim();
+        let message = message
+            .split(|c: char| c == '{' || c.is_ascii_digit())
+            .next()
+            .unwrap_or_default()
+            .trim_end();
+        let kind: String = format!("{level} {message}").chars().take(110).collect();
+        *kinds.entry(kind).or_default() += 1;
+    }
+    let mut sorted: Vec<(String, usize)> = kinds.into_iter().collect();
+    sorted.sort_by_key(|k| std::cmp::Reverse(k.1));
+    let shown = sorted
+        .into_iter()
+        .take(limit)
+        .map(|(k, n)| format!("{n:>5} × {k}"))
+        .collect();
+    (total, shown)
 }
 
 /// Clock ticks per second for `/proc/<pid>/stat` (`getconf CLK_TCK`;
@@ -282,4 +290,29 @@ pub fn dir_size(dir: &Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_group_by_level_and_message() {
+        let log = "\
+2026-01-01T00:00:00.000001Z  INFO handoff: handoff is running
+2026-01-01T00:00:00.000002Z  WARN matrix_sdk_crypto::backups: Trying to backup room keys
+2026-01-01T00:00:00.000003Z  WARN matrix_sdk_crypto::backups: Trying to backup room keys
+2026-01-01T00:00:00.000004Z ERROR send{request_id=\"REQ-3\" uri=\"http://x/a\"}: matrix_sdk::http_client: Error while sending request: 404
+2026-01-01T00:00:00.000005Z ERROR conversation{key=a}:send{request_id=\"REQ-9\"}: matrix_sdk::http_client: Error while sending request: 404
+";
+        let (total, shown) = problems(log, 5);
+        assert_eq!(total, 4);
+        assert_eq!(
+            shown,
+            vec![
+                "    2 × ERROR matrix_sdk::http_client: Error while sending request:".to_string(),
+                "    2 × WARN matrix_sdk_crypto::backups: Trying to backup room keys".to_string(),
+            ]
+        );
+    }
 }

@@ -104,6 +104,15 @@ impl Drop for Handoff {
         if std::thread::panicking() {
             let log = self.log();
             let tail: Vec<&str> = log.lines().rev().take(150).collect();
+            let dir = self.log.parent().and_then(|d| d.file_name());
+            let keep = std::env::temp_dir().join(format!(
+                "handoff-e2e-{}.log",
+                dir.map(|d| d.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            ));
+            if std::fs::write(&keep, &log).is_ok() {
+                eprintln!("---- full handoff log kept at {} ----", keep.display());
+            }
             eprintln!("---- handoff log (last 150 lines) ----");
             for line in tail.iter().rev() {
                 eprintln!("{line}");

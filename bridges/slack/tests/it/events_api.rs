@@ -8,20 +8,20 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use handoff_bridge_api::{Bridge, Endpoint, Inbound, InboundKind};
+use handoff_bridge_api::InboundReceiver;
+use handoff_bridge_api::{Bridge, Endpoint, InboundKind};
 use handoff_slack::{SlackBridge, SlackBridgeConfig};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use slack_emulator::{Delivery, DeliveryKind, Emulator, EmulatorConfig};
-use tokio::sync::mpsc;
 
 pub(crate) const SECRET: &str = "test-signing-secret";
 
 pub(crate) struct Setup {
     pub emu: Emulator,
     pub bridge: Arc<SlackBridge>,
-    pub rx: mpsc::Receiver<Inbound>,
+    pub rx: InboundReceiver,
     pub url: String,
 }
 
@@ -52,7 +52,7 @@ pub(crate) async fn setup() -> Setup {
             .expect("connects"),
     );
     assert_eq!(bridge.events_addr().map(|a| a.port()), Some(port));
-    let (tx, rx) = mpsc::channel(64);
+    let (tx, rx) = handoff_bridge_api::inbound_channel(64);
     let b = bridge.clone();
     tokio::spawn(async move { b.run(tx).await });
     Setup {

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use handoff_bridge_api::InboundReceiver;
 use handoff_bridge_api::{Inbound, InboundKind};
 use handoff_slack::SlackBridge;
 use serde_json::json;
 use slack_emulator::{DeliveryKind, DeliveryOutcome, Emulator, EmulatorConfig};
-use tokio::sync::mpsc;
 
 const QUIET: Duration = Duration::from_millis(700);
 
@@ -88,7 +88,7 @@ fn slack_event_id(emu: &Emulator, pred: impl Fn(&serde_json::Value) -> bool) -> 
 /// Redelivers `event_id` three times; returns what arrived meanwhile.
 async fn three_redeliveries(
     emu: &Emulator,
-    rx: &mut mpsc::Receiver<Inbound>,
+    rx: &mut InboundReceiver,
     event_id: &str,
 ) -> Vec<Inbound> {
     let mut got = Vec::new();
@@ -103,7 +103,7 @@ async fn three_redeliveries(
 
 async fn four_deliveries_are_one_event(
     emu: &Emulator,
-    mut rx: mpsc::Receiver<Inbound>,
+    mut rx: InboundReceiver,
     root: &str,
     channel: &str,
 ) {

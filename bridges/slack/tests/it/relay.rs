@@ -246,7 +246,7 @@ async fn a_revoked_app_token_stops_run_with_auth() {
     let emu = emulator(EmulatorConfig::default()).await;
     let bridge = bridge(&emu, Arc::new(MemState::default())).await;
     emu.revoke_token(emu.app_token());
-    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let (tx, _rx) = handoff_bridge_api::inbound_channel(1);
     let err = tokio::time::timeout(WAIT, bridge.run(tx))
         .await
         .expect("run returns")

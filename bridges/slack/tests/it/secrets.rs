@@ -40,7 +40,7 @@ async fn no_token_or_signing_secret_reaches_logs_errors_or_debug() {
             .await
             .unwrap(),
     );
-    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let (tx, mut rx) = handoff_bridge_api::inbound_channel(16);
     let runner = bridge.clone();
     let run = tokio::spawn(async move { runner.run(tx).await });
     emu.wait_for_sockets(1, WAIT).await.unwrap();
@@ -57,7 +57,7 @@ async fn no_token_or_signing_secret_reaches_logs_errors_or_debug() {
         .unwrap()
         .expect("a shut down run is Ok");
     // Revoked at start: run fails with Auth.
-    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let (tx, _rx) = handoff_bridge_api::inbound_channel(1);
     let err = bridge
         .run(tx)
         .await

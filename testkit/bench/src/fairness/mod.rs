@@ -150,7 +150,7 @@ pub async fn run(opts: FairnessOpts, report: &mut Report) -> anyhow::Result<()> 
     });
     // The bridge's own events (its posts echo back) go through the router
     // as in the daemon.
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let (tx, mut rx) = handoff_bridge_api::inbound_channel(1024);
     let runner = {
         let slack = slack.clone();
         tokio::spawn(async move { slack.run(tx).await })

@@ -11,17 +11,17 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use handoff_bridge_api::InboundReceiver;
 use handoff_bridge_api::{Bridge, BridgeState, Inbound};
 use handoff_matrix::{MatrixBridge, MatrixBridgeConfig, RetryPolicy};
 use matrix_sdk::ruma::RoomId;
 use synapse_testkit::{Synapse, TestClient};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub mod logs;
 
 pub const PASSWORD: &str = "correct horse battery";
-pub const WAIT: Duration = Duration::from_secs(20);
+pub const WAIT: Duration = Duration::from_secs(60);
 
 /// `BridgeState` in memory (the real one is the core's store).
 #[derive(Default)]
@@ -90,14 +90,14 @@ pub fn config(synapse: &Synapse, data_dir: &Path) -> MatrixBridgeConfig {
 /// A running bridge: its `run` loop in a task and the inbound receiver.
 pub struct Running {
     pub bridge: Arc<MatrixBridge>,
-    pub rx: mpsc::Receiver<Inbound>,
+    pub rx: InboundReceiver,
     pub task: JoinHandle<()>,
 }
 
 impl Running {
     pub async fn start(cfg: MatrixBridgeConfig, state: Arc<MemState>) -> Running {
         let bridge = Arc::new(MatrixBridge::connect(cfg, state).await.expect("connect"));
-        let (tx, rx) = mpsc::channel(256);
+        let (tx, rx) = handoff_bridge_api::inbound_channel(256);
         let runner = bridge.clone();
         let task = tokio::spawn(async move {
             if let Err(e) = runner.run(tx).await {

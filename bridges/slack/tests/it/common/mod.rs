@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use handoff_bridge_api::InboundReceiver;
 use handoff_bridge_api::{
     Action, Bridge, BridgeState, Button, CaseSummary, Delivered, DeskTarget, Inbound, Outgoing,
 };
 use handoff_slack::{RetryPolicy, SlackBridge, SlackBridgeConfig};
 use slack_emulator::{Emulator, EmulatorConfig};
-use tokio::sync::mpsc;
 
 pub mod arbitrary;
 pub mod logs;
@@ -84,8 +84,8 @@ pub async fn bridge(emu: &Emulator, state: Arc<MemState>) -> Arc<SlackBridge> {
 }
 
 /// Starts `run` and waits for Socket Mode connections to be up.
-pub async fn run(emu: &Emulator, bridge: &Arc<SlackBridge>) -> mpsc::Receiver<Inbound> {
-    let (tx, rx) = mpsc::channel(256);
+pub async fn run(emu: &Emulator, bridge: &Arc<SlackBridge>) -> InboundReceiver {
+    let (tx, rx) = handoff_bridge_api::inbound_channel(256);
     let b = bridge.clone();
     tokio::spawn(async move { b.run(tx).await });
     emu.wait_for_sockets(1, WAIT)
@@ -95,7 +95,7 @@ pub async fn run(emu: &Emulator, bridge: &Arc<SlackBridge>) -> mpsc::Receiver<In
 }
 
 /// The next inbound event, failing the test after `WAIT`.
-pub async fn next(rx: &mut mpsc::Receiver<Inbound>) -> Inbound {
+pub async fn next(rx: &mut InboundReceiver) -> Inbound {
     tokio::time::timeout(WAIT, rx.recv())
         .await
         .expect("an inbound event in time")
@@ -103,7 +103,7 @@ pub async fn next(rx: &mut mpsc::Receiver<Inbound>) -> Inbound {
 }
 
 /// Asserts nothing arrives within `d`.
-pub async fn nothing_within(rx: &mut mpsc::Receiver<Inbound>, d: Duration) {
+pub async fn nothing_within(rx: &mut InboundReceiver, d: Duration) {
     if let Ok(Some(ev)) = tokio::time::timeout(d, rx.recv()).await {
         panic!("unexpected inbound event: {ev:?}");
     }
