@@ -42,10 +42,11 @@ pub enum DaemonError {
         network: String,
         source: handoff_bridge_api::BridgeError,
     },
-    /// A write failed while running (disk full, I/O error): handoff stops
-    /// rather than go on without recording what it does.
-    #[error("{0}; handoff stopped so that nothing is lost: free space or fix the store, then start it again (unfinished events are offered again)")]
-    StoreFailed(String),
+    /// Something that must not be worked around failed while running (a
+    /// store write: disk full, I/O error; credentials a network revoked):
+    /// handoff stops rather than go on losing work.
+    #[error("{0}; handoff stopped so that nothing is lost: fix the cause (free space, repair the store, renew the token) and start it again; unfinished work is picked up")]
+    Stopped(String),
 }
 
 /// How often timers (SLA, abandonment, queue position) are checked.
@@ -149,7 +150,7 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
             Ok(()) = failures.changed() => {
                 if let Some(failure) = failures.borrow().clone() {
                     ticker.abort();
-                    return Err(DaemonError::StoreFailed(failure));
+                    return Err(DaemonError::Stopped(failure));
                 }
             }
             _ = &mut shutdown => {

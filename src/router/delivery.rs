@@ -64,6 +64,14 @@ async fn deliver(
                 router.fail(&e);
                 return;
             }
+            Err(Failure::Auth(e)) => {
+                // Credentials revoked or wrong: every later send would fail
+                // too. The entry stays in the outbox and the daemon stops,
+                // so it is delivered once the token is fixed.
+                tracing::error!(error = %e, seq, "the network refused our credentials");
+                router.fail(&e);
+                return;
+            }
             Err(Failure::Give(reason)) => {
                 tracing::error!(seq, key = %entry.key, %reason, "delivery failed for good; dropped");
                 if let Err(e) = store.outbox_done(seq, &[], &[]) {
@@ -96,6 +104,8 @@ enum Failure {
     /// Retry after this long (zero: use the backoff).
     Retry(Duration),
     Store(crate::store::StoreError),
+    /// The network rejected our credentials.
+    Auth(BridgeError),
     Give(String),
 }
 
@@ -144,6 +154,10 @@ async fn try_once(
             crate::metrics::delivery_retry(&network, "unavailable");
             tracing::warn!(error = %e, seq, "delivery failed; will retry");
             return Err(Failure::Retry(Duration::ZERO));
+        }
+        Err(e @ BridgeError::Auth { .. }) => {
+            crate::metrics::delivery_failed(&network);
+            return Err(Failure::Auth(e));
         }
         Err(e) => {
             crate::metrics::delivery_failed(&network);

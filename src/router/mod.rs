@@ -89,7 +89,7 @@ pub struct Shared {
 pub struct Router {
     shared: Arc<Shared>,
     workers: Arc<Mutex<HashMap<ConversationKey, mpsc::UnboundedSender<Job>>>>,
-    /// The first store failure that stopped an event from being handled.
+    /// The first failure that must stop the daemon (see [`Router::failures`]).
     failure: Arc<watch::Sender<Option<String>>>,
 }
 
@@ -102,16 +102,19 @@ impl Router {
         }
     }
 
-    /// Watches for a store failure: the daemon stops on the first one
-    /// rather than carry on while events go unrecorded (the bridges offer
-    /// unacknowledged events again after the restart).
+    /// Watches for a failure the daemon must stop on (a store write, or
+    /// credentials a network refused): it stops on the first one rather
+    /// than carry on while work goes unrecorded or undelivered (the bridges
+    /// offer unacknowledged events again after the restart; the outbox
+    /// keeps what was not sent).
     pub fn failures(&self) -> watch::Receiver<Option<String>> {
         self.failure.subscribe()
     }
 
-    /// Reports a store failure that left an event or a delivery unrecorded.
+    /// Reports a failure that left an event unrecorded or a delivery
+    /// undone.
     fn fail(&self, e: &dyn std::fmt::Display) {
-        tracing::error!(error = %e, "the store failed; stopping so that nothing is lost");
+        tracing::error!(error = %e, "stopping so that nothing is lost");
         self.failure.send_if_modified(|f| {
             let first = f.is_none();
             if first {

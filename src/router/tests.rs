@@ -20,6 +20,8 @@ struct Recorder {
     sent: Mutex<Vec<Outgoing>>,
     by_key: Mutex<HashMap<String, Delivered>>,
     fail_next: AtomicU32,
+    /// Answer every send with `Auth` (a revoked token).
+    revoked: std::sync::atomic::AtomicBool,
     counter: AtomicU32,
 }
 
@@ -35,6 +37,12 @@ impl Bridge for Recorder {
         Ok(())
     }
     async fn send(&self, out: &Outgoing) -> Result<Delivered, BridgeError> {
+        if self.revoked.load(Ordering::SeqCst) {
+            return Err(BridgeError::Auth {
+                network: "matrix".into(),
+                detail: "token revoked".into(),
+            });
+        }
         if self.fail_next.load(Ordering::SeqCst) > 0 {
             self.fail_next.fetch_sub(1, Ordering::SeqCst);
             return Err(BridgeError::RateLimited {
@@ -435,6 +443,44 @@ async fn events_are_acknowledged_once_stored_and_never_on_a_store_failure() {
     assert!(dispatch_acked(&restarted.router, second).await);
     until("the bot's reply to the second message", || {
         !texts(&restarted.bridge).is_empty()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn revoked_credentials_stop_the_daemon_and_keep_the_outbox() {
+    let f = fixture();
+    let mut failures = f.router.failures();
+    f.bridge.revoked.store(true, Ordering::SeqCst);
+    f.router.dispatch(inbound(
+        "$1",
+        "!support:localhost",
+        "@carol:localhost",
+        "how do i reset my password",
+    ));
+    tokio::time::timeout(Duration::from_secs(10), failures.changed())
+        .await
+        .expect("the failure is reported")
+        .unwrap();
+    let failure = failures.borrow().clone().unwrap_or_default();
+    assert!(failure.contains("token revoked"), "{failure}");
+    // Not dropped as failed for good: delivered after the restart.
+    assert_eq!(f.store.outbox_pending().unwrap().len(), 1);
+    f.bridge.revoked.store(false, Ordering::SeqCst);
+    let restarted = Router::new(Shared {
+        engine: f.router.shared().engine.clone(),
+        store: f.store.clone(),
+        bridges: f.router.shared().bridges.clone(),
+        clock: Arc::new(SystemClock),
+        retry: RetryPolicy::default(),
+    });
+    assert_eq!(restarted.drain_outbox().unwrap(), 1);
+    until("the answer after the restart", || {
+        !texts(&f.bridge).is_empty()
+    })
+    .await;
+    until("the outbox drained", || {
+        f.store.outbox_pending().unwrap().is_empty()
     })
     .await;
 }
