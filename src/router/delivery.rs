@@ -1,19 +1,59 @@
-//! One conversation's delivery task: sends its outbox entries in order,
-//! waiting and retrying (capped exponential backoff with jitter, or the
-//! network's own `retry_after`) while a failure may pass, so nothing is
-//! lost or reordered within a conversation while other conversations go on.
+//! One conversation's delivery: sends its outbox entries in order per
+//! destination, waiting and retrying (capped exponential backoff with
+//! jitter, or the network's own `retry_after`) while a failure may pass,
+//! so nothing is lost or reordered while other conversations go on.
+//!
+//! Two lanes per conversation: what goes to the customer and what goes to
+//! the case desk. Order matters only within a destination, so a slow or
+//! failing network on one side never holds up the other (an agent's reply
+//! waiting out a homeserver outage does not delay the customer's next
+//! message in the agents' thread).
 
 use std::time::Duration;
 
 use handoff_bridge_api::{BridgeError, Delivered};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use super::resolve::{resolve, After, Resolved};
 use super::{Job, Router};
 use crate::case::{CaseDesk, ConversationKey, OutboxEntry};
-use crate::conversation::Effect;
+use crate::conversation::{Effect, Side};
 
+/// Hands each entry to its destination's lane, keeping sequence order
+/// within each lane; ends when the worker is gone and the lanes drained.
 pub(super) async fn run(
+    router: Router,
+    key: ConversationKey,
+    mut rx: mpsc::UnboundedReceiver<(u64, OutboxEntry)>,
+    jobs: mpsc::WeakUnboundedSender<Job>,
+) {
+    let span = tracing::Span::current();
+    let mut lanes = Vec::with_capacity(2);
+    let mut tasks = Vec::with_capacity(2);
+    for _ in [Side::Customer, Side::Desk] {
+        let (tx, lane_rx) = mpsc::unbounded_channel();
+        lanes.push(tx);
+        tasks.push(tokio::spawn(
+            lane(router.clone(), key.clone(), lane_rx, jobs.clone()).instrument(span.clone()),
+        ));
+    }
+    while let Some(item) = rx.recv().await {
+        let i = match side_of(&item.1.effect) {
+            Side::Customer => 0,
+            Side::Desk => 1,
+        };
+        if lanes[i].send(item).is_err() {
+            tracing::error!("a delivery lane stopped; the entry stays in the outbox");
+        }
+    }
+    drop(lanes);
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+async fn lane(
     router: Router,
     key: ConversationKey,
     mut rx: mpsc::UnboundedReceiver<(u64, OutboxEntry)>,
@@ -21,6 +61,17 @@ pub(super) async fn run(
 ) {
     while let Some((seq, entry)) = rx.recv().await {
         deliver(&router, &key, seq, entry, &jobs).await;
+    }
+}
+
+/// Which side an effect is delivered to.
+fn side_of(effect: &Effect) -> Side {
+    match effect {
+        Effect::Say { .. } => Side::Customer,
+        Effect::Relay { to, .. } => *to,
+        Effect::OpenCase { .. } | Effect::UpdateSummary { .. } | Effect::Notify { .. } => {
+            Side::Desk
+        }
     }
 }
 

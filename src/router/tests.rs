@@ -22,6 +22,8 @@ struct Recorder {
     fail_next: AtomicU32,
     /// Answer every send with `Auth` (a revoked token).
     revoked: std::sync::atomic::AtomicBool,
+    /// Sends into this room are rate limited (a slow network there).
+    stalled_room: Mutex<Option<String>>,
     counter: AtomicU32,
 }
 
@@ -41,6 +43,16 @@ impl Bridge for Recorder {
             return Err(BridgeError::Auth {
                 network: "matrix".into(),
                 detail: "token revoked".into(),
+            });
+        }
+        let to_room = match &out.action {
+            Action::Send { to, .. } => Some(to.room.clone()),
+            _ => None,
+        };
+        if to_room.is_some() && *self.stalled_room.lock().unwrap() == to_room {
+            return Err(BridgeError::RateLimited {
+                network: "matrix".into(),
+                retry_after_ms: 20,
             });
         }
         if self.fail_next.load(Ordering::SeqCst) > 0 {
@@ -483,4 +495,66 @@ async fn revoked_credentials_stop_the_daemon_and_keep_the_outbox() {
         f.store.outbox_pending().unwrap().is_empty()
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_stalled_customer_room_does_not_hold_up_the_desk() {
+    let f = fixture();
+    let customer_room = "!support:localhost";
+    f.router.dispatch(inbound(
+        "$1",
+        customer_room,
+        "@carol:localhost",
+        "I want to talk to a human",
+    ));
+    until("the case room", || {
+        f.store
+            .case(1)
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.desk.is_some())
+    })
+    .await;
+    until("the handover message", || {
+        f.store.outbox_pending().unwrap().is_empty()
+    })
+    .await;
+    // The customer's homeserver room stops taking messages: the agent's
+    // reply waits there...
+    *f.bridge.stalled_room.lock().unwrap() = Some(customer_room.into());
+    f.router.dispatch(inbound(
+        "$2",
+        "!case1:localhost",
+        "@alice:localhost",
+        "Hello Carol",
+    ));
+    // ...while the customer's next message still reaches the agents.
+    f.router.dispatch(inbound(
+        "$3",
+        customer_room,
+        "@carol:localhost",
+        "are you there?",
+    ));
+    until("the customer's line on the desk", || {
+        texts(&f.bridge).iter().any(|t| t == "are you there?")
+    })
+    .await;
+    assert!(!texts(&f.bridge).iter().any(|t| t == "Hello Carol"));
+    // The room recovers; the waiting reply arrives, once.
+    *f.bridge.stalled_room.lock().unwrap() = None;
+    until("the agent's reply", || {
+        texts(&f.bridge).iter().any(|t| t == "Hello Carol")
+    })
+    .await;
+    until("the outbox drained", || {
+        f.store.outbox_pending().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(
+        texts(&f.bridge)
+            .iter()
+            .filter(|t| *t == "Hello Carol")
+            .count(),
+        1
+    );
 }

@@ -1,12 +1,18 @@
-//! End-to-end tests of the real `handoff` binary: CLI, Matrix journeys on a real Synapse, Slack desk via the emulator
+//! End-to-end tests of the real `handoff` binary: CLI, Matrix journeys on a real Synapse, Slack desk via the emulator,
+//! faults (SIGKILL crashes, downtime, outages, a full disk) and a 100-conversation load run
 //! (one test binary, so each heavy dependency is linked once).
 
 #![recursion_limit = "256"]
 
 mod cli;
 mod common;
+mod crash;
+mod downtime;
+mod full_disk;
+mod load;
 mod manager;
 mod matrix_e2e;
 mod matrix_relay;
+mod outage;
 mod slack_e2e;
 mod slack_relay;

@@ -17,6 +17,24 @@ use super::precheck::{self, holder_pid, MARKER_FILE, PID_FILE};
 use super::tx::{T, VERSION_KEY};
 use crate::store::{codec, StoreError, FORMAT_VERSION};
 
+/// sled 0.34 re-wraps some OS errors with their `Debug` text as the message
+/// (`Os { code: 28, kind: StorageFull, ... }`); give them back their plain
+/// OS wording ("No space left on device (os error 28)").
+fn plain_io(e: std::io::Error) -> std::io::Error {
+    if e.raw_os_error().is_some() {
+        return e;
+    }
+    let text = e.to_string();
+    let code = text
+        .strip_prefix("Os { code: ")
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.trim().parse::<i32>().ok());
+    match code {
+        Some(code) => std::io::Error::from_raw_os_error(code),
+        None => e,
+    }
+}
+
 /// Maps a sled error to a `StoreError` that says what to do.
 pub(super) fn sled_error(path: &Path, op: &'static str, e: ::sled::Error) -> StoreError {
     match e {
@@ -27,7 +45,7 @@ pub(super) fn sled_error(path: &Path, op: &'static str, e: ::sled::Error) -> Sto
         ::sled::Error::Io(source) => StoreError::Io {
             path: path.to_path_buf(),
             op,
-            source,
+            source: plain_io(source),
         },
         ::sled::Error::Corruption { at, .. } => StoreError::Corrupt {
             path: path.to_path_buf(),
@@ -224,4 +242,25 @@ fn write_marker(path: &Path, version: u32) -> Result<(), StoreError> {
         op: "writing the format marker",
         source,
     })
+}
+
+#[cfg(test)]
+mod plain_io_tests {
+    use super::plain_io;
+
+    #[test]
+    fn debug_wrapped_os_errors_get_their_wording_back() {
+        let wrapped = std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            "Os { code: 28, kind: StorageFull, message: \"No space left on device\" }",
+        );
+        let plain = plain_io(wrapped);
+        assert_eq!(plain.raw_os_error(), Some(28));
+        assert!(
+            plain.to_string().starts_with("No space left on device"),
+            "{plain}"
+        );
+        let other = std::io::Error::other("something else");
+        assert_eq!(plain_io(other).to_string(), "something else");
+    }
 }
