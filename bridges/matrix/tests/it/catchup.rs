@@ -29,7 +29,7 @@ async fn an_event_the_core_did_not_store_is_offered_again() {
     let mut cfg = config(&synapse, dir.path());
     cfg.auto_join = true;
     cfg.thread_per_customer = false;
-    let mut bot = Running::start(cfg, Arc::new(MemState::default())).await;
+    let mut bot = Running::start_tracked(cfg, Arc::new(MemState::default())).await;
     let room_id = customer.create_room("help", &[bot_id]).await.unwrap();
     wait_members(&customer, &room_id, 2).await;
 
@@ -76,7 +76,7 @@ async fn a_gap_after_downtime_is_read_back_in_order() {
     cfg.auto_join = true;
     cfg.thread_per_customer = false;
     cfg.sync_timeline_limit = Some(5);
-    let mut bot = Running::start(cfg.clone(), state.clone()).await;
+    let mut bot = Running::start_tracked(cfg.clone(), state.clone()).await;
     let room_id = customer.create_room("help", &[bot_id]).await.unwrap();
     wait_members(&customer, &room_id, 2).await;
     customer.send_text(&room_id, "before").await.unwrap();
@@ -91,7 +91,7 @@ async fn a_gap_after_downtime_is_read_back_in_order() {
             .await
             .unwrap();
     }
-    let mut bot = Running::start(cfg, state).await;
+    let mut bot = Running::start_tracked(cfg, state).await;
     let mut got = Vec::new();
     while got.last().map(String::as_str) != Some("m25") {
         let ev = tokio::time::timeout(WAIT, bot.rx.recv())
@@ -129,7 +129,7 @@ async fn an_event_lost_to_a_crash_after_matrix_sdk_saw_it_comes_again() {
     let mut cfg = config(&synapse, dir.path());
     cfg.auto_join = true;
     cfg.thread_per_customer = false;
-    let mut bot = Running::start(cfg.clone(), state.clone()).await;
+    let mut bot = Running::start_tracked(cfg.clone(), state.clone()).await;
     let room_id = customer.create_room("help", &[bot_id]).await.unwrap();
     wait_members(&customer, &room_id, 2).await;
 
@@ -154,7 +154,7 @@ async fn an_event_lost_to_a_crash_after_matrix_sdk_saw_it_comes_again() {
     bot.stop().await;
 
     // Nothing new happens on the server before the restart.
-    let mut bot = Running::start(cfg, state).await;
+    let mut bot = Running::start_tracked(cfg, state).await;
     bot.wait_for("\"lost?\" again", |e| text(e) == Some("lost?"))
         .await;
     bot.stop().await;

@@ -91,11 +91,37 @@ pub fn config(synapse: &Synapse, data_dir: &Path) -> MatrixBridgeConfig {
 pub struct Running {
     pub bridge: Arc<MatrixBridge>,
     pub rx: InboundReceiver,
+    /// The bridge's run loop (or, with [`Running::start`], the pump that
+    /// acknowledges its events; the run loop is then `bridge_task`).
     pub task: JoinHandle<()>,
+    pub bridge_task: Option<JoinHandle<()>>,
 }
 
 impl Running {
+    /// Starts the bridge with a core that handles every event on receipt
+    /// (a test that never reads `rx` does not hold the bridge up).
     pub async fn start(cfg: MatrixBridgeConfig, state: Arc<MemState>) -> Running {
+        let mut running = Running::start_tracked(cfg, state).await;
+        let (tx, rx) = handoff_bridge_api::inbound_channel(100_000);
+        let mut from_bridge = std::mem::replace(&mut running.rx, rx);
+        let pump = tokio::spawn(async move {
+            while let Some(incoming) = from_bridge.recv_tracked().await {
+                if let Some(ack) = incoming.ack {
+                    ack.handled();
+                }
+                if tx.send(incoming.event).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let bridge_task = std::mem::replace(&mut running.task, pump);
+        running.bridge_task = Some(bridge_task);
+        running
+    }
+
+    /// Starts the bridge with `rx` straight from it: the test acknowledges
+    /// events itself (`recv_tracked`), or by reading them with `recv`.
+    pub async fn start_tracked(cfg: MatrixBridgeConfig, state: Arc<MemState>) -> Running {
         let bridge = Arc::new(MatrixBridge::connect(cfg, state).await.expect("connect"));
         let (tx, rx) = handoff_bridge_api::inbound_channel(256);
         let runner = bridge.clone();
@@ -104,11 +130,20 @@ impl Running {
                 panic!("bridge run failed: {e}");
             }
         });
-        Running { bridge, rx, task }
+        Running {
+            bridge,
+            rx,
+            task,
+            bridge_task: None,
+        }
     }
 
     /// Stops the loop and drops the bridge (closing its stores).
     pub async fn stop(self) {
+        if let Some(t) = self.bridge_task {
+            t.abort();
+            let _ = t.await;
+        }
         self.task.abort();
         let _ = self.task.await;
         drop(self.rx);
