@@ -1,7 +1,8 @@
-//! FAQ matcher benchmarks: index build time, match latency (p50/p99) and
-//! throughput on the CLINC150 FAQ (15,000 questions, from
+//! FAQ matcher benchmarks: index build time, index memory, match latency
+//! (p50/p99) and throughput on the CLINC150 FAQ (15,000 questions, from
 //! `../shared/data/clinc150/` beside the checkout; skipped with a message
-//! when absent) and on a deterministic synthetic FAQ of 100,000 questions.
+//! when absent) and on deterministic synthetic FAQs of 100 entries with
+//! 1,000, 10,000 and 100,000 questions (how matching grows with FAQ size).
 //!
 //! Criterion measures the mean per match; a short custom summary before it
 //! prints the latency distribution (p50/p99 over single matches) and
@@ -113,12 +114,17 @@ fn summary(name: &str, faq: &Faq, build_time: Duration, probes: &[String]) {
     let total: f64 = us.iter().sum();
     us.sort_by(f64::total_cmp);
     let pct = |p: f64| us[((p * us.len() as f64) as usize).min(us.len() - 1)];
+    let memory = faq.index_memory();
+    let mib = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
     println!(
-        "faq summary [{name}]: {} entries, {} questions, index built in {:.2} s; \
+        "faq summary [{name}]: {} entries, {} questions, index built in {:.2} s \
+         (question index {:.1} MiB, model {:.1} MiB); \
          match p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs; {:.0} questions/s on one core",
         faq.entries().len(),
         faq.question_count(),
         build_time.as_secs_f64(),
+        mib(memory.questions),
+        mib(memory.model),
         pct(0.50),
         pct(0.99),
         us.last().copied().unwrap_or(0.0),
@@ -149,6 +155,11 @@ fn benches(c: &mut Criterion) {
             b.iter(|| black_box(build(&src, "clinc150/faq.toml")))
         });
         group.finish();
+    }
+    for (per_entry, name) in [(10, "1k"), (100, "10k")] {
+        let (src, probes) = synthetic(100, per_entry);
+        let (faq, built) = build(&src, "synthetic.toml");
+        summary(&format!("synthetic {name}"), &faq, built, &probes);
     }
     let (src, probes) = synthetic(100, 1_000);
     let (faq, built) = build(&src, "synthetic.toml");

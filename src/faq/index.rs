@@ -1,13 +1,18 @@
-//! The TF-IDF vectoriser: feature vocabulary, inverse document frequencies
-//! and the weighting that turns a question into a sparse unit vector.
+//! The TF-IDF vectoriser (feature vocabulary, inverse document frequencies
+//! and the weighting that turns a question into a sparse unit vector) and
+//! the per-entry inverted index that finds a query's most similar FAQ
+//! question.
 //!
-//! It is fitted once on the FAQ's questions and is read-only afterwards.
-//! It does not classify; `model.rs` does.
+//! Both are built once from the FAQ's questions and are read-only
+//! afterwards. Nothing here classifies; `model.rs` does.
 //!
-//! Invariant: a transformed vector is sorted by feature id, has no
+//! Invariants: a transformed vector is sorted by feature id, has no
 //! duplicate ids, and each family (words, characters) is L2-normalised
 //! including features the vocabulary has never seen, so a question full of
 //! unknown words gets a small vector, not an inflated one.
+//! [`QuestionIndex::nearest`] returns exactly (bit for bit) what
+//! [`nearest`] returns over the entry's questions: it adds the same
+//! products in the same order (by feature id) and only skips the zeros.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -124,7 +129,9 @@ impl Vectoriser {
 
     /// The vector of a new text under the fitted vocabulary.
     pub(crate) fn transform(&self, text: &str) -> SparseVec {
-        let mut raw = Vec::new();
+        // About three character n-grams per character plus the words:
+        // reserving once saves the growth steps of a typical question.
+        let mut raw = Vec::with_capacity(16 + 3 * text.len().min(text::MAX_INPUT_CHARS));
         text::features(text, &mut raw);
         let counted = counted(&mut raw);
         self.weigh(
@@ -137,9 +144,9 @@ impl Vectoriser {
     /// Sublinear tf × idf, each family scaled to its share of the unit norm.
     /// Unknown features (id `None`) count towards the norm only.
     fn weigh(&self, feats: impl Iterator<Item = (Option<u32>, Family, u32)>) -> SparseVec {
-        let mut out: SparseVec = Vec::new();
+        let mut out: SparseVec = Vec::with_capacity(feats.size_hint().0);
         let (mut word_sq, mut char_sq) = (0.0f32, 0.0f32);
-        let mut fams = Vec::new();
+        let mut fams = Vec::with_capacity(out.capacity());
         for (id, fam, count) in feats {
             let idf = id.map_or(self.unseen_idf, |i| self.idf[i as usize]);
             let v = (1.0 + (count as f32).ln()) * idf;
@@ -228,6 +235,149 @@ pub(crate) fn nearest<'a>(x: &SparseVec, questions: impl Iterator<Item = &'a Spa
     })
 }
 
+/// An inverted index of the FAQ's question vectors, per entry: for a
+/// feature and an entry, the entry's questions that have the feature and
+/// their weights. The most similar question of an entry then costs the
+/// postings of the query's features in that entry, not a pass over every
+/// question of the entry.
+///
+/// Layout (flat arrays, no allocation per feature): the runs of feature `f`
+/// are `runs[feature_runs[f]..feature_runs[f + 1]]`, one per entry that has
+/// the feature, ascending by entry; a run `(entry, start)` owns the
+/// postings from `start` to the next run's start, ordered by question.
+/// Postings are laid out by feature, then entry, then question, so
+/// consecutive runs are adjacent; a sentinel run closes the last.
+pub(crate) struct QuestionIndex {
+    /// Questions per entry.
+    entry_questions: Vec<u32>,
+    feature_runs: Vec<u32>,
+    /// (entry, first posting).
+    runs: Vec<(u32, u32)>,
+    /// (question's position within its entry, the question's weight for
+    /// the feature).
+    postings: Vec<(u32, f32)>,
+}
+
+/// `usize` → `u32` for index arrays; FAQs are far below 4 billion
+/// questions or postings, so overflow is a bug, not an input error.
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).expect("FAQ index exceeds u32 range")
+}
+
+impl QuestionIndex {
+    /// Indexes `vectors` (all entries' questions, entry after entry; entry
+    /// `i` owns the next `entry_questions[i]` vectors). Every feature id must
+    /// be `< features`, and each vector sorted with unique ids (as the
+    /// vectoriser makes them).
+    pub(crate) fn build(vectors: &[SparseVec], entry_questions: &[usize], features: usize) -> Self {
+        assert_eq!(
+            entry_questions.iter().sum::<usize>(),
+            vectors.len(),
+            "entry sizes must cover the question vectors"
+        );
+        // first[f]: where feature f's postings start (counting sort).
+        let mut first = vec![0u32; features + 1];
+        for v in vectors {
+            for &(f, _) in v {
+                first[f as usize + 1] += 1;
+            }
+        }
+        for f in 1..first.len() {
+            first[f] += first[f - 1];
+        }
+        let nnz = first[features] as usize;
+        let mut next = first.clone();
+        let mut postings = vec![(0u32, 0.0f32); nnz];
+        let mut posting_entry = vec![0u32; nnz];
+        let mut vectors_left = vectors.iter();
+        for (entry, &n) in entry_questions.iter().enumerate() {
+            for (question, v) in vectors_left.by_ref().take(n).enumerate() {
+                for &(f, w) in v {
+                    let at = &mut next[f as usize];
+                    let p = *at as usize;
+                    *at += 1;
+                    postings[p] = (to_u32(question), w);
+                    posting_entry[p] = to_u32(entry);
+                }
+            }
+        }
+        // A feature's postings are in question order, hence entry order:
+        // each change of entry starts a run.
+        let mut feature_runs = Vec::with_capacity(features + 1);
+        let mut runs = Vec::new();
+        for f in 0..features {
+            feature_runs.push(to_u32(runs.len()));
+            let (lo, hi) = (first[f] as usize, first[f + 1] as usize);
+            for p in lo..hi {
+                if p == lo || posting_entry[p] != posting_entry[p - 1] {
+                    runs.push((posting_entry[p], to_u32(p)));
+                }
+            }
+        }
+        feature_runs.push(to_u32(runs.len()));
+        runs.push((u32::MAX, to_u32(nnz)));
+        runs.shrink_to_fit();
+        QuestionIndex {
+            entry_questions: entry_questions.iter().map(|&n| to_u32(n)).collect(),
+            feature_runs,
+            runs,
+            postings,
+        }
+    }
+
+    /// Postings of feature `f` in `entry` (empty when none of the entry's
+    /// questions has it, or `f` is unknown).
+    fn postings(&self, f: u32, entry: u32) -> &[(u32, f32)] {
+        let f = f as usize;
+        let (Some(&lo), Some(&hi)) = (self.feature_runs.get(f), self.feature_runs.get(f + 1))
+        else {
+            return &[];
+        };
+        let (lo, hi) = (lo as usize, hi as usize);
+        match self.runs[lo..hi].binary_search_by_key(&entry, |&(e, _)| e) {
+            Ok(i) => {
+                let r = lo + i;
+                &self.postings[self.runs[r].1 as usize..self.runs[r + 1].1 as usize]
+            }
+            Err(_) => &[],
+        }
+    }
+
+    /// Highest dot product of `x` with any question of `entry` (0 for an
+    /// entry without questions); equal to [`nearest`] over those questions.
+    pub(crate) fn nearest(&self, x: &SparseVec, entry: usize) -> f32 {
+        let Some(&n) = self.entry_questions.get(entry) else {
+            return 0.0;
+        };
+        let entry = to_u32(entry);
+        // Find every run first: the lookups are independent, so their
+        // cache misses overlap instead of waiting on the sums.
+        let found: Vec<(&[(u32, f32)], f32)> = x
+            .iter()
+            .map(|&(f, v)| (self.postings(f, entry), v))
+            .filter(|(p, _)| !p.is_empty())
+            .collect();
+        // Query features in ascending id order: each question's sum gets
+        // its terms in the order a merge of the two vectors adds them.
+        let mut sums = vec![0.0f32; n as usize];
+        for (postings, v) in found {
+            for &(q, w) in postings {
+                sums[q as usize] += v * w;
+            }
+        }
+        sums.into_iter().fold(0.0, f32::max)
+    }
+
+    /// Heap bytes the index holds.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        use std::mem::size_of_val;
+        size_of_val(self.entry_questions.as_slice())
+            + size_of_val(self.feature_runs.as_slice())
+            + size_of_val(self.runs.as_slice())
+            + size_of_val(self.postings.as_slice())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,5 +417,150 @@ mod tests {
         let x = vec.transform("where is my card");
         assert!((nearest(&x, docs.iter()) - 1.0).abs() < 1e-4);
         assert!(dot(&x, &docs[0]) < 0.5);
+    }
+
+    /// xorshift64: a seeded generator for the random index tests.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        /// Magnitudes over six decades, so that summing in another order
+        /// would change the low bits.
+        fn value(&mut self) -> f32 {
+            let mantissa = 1.0 + self.below(1 << 20) as f32 / (1 << 20) as f32;
+            mantissa * 10f32.powi(self.below(7) as i32 - 4)
+        }
+        /// A sorted sparse vector with up to `max_len` distinct ids below
+        /// `features`.
+        fn sparse(&mut self, features: usize, max_len: usize) -> SparseVec {
+            let len = self.below(max_len + 1);
+            let mut ids: Vec<u32> = (0..len).map(|_| self.below(features) as u32).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.into_iter().map(|f| (f, self.value())).collect()
+        }
+    }
+
+    /// The brute-force answers the index must reproduce: a scan with the
+    /// dense query (`nearest`) and with sorted merges (`dot`).
+    fn brute(x: &SparseVec, questions: &[SparseVec]) -> (f32, f32) {
+        let merged = questions.iter().map(|q| dot(x, q)).fold(0.0, f32::max);
+        (nearest(x, questions.iter()), merged)
+    }
+
+    #[test]
+    fn index_nearest_equals_brute_force_on_random_vectors() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut compared, mut nonzero, mut order_sensitive) = (0, 0, 0);
+        for round in 0..60 {
+            // Few features make long postings and many shared features per
+            // pair; many make sparse overlaps.
+            let features = [8, 40, 300, 5_000][round % 4];
+            let sizes: Vec<usize> = (0..1 + rng.below(12))
+                .map(|_| [0, 1, 3, 40, 250][rng.below(5)])
+                .collect();
+            let vectors: Vec<SparseVec> = (0..sizes.iter().sum::<usize>())
+                .map(|_| rng.sparse(features, 60))
+                .collect();
+            let index = QuestionIndex::build(&vectors, &sizes, features);
+            let mut at = 0;
+            let ranges: Vec<std::ops::Range<usize>> = sizes
+                .iter()
+                .map(|&n| {
+                    at += n;
+                    at - n..at
+                })
+                .collect();
+            for _ in 0..25 {
+                // Ids up to twice the vocabulary: unknown ones must count
+                // for nothing.
+                let x = rng.sparse(features * 2, 80);
+                for (entry, range) in ranges.iter().enumerate() {
+                    let questions = &vectors[range.clone()];
+                    let fast = index.nearest(&x, entry);
+                    let (dense, merged) = brute(&x, questions);
+                    assert_eq!(fast, dense, "entry {entry} of round {round}");
+                    assert_eq!(fast, merged, "entry {entry} of round {round}");
+                    compared += 1;
+                    if fast != 0.0 {
+                        nonzero += 1;
+                    }
+                    // Would a different summation order have been caught?
+                    let reversed = questions
+                        .iter()
+                        .map(|q| {
+                            q.iter()
+                                .rev()
+                                .filter_map(|&(f, v)| {
+                                    x.binary_search_by_key(&f, |&(g, _)| g)
+                                        .ok()
+                                        .map(|i| x[i].1 * v)
+                                })
+                                .sum::<f32>()
+                        })
+                        .fold(0.0, f32::max);
+                    if reversed != fast {
+                        order_sensitive += 1;
+                    }
+                }
+                assert_eq!(index.nearest(&x, sizes.len()), 0.0, "no such entry");
+            }
+        }
+        eprintln!(
+            "index nearest: {compared} comparisons, {nonzero} non-zero, \
+             {order_sensitive} where reversed summation differs"
+        );
+        assert!(nonzero > compared / 2, "{nonzero} of {compared}");
+        assert!(order_sensitive > 0, "the data must be order-sensitive");
+    }
+
+    #[test]
+    fn index_nearest_equals_brute_force_on_questions() {
+        let entries: [&[&str]; 3] = [
+            &[
+                "reset my password",
+                "I forgot my password",
+                "change password",
+            ],
+            &[
+                "where is my card",
+                "my card has not arrived",
+                "card delivery",
+            ],
+            &["talk to a human", "can I speak to an agent please"],
+        ];
+        let texts: Vec<&str> = entries.iter().flat_map(|e| e.iter().copied()).collect();
+        let sizes: Vec<usize> = entries.iter().map(|e| e.len()).collect();
+        let (vec, docs) = Vectoriser::fit(&texts, EVEN);
+        let index = QuestionIndex::build(&docs, &sizes, vec.features());
+        let queries = [
+            "how do I reset my password",
+            "has my card arrived",
+            "agent please",
+            "password card human",
+            "something else entirely",
+        ];
+        let mut at = 0;
+        for (entry, &n) in sizes.iter().enumerate() {
+            for q in queries {
+                let x = vec.transform(q);
+                let (dense, merged) = brute(&x, &docs[at..at + n]);
+                assert_eq!(index.nearest(&x, entry), dense, "{q:?} in entry {entry}");
+                assert_eq!(dense, merged, "{q:?} in entry {entry}");
+            }
+            at += n;
+        }
+        let own = vec.transform("my card has not arrived");
+        assert!((index.nearest(&own, 1) - 1.0).abs() < 1e-4);
+        assert!(index.nearest(&own, 0) < 0.5);
+        assert!(index.heap_bytes() >= docs.iter().map(Vec::len).sum::<usize>() * 8);
     }
 }

@@ -2,12 +2,14 @@
 //! confident the question is one of the FAQ's.
 //!
 //! `Faq` owns the entries and an index built once at load: a TF-IDF
-//! vectoriser (word uni/bigrams + character n-grams, `index.rs`) and a
-//! softmax classifier over entries (`model.rs`). The confidence of a match
-//! is the classifier's probability for that entry; `answer` returns `None`
-//! below a threshold, and the caller hands over to a human. This module does
-//! not decide about escalation (`escalate = true` entries still match) or
-//! phrase answers.
+//! vectoriser (word uni/bigrams + character n-grams, `index.rs`), a
+//! softmax classifier over entries (`model.rs`) and an inverted index of
+//! the questions (`index.rs`). The confidence of a match combines the
+//! classifier's probability for that entry with the similarity to the
+//! entry's nearest question, calibrated (`calibrate.rs`); `answer` returns
+//! `None` below a threshold, and the caller hands over to a human. This
+//! module does not decide about escalation (`escalate = true` entries still
+//! match) or phrase answers.
 //!
 //! Invariant: a `Faq` is immutable after load (so `Send + Sync`, shared via
 //! `Arc`), and the same file and question always give the same matches.
@@ -28,7 +30,7 @@ use std::path::Path;
 pub use error::{FaqError, Position};
 
 use calibrate::Calibration;
-use index::{FamilyWeights, Vectoriser};
+use index::{FamilyWeights, QuestionIndex, Vectoriser};
 use model::{softmax, Model, TrainParams};
 
 /// The default `[bot] min_confidence`: the bot answers when the best match
@@ -59,6 +61,17 @@ pub struct Match {
     pub id: String,
     /// In `[0, 1]`; comparable across FAQs of different sizes.
     pub confidence: f32,
+}
+
+/// Heap bytes of a loaded FAQ's matching structures, from
+/// [`Faq::index_memory`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexMemory {
+    /// The inverted index of the questions' vectors, which gives the
+    /// similarity to an entry's nearest question.
+    pub questions: usize,
+    /// The classifier's weights (features × entries) and biases.
+    pub model: usize,
 }
 
 /// Knobs of the matcher. The defaults were chosen by cross-validation on
@@ -103,9 +116,9 @@ pub struct Faq {
     vectoriser: Vectoriser,
     model: Model,
     calibration: Calibration,
-    /// The questions' vectors, grouped by entry (`ranges[i]` for entry i).
-    question_vectors: Vec<index::SparseVec>,
-    ranges: Vec<std::ops::Range<usize>>,
+    /// The questions' vectors, inverted per entry, for the similarity of
+    /// a query to an entry's nearest question.
+    questions: QuestionIndex,
 }
 
 impl std::fmt::Debug for Faq {
@@ -179,23 +192,20 @@ impl Faq {
         } else {
             Calibration::PRIOR
         };
+        let sizes: Vec<usize> = entries.iter().map(|e| e.questions.len()).collect();
+        let questions = QuestionIndex::build(&xs, &sizes, vectoriser.features());
+        drop(xs);
         tracing::debug!(
             entries = entries.len(),
             questions = texts.len(),
             features = vectoriser.features(),
+            question_index_bytes = questions.heap_bytes(),
             calibration = ?calibration,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "FAQ index built"
         );
-        let mut ranges = Vec::with_capacity(entries.len());
-        let mut at = 0;
-        for e in &entries {
-            ranges.push(at..at + e.questions.len());
-            at += e.questions.len();
-        }
         Faq {
-            question_vectors: xs,
-            ranges,
+            questions,
             question_count: texts.len(),
             entries,
             vectoriser,
@@ -217,10 +227,21 @@ impl Faq {
         self.question_count
     }
 
-    /// Entries ranked by classifier probability (best first, ties by
-    /// index) with the query vector; empty when the text has no feature the
-    /// FAQ knows (nothing to go on).
-    fn ranked(&self, text: &str) -> (index::SparseVec, Vec<(usize, f32)>) {
+    /// Approximate heap bytes of the matching structures (for sizing and
+    /// benchmarks; the entries' own text is not counted).
+    pub fn index_memory(&self) -> IndexMemory {
+        let features = self.vectoriser.features();
+        let classes = self.entries.len();
+        IndexMemory {
+            questions: self.questions.heap_bytes(),
+            model: std::mem::size_of::<f32>() * (features * classes + classes),
+        }
+    }
+
+    /// The `k` entries the classifier ranks highest (by probability, best
+    /// first, ties by index) with the query vector; empty when the text has
+    /// no feature the FAQ knows (nothing to go on).
+    fn ranked(&self, text: &str, k: usize) -> (index::SparseVec, Vec<(usize, f32)>) {
         let x = self.vectoriser.transform(text);
         if x.is_empty() || self.entries.is_empty() {
             return (x, Vec::new());
@@ -229,13 +250,19 @@ impl Faq {
         self.model.logits(&x, &mut z);
         softmax(&mut z);
         let mut ranked: Vec<(usize, f32)> = z.into_iter().enumerate().collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        // A strict total order (indices are unique), so selecting the top
+        // k and sorting only those gives the head of a full sort.
+        let order = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if k < ranked.len() {
+            ranked.select_nth_unstable_by(k, order);
+            ranked.truncate(k);
+        }
+        ranked.sort_unstable_by(order);
         (x, ranked)
     }
 
     fn to_match(&self, x: &index::SparseVec, index: usize, probability: f32) -> Match {
-        let questions = self.question_vectors[self.ranges[index].clone()].iter();
-        let similarity = index::nearest(x, questions);
+        let similarity = self.questions.nearest(x, index);
         let confidence = self
             .calibration
             .confidence(calibrate::score(probability, similarity));
@@ -253,10 +280,9 @@ impl Faq {
     /// The `k` entries the classifier ranks highest for `text`, best first,
     /// each with its confidence (`top(t, 1)` is `best(t)`).
     pub fn top(&self, text: &str, k: usize) -> Vec<Match> {
-        let (x, ranked) = self.ranked(text);
+        let (x, ranked) = self.ranked(text, k);
         ranked
             .into_iter()
-            .take(k)
             .map(|(i, p)| self.to_match(&x, i, p))
             .collect()
     }
