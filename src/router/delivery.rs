@@ -22,28 +22,31 @@ use crate::conversation::{Effect, Side};
 
 /// Hands each entry to its destination's lane, keeping sequence order
 /// within each lane; ends when the worker is gone and the lanes drained.
+/// A lane (a task and a queue) is only started once something goes that
+/// way: timer ticks wake every open case, most of them with nothing to
+/// send. Entries travel boxed, which keeps each idle queue small.
 pub(super) async fn run(
     router: Router,
     key: ConversationKey,
-    mut rx: mpsc::UnboundedReceiver<(u64, OutboxEntry)>,
+    mut rx: mpsc::UnboundedReceiver<(u64, Box<OutboxEntry>)>,
     jobs: mpsc::WeakUnboundedSender<Job>,
 ) {
     let span = tracing::Span::current();
-    let mut lanes = Vec::with_capacity(2);
+    let mut lanes: [Option<mpsc::UnboundedSender<(u64, Box<OutboxEntry>)>>; 2] = [None, None];
     let mut tasks = Vec::with_capacity(2);
-    for _ in [Side::Customer, Side::Desk] {
-        let (tx, lane_rx) = mpsc::unbounded_channel();
-        lanes.push(tx);
-        tasks.push(tokio::spawn(
-            lane(router.clone(), key.clone(), lane_rx, jobs.clone()).instrument(span.clone()),
-        ));
-    }
     while let Some(item) = rx.recv().await {
         let i = match side_of(&item.1.effect) {
             Side::Customer => 0,
             Side::Desk => 1,
         };
-        if lanes[i].send(item).is_err() {
+        let lane_tx = lanes[i].get_or_insert_with(|| {
+            let (tx, lane_rx) = mpsc::unbounded_channel();
+            tasks.push(tokio::spawn(
+                lane(router.clone(), key.clone(), lane_rx, jobs.clone()).instrument(span.clone()),
+            ));
+            tx
+        });
+        if lane_tx.send(item).is_err() {
             tracing::error!("a delivery lane stopped; the entry stays in the outbox");
         }
     }
@@ -56,11 +59,11 @@ pub(super) async fn run(
 async fn lane(
     router: Router,
     key: ConversationKey,
-    mut rx: mpsc::UnboundedReceiver<(u64, OutboxEntry)>,
+    mut rx: mpsc::UnboundedReceiver<(u64, Box<OutboxEntry>)>,
     jobs: mpsc::WeakUnboundedSender<Job>,
 ) {
     while let Some((seq, entry)) = rx.recv().await {
-        deliver(&router, &key, seq, entry, &jobs).await;
+        deliver(&router, &key, seq, *entry, &jobs).await;
     }
 }
 
@@ -233,7 +236,7 @@ async fn try_once(
                     .send(Job::Opened {
                         seq,
                         case,
-                        desk,
+                        desk: Box::new(desk),
                         done,
                     })
                     .is_ok(),

@@ -150,8 +150,14 @@ impl Router {
     pub fn tick_open_cases(&self) {
         match self.shared.store.open_cases() {
             Ok(cases) => {
+                let now = self.shared.clock.now();
+                let snapshot = Arc::new(world::Snapshot::read(
+                    self.shared.store.as_ref(),
+                    &cases,
+                    now,
+                ));
                 for c in cases {
-                    self.send(c.conversation.clone(), Job::Tick);
+                    self.send(c.conversation.clone(), Job::Tick(snapshot.clone()));
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot list open cases for timers"),
@@ -195,7 +201,7 @@ impl Router {
                 Job::Inbound {
                     id: ev.event_id,
                     event: Box::new(event),
-                    customer,
+                    customer: customer.map(Box::new),
                     ack,
                 },
             ),

@@ -13,7 +13,9 @@ use handoff_bridge_api::Ack;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-use super::world::StoreWorld;
+use std::sync::Arc;
+
+use super::world::{Snapshot, StoreWorld};
 use super::Router;
 use crate::case::{CaseDesk, CaseId, ConversationKey, Customer, OutboxEntry};
 use crate::conversation::{Effect, Event, Refusal, State};
@@ -28,18 +30,19 @@ pub enum Job {
     Inbound {
         id: String,
         event: Box<Event>,
-        customer: Option<Customer>,
+        customer: Option<Box<Customer>>,
         ack: Option<Ack>,
     },
-    /// Check timers (SLA, abandonment, queue position).
-    Tick,
+    /// Check timers (SLA, abandonment, queue position), with the queues
+    /// as read once for the whole tick.
+    Tick(Arc<Snapshot>),
     /// Outbox entries left from before a restart.
     Deliver(Vec<(u64, OutboxEntry)>),
     /// The delivery task opened case `case` on its desk (entry `seq`).
     Opened {
         seq: u64,
         case: CaseId,
-        desk: CaseDesk,
+        desk: Box<CaseDesk>,
         done: oneshot::Sender<()>,
     },
 }
@@ -63,6 +66,7 @@ pub(super) fn spawn(router: Router, key: ConversationKey) -> mpsc::UnboundedSend
             key,
             state: None,
             deliveries: dtx,
+            snapshot: None,
         }
         .run(rx)
         .instrument(span),
@@ -74,7 +78,9 @@ struct Worker {
     router: Router,
     key: ConversationKey,
     state: Option<State>,
-    deliveries: mpsc::UnboundedSender<(u64, OutboxEntry)>,
+    deliveries: mpsc::UnboundedSender<(u64, Box<OutboxEntry>)>,
+    /// The tick's snapshot while a tick is handled.
+    snapshot: Option<Arc<Snapshot>>,
 }
 
 impl Worker {
@@ -95,18 +101,25 @@ impl Worker {
                     customer,
                     ack,
                 } => {
-                    if self.handle(Some(id), *event, customer) {
+                    if self.handle(Some(id), *event, customer.map(|c| *c)) {
                         if let Some(ack) = ack {
                             ack.handled();
                         }
                     }
                 }
-                Job::Tick => {
+                Job::Tick(snapshot) => {
+                    self.snapshot = Some(snapshot);
                     self.handle(None, Event::Tick, None);
+                    self.snapshot = None;
+                    // Ticks visit every open case; keeping each one's state
+                    // cached would hold all of them in memory at once.
+                    if rx.is_empty() {
+                        self.state = None;
+                    }
                 }
                 Job::Deliver(entries) => {
-                    for e in entries {
-                        let _ = self.deliveries.send(e);
+                    for (seq, e) in entries {
+                        let _ = self.deliveries.send((seq, Box::new(e)));
                     }
                 }
                 Job::Opened {
@@ -115,7 +128,7 @@ impl Worker {
                     desk,
                     done,
                 } => {
-                    self.opened(seq, case, desk);
+                    self.opened(seq, case, *desk);
                     let _ = done.send(());
                 }
             }
@@ -172,6 +185,7 @@ impl Worker {
         let world = StoreWorld {
             store: shared.store.clone(),
             now,
+            snapshot: self.snapshot.clone(),
         };
         let prefix = match &id {
             Some(id) => id.clone(),
@@ -258,7 +272,7 @@ impl Worker {
         match self.router.shared.store.commit(&commit) {
             Ok(seqs) => {
                 for (seq, entry) in seqs.into_iter().zip(commit.outbox) {
-                    let _ = self.deliveries.send((seq, entry));
+                    let _ = self.deliveries.send((seq, Box::new(entry)));
                 }
                 Committed::Written
             }
@@ -291,6 +305,7 @@ impl Worker {
         let world = StoreWorld {
             store: shared.store.clone(),
             now,
+            snapshot: self.snapshot.clone(),
         };
         match shared
             .engine

@@ -2,12 +2,13 @@
 //! from the store: case numbers, queue positions, recent first-reply times
 //! and a customer's earlier cases.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use handoff_bridge_api::{Millis, UserRef};
 
-use crate::case::{CaseId, CaseState, PreviousCase};
+use crate::case::{Case, CaseId, CaseState, PreviousCase};
 use crate::conversation::World;
 use crate::store::Store;
 
@@ -21,6 +22,62 @@ const SAMPLES: usize = 50;
 pub struct StoreWorld {
     pub store: Arc<dyn Store>,
     pub now: Millis,
+    /// Queues and reply times read once for a whole timer tick; without
+    /// it every open case would read every open case (quadratic).
+    pub snapshot: Option<Arc<Snapshot>>,
+}
+
+/// Queues and first-reply samples as of one moment, shared by every
+/// conversation a timer tick visits.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Per team, the queued case ids in ascending order.
+    queued: HashMap<String, Vec<CaseId>>,
+    /// Per team, the recent first-reply times (oldest first).
+    first_replies: HashMap<String, Vec<Duration>>,
+}
+
+impl Snapshot {
+    /// Built from the open cases and the cases opened since `now` minus
+    /// the sampling window.
+    pub fn new(open: &[Case], recent: &[Case]) -> Snapshot {
+        let mut queued: HashMap<String, Vec<CaseId>> = HashMap::new();
+        for c in open.iter().filter(|c| c.state == CaseState::Queued) {
+            queued.entry(c.team.clone()).or_default().push(c.id);
+        }
+        for ids in queued.values_mut() {
+            ids.sort_unstable();
+        }
+        let mut first_replies: HashMap<String, Vec<Duration>> = HashMap::new();
+        for c in recent.iter().rev() {
+            let Some(reply) = c.first_human_reply_at else {
+                continue;
+            };
+            let samples = first_replies.entry(c.team.clone()).or_default();
+            if samples.len() < SAMPLES {
+                samples.push(Duration::from_millis((reply - c.opened_at).max(0) as u64));
+            }
+        }
+        for samples in first_replies.values_mut() {
+            samples.reverse();
+        }
+        Snapshot {
+            queued,
+            first_replies,
+        }
+    }
+
+    /// Reads what [`Snapshot::new`] needs from `store`.
+    pub fn read(store: &dyn Store, open: &[Case], now: Millis) -> Snapshot {
+        let recent = match store.cases_since(now - HISTORY_MS) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read recent cases");
+                Vec::new()
+            }
+        };
+        Snapshot::new(open, &recent)
+    }
 }
 
 impl World for StoreWorld {
@@ -32,6 +89,10 @@ impl World for StoreWorld {
     }
 
     fn queue_ahead(&self, team: &str, case: CaseId) -> usize {
+        if let Some(snap) = &self.snapshot {
+            let ids = snap.queued.get(team).map(Vec::as_slice).unwrap_or(&[]);
+            return ids.partition_point(|id| *id < case);
+        }
         match self.store.open_cases() {
             Ok(cases) => cases
                 .iter()
@@ -45,6 +106,9 @@ impl World for StoreWorld {
     }
 
     fn first_replies(&self, team: &str) -> Vec<Duration> {
+        if let Some(snap) = &self.snapshot {
+            return snap.first_replies.get(team).cloned().unwrap_or_default();
+        }
         let cases = match self.store.cases_since(self.now - HISTORY_MS) {
             Ok(c) => c,
             Err(e) => {
@@ -82,5 +146,67 @@ impl World for StoreWorld {
             .filter_map(|id| self.store.case(id).ok().flatten())
             .map(|c| PreviousCase::of(&c))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+    use crate::store::suite::{assigned, case, resolved};
+    use crate::store::Commit;
+
+    #[test]
+    fn a_tick_snapshot_answers_like_the_store() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let mut cases = vec![
+            case(1, "@a:x", CaseState::Queued, 1_000),
+            case(2, "@b:x", assigned(), 2_000),
+            case(3, "@c:x", CaseState::Queued, 3_000),
+            case(4, "@d:x", CaseState::Queued, 4_000),
+            case(5, "@e:x", resolved(), 5_000),
+        ];
+        cases[1].first_human_reply_at = Some(2_500);
+        cases[4].first_human_reply_at = Some(5_900);
+        let mut other = case(6, "@f:x", CaseState::Queued, 6_000);
+        other.team = "tech".into();
+        cases.push(other);
+        store
+            .commit(&Commit {
+                cases: cases.clone(),
+                ..Commit::default()
+            })
+            .unwrap();
+        let now = 10_000;
+        let open = store.open_cases().unwrap();
+        let plain = StoreWorld {
+            store: store.clone(),
+            now,
+            snapshot: None,
+        };
+        let snap = StoreWorld {
+            store: store.clone(),
+            now,
+            snapshot: Some(Arc::new(Snapshot::read(store.as_ref(), &open, now))),
+        };
+        for team in ["billing", "tech", "nobody"] {
+            for id in 0..8 {
+                assert_eq!(
+                    snap.queue_ahead(team, id),
+                    plain.queue_ahead(team, id),
+                    "{team} {id}"
+                );
+            }
+            assert_eq!(
+                snap.first_replies(team),
+                plain.first_replies(team),
+                "{team}"
+            );
+        }
+        assert_eq!(snap.queue_ahead("billing", 4), 2);
+        assert_eq!(
+            snap.first_replies("billing"),
+            vec![Duration::from_millis(500), Duration::from_millis(900)]
+        );
     }
 }
