@@ -20,6 +20,9 @@ use super::{Job, Router};
 use crate::case::{CaseDesk, ConversationKey, OutboxEntry};
 use crate::conversation::{Effect, Side};
 
+/// Where a lane's entries are queued.
+type LaneSender = mpsc::UnboundedSender<(u64, Box<OutboxEntry>)>;
+
 /// Hands each entry to its destination's lane, keeping sequence order
 /// within each lane; ends when the worker is gone and the lanes drained.
 /// A lane (a task and a queue) is only started once something goes that
@@ -32,7 +35,7 @@ pub(super) async fn run(
     jobs: mpsc::WeakUnboundedSender<Job>,
 ) {
     let span = tracing::Span::current();
-    let mut lanes: [Option<mpsc::UnboundedSender<(u64, Box<OutboxEntry>)>>; 2] = [None, None];
+    let mut lanes: [Option<LaneSender>; 2] = [None, None];
     let mut tasks = Vec::with_capacity(2);
     while let Some(item) = rx.recv().await {
         let i = match side_of(&item.1.effect) {
