@@ -84,6 +84,10 @@ pub struct Shared {
     pub retry: RetryPolicy,
 }
 
+/// An inbound event's conversation, what it means there, and (for customer
+/// events) who the customer is.
+type Classified = (ConversationKey, Event, Option<Customer>);
+
 /// Routes events to per-conversation workers.
 #[derive(Clone)]
 pub struct Router {
@@ -214,11 +218,7 @@ impl Router {
     }
 
     /// Which conversation an event belongs to, and what it means there.
-    #[allow(clippy::type_complexity)]
-    fn classify(
-        &self,
-        ev: &Inbound,
-    ) -> Result<Option<(ConversationKey, Event, Option<Customer>)>, StoreError> {
+    fn classify(&self, ev: &Inbound) -> Result<Option<Classified>, StoreError> {
         let store = &self.shared.store;
         let desk_case = store.case_by_desk(&ev.endpoint)?;
         let msg = |id: &str| MessageRef {

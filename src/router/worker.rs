@@ -66,7 +66,6 @@ pub(super) fn spawn(router: Router, key: ConversationKey) -> mpsc::UnboundedSend
             key,
             state: None,
             deliveries: dtx,
-            snapshot: None,
         }
         .run(rx)
         .instrument(span),
@@ -79,8 +78,6 @@ struct Worker {
     key: ConversationKey,
     state: Option<State>,
     deliveries: mpsc::UnboundedSender<(u64, Box<OutboxEntry>)>,
-    /// The tick's snapshot while a tick is handled.
-    snapshot: Option<Arc<Snapshot>>,
 }
 
 impl Worker {
@@ -101,16 +98,14 @@ impl Worker {
                     customer,
                     ack,
                 } => {
-                    if self.handle(Some(id), *event, customer.map(|c| *c)) {
+                    if self.handle(Some(id), *event, customer.map(|c| *c), None) {
                         if let Some(ack) = ack {
                             ack.handled();
                         }
                     }
                 }
                 Job::Tick(snapshot) => {
-                    self.snapshot = Some(snapshot);
-                    self.handle(None, Event::Tick, None);
-                    self.snapshot = None;
+                    self.handle(None, Event::Tick, None, Some(snapshot));
                     // Ticks visit every open case; keeping each one's state
                     // cached would hold all of them in memory at once.
                     if rx.is_empty() {
@@ -166,7 +161,14 @@ impl Worker {
 
     /// Steps and commits one event; true once it is handled for good
     /// (committed, or committed before), false when the store failed.
-    fn handle(&mut self, id: Option<String>, event: Event, customer: Option<Customer>) -> bool {
+    /// `snapshot`: the queues as read once for a timer tick.
+    fn handle(
+        &mut self,
+        id: Option<String>,
+        event: Event,
+        customer: Option<Customer>,
+        snapshot: Option<Arc<Snapshot>>,
+    ) -> bool {
         let shared = self.router.shared.clone();
         let now = shared.clock.now();
         let is_agent = matches!(event, Event::Agent { .. });
@@ -185,7 +187,7 @@ impl Worker {
         let world = StoreWorld {
             store: shared.store.clone(),
             now,
-            snapshot: self.snapshot.clone(),
+            snapshot,
         };
         let prefix = match &id {
             Some(id) => id.clone(),
@@ -305,7 +307,7 @@ impl Worker {
         let world = StoreWorld {
             store: shared.store.clone(),
             now,
-            snapshot: self.snapshot.clone(),
+            snapshot: None,
         };
         match shared
             .engine

@@ -67,17 +67,30 @@ impl Snapshot {
         }
     }
 
-    /// Reads what [`Snapshot::new`] needs from `store`.
+    /// Reads what [`Snapshot::new`] needs besides the open cases.
     pub fn read(store: &dyn Store, open: &[Case], now: Millis) -> Snapshot {
-        let recent = match store.cases_since(now - HISTORY_MS) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read recent cases");
-                Vec::new()
-            }
-        };
-        Snapshot::new(open, &recent)
+        Snapshot::new(open, &recent_cases(store, now))
     }
+
+    /// Queued cases of `team` opened before `case`.
+    fn queue_ahead(&self, team: &str, case: CaseId) -> usize {
+        let ids = self.queued.get(team).map(Vec::as_slice).unwrap_or(&[]);
+        ids.partition_point(|id| *id < case)
+    }
+
+    /// `team`'s recent first-reply times, oldest first.
+    fn first_replies(&self, team: &str) -> Vec<Duration> {
+        self.first_replies.get(team).cloned().unwrap_or_default()
+    }
+}
+
+/// Cases opened within the sampling window (empty, logged, on a store
+/// error: the wait estimate is then "unknown").
+fn recent_cases(store: &dyn Store, now: Millis) -> Vec<Case> {
+    store.cases_since(now - HISTORY_MS).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read recent cases");
+        Vec::new()
+    })
 }
 
 impl World for StoreWorld {
@@ -90,14 +103,10 @@ impl World for StoreWorld {
 
     fn queue_ahead(&self, team: &str, case: CaseId) -> usize {
         if let Some(snap) = &self.snapshot {
-            let ids = snap.queued.get(team).map(Vec::as_slice).unwrap_or(&[]);
-            return ids.partition_point(|id| *id < case);
+            return snap.queue_ahead(team, case);
         }
         match self.store.open_cases() {
-            Ok(cases) => cases
-                .iter()
-                .filter(|c| c.id < case && c.state == CaseState::Queued && c.team == team)
-                .count(),
+            Ok(open) => Snapshot::new(&open, &[]).queue_ahead(team, case),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the queue");
                 0
@@ -107,27 +116,9 @@ impl World for StoreWorld {
 
     fn first_replies(&self, team: &str) -> Vec<Duration> {
         if let Some(snap) = &self.snapshot {
-            return snap.first_replies.get(team).cloned().unwrap_or_default();
+            return snap.first_replies(team);
         }
-        let cases = match self.store.cases_since(self.now - HISTORY_MS) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read recent cases");
-                return Vec::new();
-            }
-        };
-        let mut samples: Vec<Duration> = cases
-            .iter()
-            .rev()
-            .filter(|c| c.team == team)
-            .filter_map(|c| {
-                let reply = c.first_human_reply_at?;
-                Some(Duration::from_millis((reply - c.opened_at).max(0) as u64))
-            })
-            .take(SAMPLES)
-            .collect();
-        samples.reverse();
-        samples
+        Snapshot::new(&[], &recent_cases(self.store.as_ref(), self.now)).first_replies(team)
     }
 
     fn previous_cases(&self, customer: &UserRef) -> Vec<PreviousCase> {
