@@ -69,12 +69,36 @@ enum Command {
     },
 }
 
+/// Log filter without `RUST_LOG`: handoff at info; matrix-sdk, which logs
+/// every sync and every sent event at info, at warn.
+const DEFAULT_LOG: &str = "info,matrix_sdk=warn,matrix_sdk_base=warn,matrix_sdk_crypto=warn";
+
+/// matrix-sdk 0.18 wakes its key-backup task after every sync and warns
+/// "no backup key was found" each time when backups are off (handoff never
+/// turns them on): one useless warning per sync. Muted unless `RUST_LOG`
+/// names that module itself.
+const MUTE_BACKUP_NOISE: &str = "matrix_sdk_crypto::backups=error";
+
+/// The filter for `RUST_LOG` (or the default), with the backup noise muted.
+fn log_filter(env: Option<&str>) -> String {
+    let base = env
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(DEFAULT_LOG);
+    if base.contains("matrix_sdk_crypto::backups") {
+        base.to_owned()
+    } else {
+        format!("{base},{MUTE_BACKUP_NOISE}")
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_new(&filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -100,6 +124,31 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_filter_mutes_backup_noise_unless_asked_for() {
+        assert_eq!(
+            log_filter(None),
+            format!("{DEFAULT_LOG},{MUTE_BACKUP_NOISE}")
+        );
+        assert_eq!(
+            log_filter(Some("debug")),
+            "debug,matrix_sdk_crypto::backups=error"
+        );
+        assert_eq!(
+            log_filter(Some("info,matrix_sdk_crypto::backups=trace")),
+            "info,matrix_sdk_crypto::backups=trace"
+        );
+        assert_eq!(log_filter(Some("  ")), log_filter(None));
+        for f in [log_filter(None), log_filter(Some("warn,handoff=trace"))] {
+            assert!(tracing_subscriber::EnvFilter::try_new(&f).is_ok(), "{f}");
         }
     }
 }

@@ -7,22 +7,25 @@
 //! once and persisted in `BridgeState`, so restarts keep the conversation.
 
 use handoff_bridge_api::BridgeError;
-use matrix_sdk::{Room, RoomMemberships};
+use matrix_sdk::Room;
 
 use crate::error::from_sdk;
 use crate::Shared;
 
 /// True when `room` is shared and thread-per-customer is on. Counts
-/// members from the room state (Synapse only sends the summary counts
-/// with lazy-loaded members, so `joined_members_count` may read 0).
+/// joined members from the room state (Synapse only sends the summary
+/// counts with lazy-loaded members, so `joined_members_count` may read 0);
+/// ids only, one store read, as this runs for every inbound message.
 async fn applies(shared: &Shared, room: &Room) -> Result<bool, BridgeError> {
     if !shared.cfg.thread_per_customer {
         return Ok(false);
     }
-    let joined = room
-        .members(RoomMemberships::JOIN)
-        .await
-        .map_err(|e| from_sdk(&format!("listing members of {}", room.room_id()), &e))?;
+    let joined = room.joined_user_ids().await.map_err(|e| {
+        from_sdk(
+            &format!("listing members of {}", room.room_id()),
+            &matrix_sdk::Error::from(e),
+        )
+    })?;
     Ok(joined.len() > 2)
 }
 

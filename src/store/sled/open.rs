@@ -72,9 +72,12 @@ fn is_lock_error(e: &std::io::Error) -> bool {
 /// Opens sled and returns its trees in [`T::ALL`] order.
 pub(super) fn open_db(path: &Path) -> Result<(::sled::Db, Vec<::sled::Tree>), StoreError> {
     let marker = precheck::check(path)?;
+    // Every write flushes before it returns (see `SledStore::write`), so
+    // sled's background flusher (every 500 ms by default) only costs CPU.
     let config = ::sled::Config::new()
         .path(path)
-        .cache_capacity(64 * 1024 * 1024);
+        .cache_capacity(64 * 1024 * 1024)
+        .flush_every_ms(None);
     // sled 0.34 can panic instead of erroring on some damaged files.
     let db = match catch_unwind(AssertUnwindSafe(|| config.open())) {
         Ok(Ok(db)) => db,

@@ -16,6 +16,7 @@ pub mod classify;
 use handoff_bridge_api::{BridgeError, Endpoint, Inbound, InboundKind, Text, UserRef};
 use matrix_sdk::ruma::events::AnySyncTimelineEvent;
 use matrix_sdk::ruma::serde::Raw;
+use matrix_sdk::ruma::UserId;
 use matrix_sdk::Room;
 
 use crate::config::RetryPolicy;
@@ -101,10 +102,7 @@ pub async fn convert(
         What::Joined => (InboundKind::Joined, None),
         What::Left => (InboundKind::Left, None),
     };
-    let display_name = match room.get_member_no_sync(&actor).await {
-        Ok(Some(member)) => member.display_name().map(str::to_owned),
-        _ => None,
-    };
+    let display_name = display_name(shared, room, &actor).await;
     Ok(Some(Inbound {
         event_id,
         endpoint: Endpoint {
@@ -121,6 +119,24 @@ pub async fn convert(
         at,
         kind,
     }))
+}
+
+/// The sender's display name in `room`: their stored profile, one store
+/// read (this runs for every inbound event; the full member record costs
+/// several), else the member record. `None` when neither says.
+async fn display_name(shared: &Shared, room: &Room, user: &UserId) -> Option<String> {
+    match shared
+        .client
+        .state_store()
+        .get_profile(room.room_id(), user)
+        .await
+    {
+        Ok(Some(profile)) => profile.content.displayname,
+        _ => match room.get_member_no_sync(user).await {
+            Ok(Some(member)) => member.display_name().map(str::to_owned),
+            _ => None,
+        },
+    }
 }
 
 /// Downloads an attachment, with a few quick retries; a file that cannot

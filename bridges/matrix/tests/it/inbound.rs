@@ -22,6 +22,12 @@ async fn customer_events_arrive_as_the_right_kinds() {
     let synapse = server().await;
     let dir = tempfile::tempdir().unwrap();
     let customer = user(&synapse, "carol").await;
+    customer
+        .client()
+        .account()
+        .set_display_name(Some("Carol Customer"))
+        .await
+        .unwrap();
     let spammer = user(&synapse, "spammer").await;
     let bot_id: OwnedUserId = format!("@helper:{}", synapse.server_name())
         .try_into()
@@ -57,6 +63,8 @@ async fn customer_events_arrive_as_the_right_kinds() {
         .wait_for("the text", |e| e.event_id == text_id.as_str())
         .await;
     assert_eq!(ev.sender.id, customer.user_id().as_str());
+    // The name from the customer's member event in this room.
+    assert_eq!(ev.sender.display_name.as_deref(), Some("Carol Customer"));
     assert_eq!(ev.endpoint, Endpoint::new("matrix", room_id.as_str()));
     match &ev.kind {
         InboundKind::Message { id, body, reply_to } => {
