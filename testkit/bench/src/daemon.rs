@@ -79,16 +79,28 @@ pub fn keep_dir(dir: tempfile::TempDir) -> Option<tempfile::TempDir> {
 }
 
 impl Daemon {
-    /// Starts `handoff run --config <config>`, logging to `log`.
-    pub fn spawn(binary: &Path, config: &Path, log: &Path, rust_log: &str) -> anyhow::Result<Self> {
+    /// Starts `handoff run --config <config>`, logging to `log` with
+    /// `rust_log` as `RUST_LOG` (`None`: handoff's own default filter, as
+    /// a deployment without `RUST_LOG` runs).
+    pub fn spawn(
+        binary: &Path,
+        config: &Path,
+        log: &Path,
+        rust_log: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let log_file = std::fs::File::create(log)
             .with_context(|| format!("creating the daemon log {}", log.display()))?;
         let started = Instant::now();
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args(["run", "--config"])
             .arg(config)
-            .env("HANDOFF_MATRIX_PASSWORD", PASSWORD)
-            .env("RUST_LOG", rust_log)
+            .env("HANDOFF_MATRIX_PASSWORD", PASSWORD);
+        match rust_log {
+            Some(filter) => command.env("RUST_LOG", filter),
+            None => command.env_remove("RUST_LOG"),
+        };
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)

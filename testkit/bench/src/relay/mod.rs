@@ -108,8 +108,13 @@ pub async fn run(
         dir.path(),
         &setup::config(synapse.base_url(), &server, &emu, port),
     )?;
-    let log_filter = std::env::var("HANDOFF_BENCH_DAEMON_LOG").unwrap_or_else(|_| "info".into());
-    let mut handoff = Daemon::spawn(binary, &cfg, &dir.path().join("handoff.log"), &log_filter)?;
+    let log_filter = std::env::var("HANDOFF_BENCH_DAEMON_LOG").ok();
+    let mut handoff = Daemon::spawn(
+        binary,
+        &cfg,
+        &dir.path().join("handoff.log"),
+        log_filter.as_deref(),
+    )?;
     handoff
         .wait_ready(None, Duration::from_secs(120))
         .await

@@ -159,7 +159,7 @@ async fn one_size(
         &config(synapse.base_url(), synapse.server_name(), port),
     )?;
     let log = dir.path().join("handoff.log");
-    let mut d = Daemon::spawn(binary, &cfg, &log, "info")?;
+    let mut d = Daemon::spawn(binary, &cfg, &log, Some("info"))?;
     let ready = d
         .wait_ready(Some(&metrics), Duration::from_secs(120))
         .await
