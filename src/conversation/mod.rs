@@ -35,6 +35,7 @@ use crate::pii::Masker;
 use crate::summary::{self, SummaryContext};
 
 pub use command::{Command, CommandError};
+pub use timers::{QueueWatch, TickWatch};
 
 /// A conversation and its current (or last) case.
 #[derive(Debug, Clone, PartialEq)]

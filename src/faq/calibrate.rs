@@ -13,7 +13,7 @@
 //! which entry is best nor the order of two questions' confidences; with
 //! nothing to hold out it is the identity on the probability.
 
-use super::index::{nearest, SparseVec};
+use super::index::{QuestionIndex, SparseVec};
 use super::model::{softmax, Model, TrainParams};
 
 /// Every `HOLD_OUT_EVERY`-th question of an entry is held out for
@@ -141,6 +141,16 @@ fn fit(samples: &[(f32, bool)]) -> Calibration {
     }
 }
 
+/// How a held-out question's nearest training question of an entry is
+/// found: through the matcher's exact inverted index, or (tests) by
+/// scanning the entry's questions. Both give the same bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Similarity {
+    Index,
+    #[cfg(test)]
+    Scan,
+}
+
 /// Fits the calibration for a model trained with `params` on `xs`/`ys`.
 pub(crate) fn calibration(
     xs: &[SparseVec],
@@ -149,6 +159,23 @@ pub(crate) fn calibration(
     classes: usize,
     params: &TrainParams,
 ) -> Calibration {
+    match held_out_samples(xs, ys, features, classes, params, Similarity::Index) {
+        Some(samples) => fit(&samples),
+        None => Calibration::PRIOR,
+    }
+}
+
+/// The (score, was the top entry right) pair of every held-out question,
+/// for a model trained on the rest; None when nothing can be held out (or
+/// nothing is left to train on).
+fn held_out_samples(
+    xs: &[SparseVec],
+    ys: &[usize],
+    features: usize,
+    classes: usize,
+    params: &TrainParams,
+    similarity: Similarity,
+) -> Option<Vec<(f32, bool)>> {
     let mut per_class = vec![0usize; classes];
     for &y in ys {
         per_class[y] += 1;
@@ -170,22 +197,41 @@ pub(crate) fn calibration(
         }
     }
     if held_x.is_empty() || train_x.is_empty() {
-        return Calibration::PRIOR;
+        return None;
     }
     let model = Model::train(&train_x, &train_y, features, classes, params);
+    // The training questions grouped by entry (each entry's in their
+    // original order), as the index wants them; moved, not copied, since
+    // training is done with them.
+    let sizes: Vec<usize> = members.iter().map(Vec::len).collect();
+    let index = match similarity {
+        Similarity::Index => {
+            let grouped: Vec<SparseVec> = members
+                .iter()
+                .flatten()
+                .map(|&i| std::mem::take(&mut train_x[i]))
+                .collect();
+            Some(QuestionIndex::build(&grouped, &sizes, features))
+        }
+        #[cfg(test)]
+        Similarity::Scan => None,
+    };
     let mut z = Vec::new();
-    let samples: Vec<(f32, bool)> = held_x
+    let samples = held_x
         .iter()
         .zip(&held_y)
         .map(|(x, &y)| {
             model.logits(x, &mut z);
             softmax(&mut z);
             let best = (0..z.len()).fold(0, |b, i| if z[i] > z[b] { i } else { b });
-            let similarity = nearest(x, members[best].iter().map(|&i| &train_x[i]));
+            let similarity = match &index {
+                Some(index) => index.nearest(x, best),
+                None => super::index::nearest(x, members[best].iter().map(|&i| &train_x[i])),
+            };
             (score(z[best], similarity), best == y)
         })
         .collect();
-    fit(&samples)
+    Some(samples)
 }
 
 #[cfg(test)]
@@ -213,5 +259,84 @@ mod tests {
         assert!(c.confidence(score(0.9, 0.8)) > c.confidence(score(0.2, 0.8)));
         assert!(c.confidence(score(0.9, 0.8)) > c.confidence(score(0.9, 0.1)));
         assert!((0.0..=1.0).contains(&c.confidence(score(0.0, 0.0))));
+    }
+
+    /// The held-out samples through the index and through the brute-force
+    /// scan, compared bit for bit, and the calibrations fitted on them.
+    fn index_matches_scan(src: &str, origin: &str) -> usize {
+        let entries = super::super::load::parse_entries(src, origin).expect("a valid FAQ");
+        let mut texts = Vec::new();
+        let mut ys = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            for q in &e.questions {
+                texts.push(q.as_str());
+                ys.push(i);
+            }
+        }
+        let weights = super::super::index::FamilyWeights {
+            word: std::f32::consts::FRAC_1_SQRT_2,
+            char: std::f32::consts::FRAC_1_SQRT_2,
+        };
+        let (vectoriser, xs) = super::super::index::Vectoriser::fit(&texts, weights);
+        let params = TrainParams {
+            epochs: 3,
+            inverse_l2: 10.0,
+            learning_rate: 0.5,
+            seed: 7,
+        };
+        let features = vectoriser.features();
+        let run = |s| held_out_samples(&xs, &ys, features, entries.len(), &params, s);
+        let indexed = run(Similarity::Index).expect("questions are held out");
+        let scanned = run(Similarity::Scan).expect("questions are held out");
+        assert_eq!(indexed.len(), scanned.len());
+        for (i, (a, b)) in indexed.iter().zip(&scanned).enumerate() {
+            assert_eq!(a.0.to_bits(), b.0.to_bits(), "{origin}: sample {i}");
+            assert_eq!(a.1, b.1, "{origin}: sample {i}");
+        }
+        assert_eq!(fit(&indexed), fit(&scanned), "{origin}");
+        indexed.len()
+    }
+
+    #[test]
+    fn index_and_scan_agree_on_a_generated_faq() {
+        // Entries of varied size (1 question: nothing held out from it)
+        // sharing most words, so nearest questions are often in other
+        // entries and similarities are far from 0 and 1.
+        let words = [
+            "card", "password", "reset", "order", "late", "refund", "invoice", "account",
+            "blocked", "my", "where", "is", "how", "do", "i", "change", "address", "email",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut pick = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut src = String::new();
+        for e in 0..12 {
+            let n = [1, 2, 3, 7, 12, 30][e % 6];
+            src.push_str(&format!("[[faq]]\nid = \"e{e}\"\nquestions = [\n"));
+            for q in 0..n {
+                let len = 2 + pick(5);
+                let text: Vec<&str> = (0..len).map(|_| words[pick(words.len())]).collect();
+                src.push_str(&format!("  \"{} {q}\",\n", text.join(" ")));
+            }
+            src.push_str(&format!("]\nanswer = \"Answer {e}.\"\n\n"));
+        }
+        let held = index_matches_scan(&src, "generated.toml");
+        assert!(held > 10, "{held} held-out questions");
+    }
+
+    #[test]
+    fn index_and_scan_agree_on_clinc150_faq_10() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/data/clinc150/faq-10.toml");
+        let Ok(src) = std::fs::read_to_string(&path) else {
+            eprintln!("skipped: {} is not there", path.display());
+            return;
+        };
+        let held = index_matches_scan(&src, "faq-10.toml");
+        assert_eq!(held, 300, "two of every entry's ten questions");
     }
 }

@@ -9,6 +9,19 @@
 //! delivery task sends the entries in order, retrying what may succeed
 //! later. Different conversations run in parallel; within one, nothing
 //! overtakes anything.
+//!
+//! Timer ticks wake only the conversations a tick can change: the router
+//! keeps each conversation's [`TickWatch`] (its timers and told queue
+//! place, as of its last committed state, published by its worker) and
+//! sends [`Job::Tick`] only where a timer ran out or the queue moved
+//! enough. A conversation it knows nothing about yet (after a start) is
+//! read once from the store, without starting its worker. Invariant: a
+//! published watch is never older than a state-changing job already
+//! handed to the worker (sending such a job drops the watch; the worker
+//! publishes only when its queue is empty), so no due tick is skipped.
+//! The open cases themselves (ids, teams, queue) are read from the store
+//! again only after a worker wrote a case, since workers are their only
+//! writers; an idle daemon's tick costs no store reads.
 
 mod delivery;
 pub mod resolve;
@@ -18,14 +31,15 @@ mod worker;
 pub mod world;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use handoff_bridge_api::{Ack, Bridge, Inbound, InboundKind, MessageRef, Millis};
 use tokio::sync::{mpsc, watch};
 
-use crate::case::{ConversationKey, Customer};
-use crate::conversation::{AgentEvent, CustomerEvent, Engine, Event};
+use crate::case::{CaseId, CaseState, ConversationKey, Customer};
+use crate::conversation::{AgentEvent, CustomerEvent, Engine, Event, State, TickWatch};
 use crate::store::{Store, StoreError};
 
 pub use worker::Job;
@@ -88,11 +102,80 @@ pub struct Shared {
 /// events) who the customer is.
 type Classified = (ConversationKey, Event, Option<Customer>);
 
+/// What the router knows about a conversation's next timer tick. No
+/// entry: nothing known (not seen since the start, or a state-changing job
+/// is on its way to the worker).
+#[derive(Debug, Clone, PartialEq)]
+enum Watch {
+    /// A tick is reading the conversation from the store (see
+    /// [`Router::probe`]); whoever changes the conversation meanwhile
+    /// removes or replaces this.
+    Probing,
+    /// As of the worker's last state; None when no tick can do anything
+    /// until the state changes.
+    Known(Option<TickWatch>),
+}
+
+/// What a worker publishes about its conversation's next tick.
+#[derive(Debug, Clone, PartialEq)]
+enum Refresh {
+    /// As of its current state, and whether that state has an open case.
+    Known {
+        watch: Option<TickWatch>,
+        open_case: bool,
+    },
+    /// Its state is not known for sure (a store failure, an event handled
+    /// by an earlier run): the next tick decides.
+    Unknown,
+}
+
+impl Refresh {
+    fn of(engine: &Engine, state: Option<&State>) -> Refresh {
+        match state {
+            Some(s) => Refresh::Known {
+                watch: engine.tick_watch(s),
+                open_case: s.case.as_ref().is_some_and(|c| c.state.is_open()),
+            },
+            None => Refresh::Unknown,
+        }
+    }
+}
+
+/// An open case as the ticker needs it.
+#[derive(Debug, Clone)]
+struct OpenCase {
+    id: CaseId,
+    conversation: ConversationKey,
+    team: String,
+    queued: bool,
+}
+
+/// The open cases as last read from the store.
+struct OpenList {
+    /// [`Router::case_writes`] just before the read.
+    writes: u64,
+    read_at: Instant,
+    cases: Arc<Vec<OpenCase>>,
+}
+
+/// The ticker reads the open cases again after this long even if no
+/// case was written meanwhile (a safety net; workers are the only
+/// writers of cases).
+const OPEN_CASES_REREAD: Duration = Duration::from_secs(300);
+
 /// Routes events to per-conversation workers.
 #[derive(Clone)]
 pub struct Router {
     shared: Arc<Shared>,
     workers: Arc<Mutex<HashMap<ConversationKey, mpsc::UnboundedSender<Job>>>>,
+    /// Per conversation, what its next tick depends on (module docs).
+    watches: Arc<Mutex<HashMap<ConversationKey, Watch>>>,
+    /// Timer ticks handed to workers since the start.
+    ticks_sent: Arc<AtomicU64>,
+    /// Commits that wrote a case (counted after the write).
+    case_writes: Arc<AtomicU64>,
+    /// The open cases of the last read, reused while no case was written.
+    open: Arc<Mutex<Option<OpenList>>>,
     /// The first failure that must stop the daemon (see [`Router::failures`]).
     failure: Arc<watch::Sender<Option<String>>>,
 }
@@ -102,8 +185,18 @@ impl Router {
         Router {
             shared: Arc::new(shared),
             workers: Arc::new(Mutex::new(HashMap::new())),
+            watches: Arc::new(Mutex::new(HashMap::new())),
+            ticks_sent: Arc::new(AtomicU64::new(0)),
+            case_writes: Arc::new(AtomicU64::new(0)),
+            open: Arc::new(Mutex::new(None)),
             failure: Arc::new(watch::channel(None).0),
         }
+    }
+
+    /// Timer ticks handed to conversation workers since the start (each
+    /// one wakes a worker that loads its conversation).
+    pub fn ticks_sent(&self) -> u64 {
+        self.ticks_sent.load(Ordering::Relaxed)
     }
 
     /// Watches for a failure the daemon must stop on (a store write, or
@@ -150,22 +243,248 @@ impl Router {
         Ok(n)
     }
 
-    /// Sends a timer tick to every conversation with an open case.
-    pub fn tick_open_cases(&self) {
-        match self.shared.store.open_cases() {
-            Ok(cases) => {
-                let now = self.shared.clock.now();
-                let snapshot = Arc::new(world::Snapshot::read(
-                    self.shared.store.as_ref(),
-                    &cases,
-                    now,
-                ));
-                for c in cases {
-                    self.send(c.conversation.clone(), Job::Tick(snapshot.clone()));
+    /// A worker wrote (or may have written) a case: the next tick reads
+    /// the open cases again.
+    fn cases_written(&self) {
+        self.case_writes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The open cases: as last read if no case was written since (and the
+    /// read is recent), else read now. None on a store error (logged).
+    /// Only the summaries are kept: holding 100k full cases (transcripts)
+    /// through a tick would add their size to the daemon's memory.
+    fn open_cases(&self) -> Option<Arc<Vec<OpenCase>>> {
+        let writes = self.case_writes.load(Ordering::SeqCst);
+        if let Ok(cached) = self.open.lock() {
+            if let Some(list) = cached.as_ref() {
+                if list.writes == writes && list.read_at.elapsed() < OPEN_CASES_REREAD {
+                    return Some(list.cases.clone());
                 }
             }
-            Err(e) => tracing::error!(error = %e, "cannot list open cases for timers"),
         }
+        let cases = match self.shared.store.open_cases() {
+            Ok(cases) => cases,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list open cases for timers");
+                return None;
+            }
+        };
+        let list: Arc<Vec<OpenCase>> = Arc::new(
+            cases
+                .iter()
+                .map(|c| OpenCase {
+                    id: c.id,
+                    conversation: c.conversation.clone(),
+                    team: c.team.clone(),
+                    queued: c.state == CaseState::Queued,
+                })
+                .collect(),
+        );
+        if let Ok(mut cached) = self.open.lock() {
+            *cached = Some(OpenList {
+                writes,
+                read_at: Instant::now(),
+                cases: list.clone(),
+            });
+        }
+        Some(list)
+    }
+
+    /// Sends a timer tick to every conversation with an open case that a
+    /// tick can change now: a timer ran out, its place in the queue
+    /// improved by the update step (team open), or nothing is known about
+    /// it yet and reading it says so (see the module docs). Returns how
+    /// many ticks were sent. The store reads (all open cases after a case
+    /// was written; every conversation once after a start) block: on a
+    /// multi-threaded runtime the other tasks move off this thread
+    /// meanwhile.
+    pub fn tick_open_cases(&self) -> usize {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        match Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.tick_now())
+            }
+            _ => self.tick_now(),
+        }
+    }
+
+    fn tick_now(&self) -> usize {
+        let Some(open) = self.open_cases() else {
+            return 0;
+        };
+        let queued = || {
+            open.iter()
+                .filter(|c| c.queued)
+                .map(|c| (c.team.as_str(), c.id))
+        };
+        let now = self.shared.clock.now();
+        // Queue places only: the first-reply history is read below if
+        // some conversation is due.
+        let queues = world::StoreWorld {
+            store: self.shared.store.clone(),
+            now,
+            snapshot: Some(Arc::new(world::Snapshot::of_queue(queued(), &[]))),
+        };
+        let engine = &self.shared.engine;
+        let mut due: Vec<&ConversationKey> = Vec::new();
+        let mut unknown: Vec<usize> = Vec::new();
+        {
+            let Ok(watches) = self.watches.lock() else {
+                tracing::error!("watch table poisoned");
+                return 0;
+            };
+            for (i, c) in open.iter().enumerate() {
+                match watches.get(&c.conversation) {
+                    Some(Watch::Known(w)) => {
+                        if w.as_ref().is_some_and(|w| engine.tick_due(w, now, &queues)) {
+                            due.push(&c.conversation);
+                        }
+                    }
+                    Some(Watch::Probing) | None => unknown.push(i),
+                }
+            }
+        }
+        let probed = unknown.len();
+        for i in unknown {
+            let c = &open[i];
+            if self.probe(&c.conversation, now, &queues) {
+                due.push(&c.conversation);
+            }
+        }
+        tracing::debug!(open = open.len(), probed, due = due.len(), "timer tick");
+        if due.is_empty() {
+            return 0;
+        }
+        let snapshot = Arc::new(world::Snapshot::read_queue(
+            self.shared.store.as_ref(),
+            queued(),
+            now,
+        ));
+        let sent = due.len();
+        for key in due {
+            self.ticks_sent.fetch_add(1, Ordering::Relaxed);
+            self.send(key.clone(), Job::Tick(snapshot.clone()));
+        }
+        sent
+    }
+
+    /// Whether the conversation `key` of an open case, of which nothing
+    /// is known, needs a tick at `now`. Reads the conversation and its
+    /// case from the store (as its worker would) rather than starting a
+    /// worker, and records what it read as the watch unless the
+    /// conversation changed meanwhile. A conversation with a worker, or
+    /// that cannot be read, gets the tick (its worker decides).
+    fn probe(
+        &self,
+        key: &ConversationKey,
+        now: handoff_bridge_api::Millis,
+        queues: &world::StoreWorld,
+    ) -> bool {
+        match self.watches.lock() {
+            Ok(mut w) => {
+                w.insert(key.clone(), Watch::Probing);
+            }
+            Err(_) => return true,
+        }
+        // After marking: a job sent from here on removes the mark.
+        if self.has_worker(key) {
+            self.drop_probe(key);
+            return true;
+        }
+        let store = &self.shared.store;
+        let state = match store.conversation(key) {
+            Ok(Some(conv)) => {
+                let case = match conv.phase.case() {
+                    Some(id) => store.case(id),
+                    None => Ok(None),
+                };
+                case.map(|case| Some(State { conv, case }))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        let watch = match state {
+            Ok(Some(state)) => self.shared.engine.tick_watch(&state),
+            // No conversation: its worker would find nothing to tick.
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, conversation = %key, "cannot read the conversation for its timers");
+                self.drop_probe(key);
+                return true;
+            }
+        };
+        let Ok(mut watches) = self.watches.lock() else {
+            return true;
+        };
+        match watches.get(key) {
+            // Unchanged since the mark, and still no worker to hand a
+            // job to (a job is queued only after its worker is listed).
+            Some(Watch::Probing) if !self.has_worker(key) => {
+                let due = watch
+                    .as_ref()
+                    .is_some_and(|w| self.shared.engine.tick_due(w, now, queues));
+                watches.insert(key.clone(), Watch::Known(watch));
+                due
+            }
+            Some(Watch::Probing) => {
+                watches.remove(key);
+                true
+            }
+            // The worker published a newer state meanwhile.
+            Some(Watch::Known(w)) => w
+                .as_ref()
+                .is_some_and(|w| self.shared.engine.tick_due(w, now, queues)),
+            None => true,
+        }
+    }
+
+    fn drop_probe(&self, key: &ConversationKey) {
+        if let Ok(mut w) = self.watches.lock() {
+            if w.get(key) == Some(&Watch::Probing) {
+                w.remove(key);
+            }
+        }
+    }
+
+    /// Whether `key` has a running worker (which may have jobs queued).
+    fn has_worker(&self, key: &ConversationKey) -> bool {
+        self.workers
+            .lock()
+            .map(|w| w.get(key).is_some_and(|tx| !tx.is_closed()))
+            .unwrap_or(true)
+    }
+
+    /// The worker of `key` publishes what its next tick depends on,
+    /// provided its job queue is still empty (`idle`, checked under the
+    /// table's lock, so that a job sent meanwhile is not overtaken). False
+    /// if not published (try again after the next job).
+    fn publish_watch(
+        &self,
+        key: &ConversationKey,
+        refresh: &Refresh,
+        idle: impl FnOnce() -> bool,
+    ) -> bool {
+        let Ok(mut watches) = self.watches.lock() else {
+            return false;
+        };
+        if !idle() {
+            return false;
+        }
+        match refresh {
+            // "Nothing to do" is kept only while the case is open: the
+            // ticker visits open cases only, and closed ones would pile up.
+            Refresh::Known {
+                watch: None,
+                open_case: false,
+            }
+            | Refresh::Unknown => {
+                watches.remove(key);
+            }
+            Refresh::Known { watch, .. } => {
+                watches.insert(key.clone(), Watch::Known(watch.clone()));
+            }
+        }
+        true
     }
 
     /// Handles one event from a bridge.
@@ -324,6 +643,7 @@ impl Router {
     /// Sends a job to the conversation's worker, starting it if needed.
     pub fn send(&self, key: ConversationKey, job: Job) {
         let mut job = job;
+        let changes_state = matches!(job, Job::Inbound { .. } | Job::Opened { .. });
         for _ in 0..2 {
             let tx = {
                 let Ok(mut workers) = self.workers.lock() else {
@@ -339,8 +659,18 @@ impl Router {
                     }
                 }
             };
+            // A state-changing job is queued and the watch dropped under
+            // the watch table's lock: the worker publishes (under the same
+            // lock, when its queue is empty) either before both or after
+            // both, never in between (module docs).
+            let watches = changes_state.then(|| self.watches.lock().ok()).flatten();
             match tx.send(job) {
-                Ok(()) => return,
+                Ok(()) => {
+                    if let Some(mut w) = watches {
+                        w.remove(&key);
+                    }
+                    return;
+                }
                 Err(mpsc::error::SendError(j)) => job = j,
             }
         }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use handoff_bridge_api::*;
 
 use super::*;
-use crate::fixtures::{engine, FAQ};
+use crate::fixtures::{config_with, engine, engine_with, FAQ, MINUTE, T0};
 use crate::store::memory::MemoryStore;
 
 /// Records actions; answers like a network would; can fail on demand.
@@ -103,15 +103,19 @@ fn fixture() -> Fixture {
 }
 
 fn fixture_on(store: Arc<dyn Store>) -> Fixture {
+    fixture_with(store, engine(), Arc::new(SystemClock))
+}
+
+fn fixture_with(store: Arc<dyn Store>, engine: Engine, clock: Arc<dyn Clock>) -> Fixture {
     let _ = FAQ;
     let bridge = Arc::new(Recorder::default());
     let mut bridges: HashMap<String, Arc<dyn Bridge>> = HashMap::new();
     bridges.insert("matrix".into(), bridge.clone());
     let router = Router::new(Shared {
-        engine: Arc::new(engine()),
+        engine: Arc::new(engine),
         store: store.clone(),
         bridges,
-        clock: Arc::new(SystemClock),
+        clock,
         retry: RetryPolicy {
             base: Duration::from_millis(1),
             max: Duration::from_millis(10),
@@ -310,11 +314,14 @@ async fn strangers_in_a_case_room_are_not_relayed() {
     );
 }
 
-/// The in-memory store, whose writes fail like a full disk while `full`.
+/// The in-memory store, whose writes fail like a full disk while `full`,
+/// and which counts conversation and open-case reads.
 #[derive(Default)]
 struct DiskFull {
     inner: MemoryStore,
     full: std::sync::atomic::AtomicBool,
+    conversation_reads: std::sync::atomic::AtomicU64,
+    open_case_reads: std::sync::atomic::AtomicU64,
 }
 
 impl DiskFull {
@@ -342,6 +349,7 @@ impl Store for DiskFull {
         &self,
         key: &ConversationKey,
     ) -> Result<Option<crate::case::Conversation>, StoreError> {
+        self.conversation_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.conversation(key)
     }
     fn conversations(&self) -> Result<Vec<crate::case::Conversation>, StoreError> {
@@ -365,6 +373,7 @@ impl Store for DiskFull {
         self.inner.cases_of_customer(network, user)
     }
     fn open_cases(&self) -> Result<Vec<crate::case::Case>, StoreError> {
+        self.open_case_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.open_cases()
     }
     fn cases_since(&self, since: Millis) -> Result<Vec<crate::case::Case>, StoreError> {
@@ -557,4 +566,284 @@ async fn a_stalled_customer_room_does_not_hold_up_the_desk() {
             .count(),
         1
     );
+}
+
+/// A clock the test moves.
+struct TestClock(std::sync::atomic::AtomicI64);
+
+impl Clock for TestClock {
+    fn now(&self) -> Millis {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl TestClock {
+    fn at(&self, t: Millis) {
+        self.0.store(t, Ordering::SeqCst);
+    }
+}
+
+/// A team on the Matrix desk with a 5-minute first-reply SLA and no
+/// fallback (the fixture's SLA team is on Slack).
+const SALES: &str = "[[team]]\nname = \"sales\"\ndesk = \"matrix\"\nagents = [\"@alice:localhost\"]\ntopics = [\"pricing\"]\nfirst_reply_sla = \"5m\"\n";
+
+fn left(id: &str, room: &str, sender: &str) -> Inbound {
+    let mut ev = inbound(id, room, sender, "");
+    ev.kind = InboundKind::Left;
+    ev
+}
+
+/// Customer `name` (in room `!name:localhost`) escalates with `text`;
+/// waits until the case room is open and everything is delivered.
+async fn escalate(f: &Fixture, name: &str, text: &str, case: crate::case::CaseId) {
+    f.router.dispatch(inbound(
+        &format!("${name}"),
+        &format!("!{name}:localhost"),
+        &format!("@{name}:localhost"),
+        text,
+    ));
+    until("the case room", || {
+        f.store
+            .case(case)
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.desk.is_some())
+    })
+    .await;
+    until("the outbox drained", || {
+        f.store.outbox_pending().unwrap().is_empty()
+    })
+    .await;
+}
+
+fn watched(r: &Router) -> usize {
+    r.watches.lock().unwrap().len()
+}
+
+fn watch_of(r: &Router, key: &ConversationKey) -> Option<Watch> {
+    r.watches.lock().unwrap().get(key).cloned()
+}
+
+fn workers(r: &Router) -> usize {
+    r.workers.lock().unwrap().len()
+}
+
+fn count_texts(b: &Recorder, f: impl Fn(&str) -> bool) -> usize {
+    texts(b).iter().filter(|t| f(t)).count()
+}
+
+/// How many desk notices contain `part`.
+fn count_notices(b: &Recorder, part: &str) -> usize {
+    b.sent
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|o| matches!(&o.action, Action::Notify { body, .. } if body.plain.contains(part)))
+        .count()
+}
+
+fn case_state(store: &Arc<dyn Store>, id: crate::case::CaseId) -> crate::case::CaseState {
+    store.case(id).unwrap().expect("the case").state
+}
+
+#[tokio::test]
+async fn timer_ticks_wake_only_due_conversations() {
+    let clock = Arc::new(TestClock(T0.into()));
+    let store = Arc::new(DiskFull::default());
+    let f = fixture_with(
+        store.clone(),
+        engine_with(config_with(SALES)),
+        clock.clone(),
+    );
+    // Case 1: sales (SLA 5 min); cases 2, 3, 4 queue for tech in order.
+    escalate(&f, "anna", "agent: pricing", 1).await;
+    for (i, name) in ["bert", "cleo", "dora"].into_iter().enumerate() {
+        escalate(&f, name, "I want to talk to a human", 2 + i as u64).await;
+    }
+    assert_eq!(f.store.case(1).unwrap().unwrap().team, "sales");
+    assert_eq!(f.store.case(4).unwrap().unwrap().told_position, Some(3));
+    until("every worker published its watch", || {
+        watched(&f.router) == 4
+    })
+    .await;
+
+    // Nothing has run out and the queue has not moved: nobody is woken,
+    // no conversation is read, and while no case is written the open
+    // cases are not read again either.
+    clock.at(T0 + MINUTE);
+    let reads = store.conversation_reads.load(Ordering::SeqCst);
+    assert_eq!(f.router.tick_open_cases(), 0);
+    let open_reads = store.open_case_reads.load(Ordering::SeqCst);
+    assert_eq!(f.router.tick_open_cases(), 0);
+    assert_eq!(f.router.tick_open_cases(), 0);
+    assert_eq!(f.router.ticks_sent(), 0);
+    assert_eq!(store.conversation_reads.load(Ordering::SeqCst), reads);
+    assert_eq!(store.open_case_reads.load(Ordering::SeqCst), open_reads);
+
+    // Two customers ahead of dora leave: only dora's place improved by
+    // the step (3 → 1), so only dora is woken, and told.
+    f.router
+        .dispatch(left("$bert-left", "!bert:localhost", "@bert:localhost"));
+    f.router
+        .dispatch(left("$cleo-left", "!cleo:localhost", "@cleo:localhost"));
+    until("both abandoned", || {
+        case_state(&f.store, 2) == crate::case::CaseState::Abandoned
+            && case_state(&f.store, 3) == crate::case::CaseState::Abandoned
+    })
+    .await;
+    until("the abandoned cases are no longer watched", || {
+        watched(&f.router) == 2
+    })
+    .await;
+    clock.at(T0 + 2 * MINUTE);
+    assert_eq!(f.router.tick_open_cases(), 1);
+    until("dora's queue update", || {
+        count_texts(&f.bridge, |t| {
+            t.starts_with("Quick update: you're now number 1 in line")
+        }) == 1
+    })
+    .await;
+    let dora = f.store.case(4).unwrap().unwrap().conversation;
+    until("dora's new watch", || {
+        matches!(watch_of(&f.router, &dora), Some(Watch::Known(Some(w)))
+            if w.queue.as_ref().is_some_and(|q| q.told == 1))
+    })
+    .await;
+    assert_eq!(f.store.case(4).unwrap().unwrap().told_position, Some(1));
+    assert_eq!(f.router.tick_open_cases(), 0, "told: nothing more to say");
+
+    // anna's SLA runs out: only anna is woken; the team is pinged once.
+    clock.at(T0 + 5 * MINUTE);
+    assert_eq!(f.router.tick_open_cases(), 1);
+    until("the SLA notice", || {
+        count_notices(&f.bridge, "waited past its first-reply SLA") == 1
+    })
+    .await;
+    until("anna's watch again", || {
+        f.router.watches.lock().unwrap().values().all(|w| {
+            !matches!(w, Watch::Known(Some(w)) if w.due_at.is_some_and(|d| d <= T0 + 5 * MINUTE))
+        }) && watched(&f.router) == 2
+    })
+    .await;
+    assert!(f.store.case(1).unwrap().unwrap().overdue);
+    assert_eq!(f.router.tick_open_cases(), 0);
+
+    // Thirty silent minutes: both remaining customers are abandoned.
+    clock.at(T0 + 30 * MINUTE);
+    assert_eq!(f.router.tick_open_cases(), 2);
+    until("both abandoned", || {
+        case_state(&f.store, 1) == crate::case::CaseState::Abandoned
+            && case_state(&f.store, 4) == crate::case::CaseState::Abandoned
+    })
+    .await;
+    assert_eq!(f.router.tick_open_cases(), 0);
+    assert_eq!(f.router.ticks_sent(), 4);
+    assert_eq!(
+        count_notices(&f.bridge, "waited past its first-reply SLA"),
+        1
+    );
+    assert_eq!(count_texts(&f.bridge, |t| t.starts_with("Quick update")), 1);
+}
+
+// Multi-threaded, as in the daemon: the tick's store reads then run in
+// `block_in_place`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_open_cases_are_read_once_without_starting_workers() {
+    let clock = Arc::new(TestClock(T0.into()));
+    let store = Arc::new(DiskFull::default());
+    let before = fixture_with(
+        store.clone(),
+        engine_with(config_with(SALES)),
+        clock.clone(),
+    );
+    escalate(&before, "anna", "agent: pricing", 1).await;
+    escalate(&before, "bert", "I want to talk to a human", 2).await;
+    until("both watches", || watched(&before.router) == 2).await;
+
+    // Restarted: nothing known. The first tick reads each open case's
+    // conversation once and wakes nobody; the next reads nothing.
+    clock.at(T0 + MINUTE);
+    let restarted = fixture_with(
+        store.clone(),
+        engine_with(config_with(SALES)),
+        clock.clone(),
+    );
+    let reads = store.conversation_reads.load(Ordering::SeqCst);
+    assert_eq!(restarted.router.tick_open_cases(), 0);
+    assert_eq!(store.conversation_reads.load(Ordering::SeqCst), reads + 2);
+    assert_eq!(workers(&restarted.router), 0, "no worker started");
+    assert_eq!(watched(&restarted.router), 2);
+    assert_eq!(restarted.router.tick_open_cases(), 0);
+    assert_eq!(store.conversation_reads.load(Ordering::SeqCst), reads + 2);
+
+    // Restarted after anna's SLA ran out: the first tick finds her due
+    // and wakes her worker only; the SLA notice goes out once.
+    clock.at(T0 + 6 * MINUTE);
+    let late = fixture_with(
+        store.clone(),
+        engine_with(config_with(SALES)),
+        clock.clone(),
+    );
+    assert_eq!(late.router.tick_open_cases(), 1);
+    assert_eq!(workers(&late.router), 1);
+    until("the SLA notice", || {
+        count_notices(&late.bridge, "waited past its first-reply SLA") == 1
+    })
+    .await;
+    until("anna's new watch", || {
+        matches!(
+            late.router.watches.lock().unwrap().get(
+                &store.case(1).unwrap().unwrap().conversation
+            ),
+            Some(Watch::Known(Some(w))) if w.due_at == Some(T0 + 30 * MINUTE)
+        )
+    })
+    .await;
+    assert!(store.case(1).unwrap().unwrap().overdue);
+    assert_eq!(late.router.tick_open_cases(), 0);
+    assert_eq!(workers(&late.router), 1);
+    assert_eq!(
+        count_notices(&before.bridge, "waited past its first-reply SLA"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_job_on_its_way_to_the_worker_makes_the_next_tick_visit() {
+    let clock = Arc::new(TestClock(T0.into()));
+    let f = fixture_with(
+        Arc::new(MemoryStore::new()),
+        engine_with(config_with(SALES)),
+        clock.clone(),
+    );
+    escalate(&f, "anna", "agent: pricing", 1).await;
+    let key = f.store.case(1).unwrap().unwrap().conversation;
+    until("anna's watch", || watch_of(&f.router, &key).is_some()).await;
+    clock.at(T0 + MINUTE);
+    assert_eq!(f.router.tick_open_cases(), 0);
+    // Deliveries change no state: the watch stays.
+    f.router.send(key.clone(), Job::Deliver(Vec::new()));
+    assert!(watch_of(&f.router, &key).is_some());
+    // A customer message is handed over (this test's runtime has one
+    // thread, so the worker has not run yet): the watch is dropped at
+    // once, and a tick now asks the worker, as it would have before.
+    f.router.dispatch(inbound(
+        "$more",
+        "!anna:localhost",
+        "@anna:localhost",
+        "hello?",
+    ));
+    assert_eq!(watch_of(&f.router, &key), None);
+    assert_eq!(f.router.tick_open_cases(), 1);
+    until("the message relayed", || {
+        texts(&f.bridge).iter().any(|t| t == "hello?")
+    })
+    .await;
+    // anna wrote at T0 + 1 min: her abandonment moved; the SLA is first.
+    until("anna's new watch", || {
+        matches!(watch_of(&f.router, &key), Some(Watch::Known(Some(w)))
+            if w.due_at == Some(T0 + 5 * MINUTE))
+    })
+    .await;
+    assert_eq!(f.router.tick_open_cases(), 0);
 }

@@ -16,7 +16,7 @@ use tracing::Instrument;
 use std::sync::Arc;
 
 use super::world::{Snapshot, StoreWorld};
-use super::Router;
+use super::{Refresh, Router};
 use crate::case::{CaseDesk, CaseId, ConversationKey, Customer, OutboxEntry};
 use crate::conversation::{Effect, Event, Refusal, State};
 use crate::store::{Commit, StoreError};
@@ -65,6 +65,7 @@ pub(super) fn spawn(router: Router, key: ConversationKey) -> mpsc::UnboundedSend
             router,
             key,
             state: None,
+            refresh: None,
             deliveries: dtx,
         }
         .run(rx)
@@ -77,6 +78,9 @@ struct Worker {
     router: Router,
     key: ConversationKey,
     state: Option<State>,
+    /// What to publish as the conversation's tick watch once the job
+    /// queue is empty (see [`Router::tick_open_cases`]).
+    refresh: Option<Refresh>,
     deliveries: mpsc::UnboundedSender<(u64, Box<OutboxEntry>)>,
 }
 
@@ -106,7 +110,8 @@ impl Worker {
                 }
                 Job::Tick(snapshot) => {
                     self.handle(None, Event::Tick, None, Some(snapshot));
-                    // Ticks visit every open case; keeping each one's state
+                    // Ticks can visit many open cases at once (timers
+                    // running out together); keeping each one's state
                     // cached would hold all of them in memory at once.
                     if rx.is_empty() {
                         self.state = None;
@@ -127,8 +132,19 @@ impl Worker {
                     let _ = done.send(());
                 }
             }
+            if let Some(r) = &self.refresh {
+                if self.router.publish_watch(&self.key, r, || rx.is_empty()) {
+                    self.refresh = None;
+                }
+            }
         }
         self.router.forget(&self.key);
+    }
+
+    /// Notes the conversation's state after a job (None: not known for
+    /// sure), to publish as its tick watch.
+    fn note(&mut self, state: Option<&State>) {
+        self.refresh = Some(Refresh::of(&self.router.shared.engine, state));
     }
 
     /// The current state, from the cache or the store; a new conversation
@@ -176,10 +192,12 @@ impl Worker {
             Ok(Some(s)) => s,
             Ok(None) => {
                 tracing::debug!("no conversation for this event; ignored");
+                self.note(None);
                 return self.commit_seen(id, now, Vec::new());
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot load the conversation; event not handled");
+                self.note(None);
                 self.router.fail(&e);
                 return false;
             }
@@ -215,14 +233,23 @@ impl Worker {
                     Committed::Written => {
                         let before = if new { None } else { Some(&state) };
                         crate::metrics::record(&crate::metrics::observe(before, &t.state, now));
+                        self.note(Some(&t.state));
                         self.state = Some(t.state);
                         true
                     }
-                    Committed::Before => true,
-                    Committed::Failed => false,
+                    Committed::Before => {
+                        self.note(None);
+                        true
+                    }
+                    Committed::Failed => {
+                        self.note(None);
+                        false
+                    }
                 }
             }
             Err(refusal) => {
+                // Refused: the state is as loaded.
+                self.note(if new { None } else { Some(&state) });
                 match refusal {
                     Refusal::Ignored => tracing::debug!("nothing to do"),
                     Refusal::NotAnAgent(_) => tracing::warn!(%refusal),
@@ -271,7 +298,11 @@ impl Worker {
 
     /// Commits and queues the new entries.
     fn commit(&mut self, commit: Commit) -> Committed {
-        match self.router.shared.store.commit(&commit) {
+        let result = self.router.shared.store.commit(&commit);
+        if !commit.cases.is_empty() && !matches!(result, Err(StoreError::AlreadySeen { .. })) {
+            self.router.cases_written();
+        }
+        match result {
             Ok(seqs) => {
                 for (seq, entry) in seqs.into_iter().zip(commit.outbox) {
                     let _ = self.deliveries.send((seq, Box::new(entry)));
@@ -299,6 +330,7 @@ impl Worker {
         let state = match self.load(None, now) {
             Ok(Some(s)) => s,
             _ => {
+                self.note(None);
                 tracing::error!(case, "case opened for a conversation that cannot be loaded");
                 let _ = shared.store.outbox_done(seq, &[], &[]);
                 return;
@@ -315,18 +347,25 @@ impl Worker {
         {
             Ok(t) => {
                 let cases: Vec<_> = t.state.case.clone().into_iter().collect();
-                match shared.store.outbox_done(seq, &[], &cases) {
+                let done = shared.store.outbox_done(seq, &[], &cases);
+                if !cases.is_empty() {
+                    self.router.cases_written();
+                }
+                match done {
                     Ok(()) => {
                         tracing::info!(case, "case opened on the desk");
+                        self.note(Some(&t.state));
                         self.state = Some(t.state);
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "cannot record the opened case");
+                        self.note(None);
                         self.state = None;
                     }
                 }
             }
             Err(r) => {
+                self.note(Some(&state));
                 tracing::warn!(case, refusal = %r, "case opened but no longer current");
                 let _ = shared.store.outbox_done(seq, &[], &[]);
             }

@@ -41,9 +41,27 @@ impl Snapshot {
     /// Built from the open cases and the cases opened since `now` minus
     /// the sampling window.
     pub fn new(open: &[Case], recent: &[Case]) -> Snapshot {
+        Snapshot::of_queue(
+            open.iter()
+                .filter(|c| c.state == CaseState::Queued)
+                .map(|c| (c.team.as_str(), c.id)),
+            recent,
+        )
+    }
+
+    /// Built from the queued cases as (team, id) and the recent cases.
+    pub fn of_queue<'a>(
+        queued_cases: impl Iterator<Item = (&'a str, CaseId)>,
+        recent: &[Case],
+    ) -> Snapshot {
         let mut queued: HashMap<String, Vec<CaseId>> = HashMap::new();
-        for c in open.iter().filter(|c| c.state == CaseState::Queued) {
-            queued.entry(c.team.clone()).or_default().push(c.id);
+        for (team, id) in queued_cases {
+            match queued.get_mut(team) {
+                Some(ids) => ids.push(id),
+                None => {
+                    queued.insert(team.to_string(), vec![id]);
+                }
+            }
         }
         for ids in queued.values_mut() {
             ids.sort_unstable();
@@ -70,6 +88,15 @@ impl Snapshot {
     /// Reads what [`Snapshot::new`] needs besides the open cases.
     pub fn read(store: &dyn Store, open: &[Case], now: Millis) -> Snapshot {
         Snapshot::new(open, &recent_cases(store, now))
+    }
+
+    /// Like [`Snapshot::read`], with the queued cases as (team, id).
+    pub fn read_queue<'a>(
+        store: &dyn Store,
+        queued: impl Iterator<Item = (&'a str, CaseId)>,
+        now: Millis,
+    ) -> Snapshot {
+        Snapshot::of_queue(queued, &recent_cases(store, now))
     }
 
     /// Queued cases of `team` opened before `case`.
@@ -193,6 +220,19 @@ mod tests {
                 plain.first_replies(team),
                 "{team}"
             );
+        }
+        let by_queue = Snapshot::read_queue(
+            store.as_ref(),
+            open.iter()
+                .filter(|c| c.state == CaseState::Queued)
+                .map(|c| (c.team.as_str(), c.id)),
+            now,
+        );
+        for team in ["billing", "tech", "nobody"] {
+            for id in 0..8 {
+                assert_eq!(by_queue.queue_ahead(team, id), plain.queue_ahead(team, id));
+            }
+            assert_eq!(by_queue.first_replies(team), plain.first_replies(team));
         }
         assert_eq!(snap.queue_ahead("billing", 4), 2);
         assert_eq!(
