@@ -78,16 +78,32 @@ impl Engine {
         let Some(q) = &watch.queue else {
             return false;
         };
+        self.improved_place(&q.team, q.case, q.told, now, world)
+            .is_some()
+    }
+
+    /// The customer's new place in `team_name`'s queue when it improved by
+    /// at least the update step since `told` and the team is open at `now`
+    /// (the one rule both the tick and [`Engine::tick_due`] apply), with
+    /// the team as resolved.
+    fn improved_place(
+        &self,
+        team_name: &str,
+        case: CaseId,
+        told: u32,
+        now: Millis,
+        world: &dyn World,
+    ) -> Option<(u32, &crate::config::Team)> {
         let team = self
             .config
-            .team(&q.team)
+            .team(team_name)
             .unwrap_or_else(|| self.config.default_team());
         if !team.hours.is_open(now) {
-            return false;
+            return None;
         }
-        let position = (world.queue_ahead(&team.name, q.case) + 1) as u32;
+        let position = (world.queue_ahead(&team.name, case) + 1) as u32;
         let step = self.config.conversation.queue_update_step.max(1);
-        position + step <= q.told
+        (position + step <= told).then_some((position, team))
     }
 
     pub(super) fn tick(
@@ -164,16 +180,7 @@ impl Engine {
         let Some(told) = case.told_position else {
             return;
         };
-        let team = self
-            .config
-            .team(&case.team)
-            .unwrap_or_else(|| self.config.default_team());
-        if !team.hours.is_open(now) {
-            return;
-        }
-        let position = (world.queue_ahead(&team.name, case.id) + 1) as u32;
-        let step = self.config.conversation.queue_update_step.max(1);
-        if position + step <= told {
+        if let Some((position, team)) = self.improved_place(&case.team, case.id, told, now, world) {
             case.told_position = Some(position);
             let wait = routing::wait_phrase(
                 position as usize,
