@@ -214,24 +214,9 @@ fn seed() -> u64 {
 }
 
 fn config(emu: &Emulator, metrics_port: u16) -> String {
-    format!(
+    let mut config = common::slack_connection(emu);
+    config.push_str(&format!(
         r#"
-[bot]
-name = "Helper"
-store = "store.sled"
-faq = "faq.toml"
-
-[matrix]
-homeserver = "{{homeserver}}"
-user = "@helper:localhost"
-password = "${{HANDOFF_MATRIX_PASSWORD}}"
-auto_join = true
-
-[slack]
-bot_token = "{bot}"
-app_token = "{app}"
-api_url = "{api}"
-
 [metrics]
 listen = "127.0.0.1:{metrics_port}"
 
@@ -246,11 +231,9 @@ name = "tech"
 desk = "matrix"
 agents = ["@crashagent:localhost"]
 topics = ["password"]
-"#,
-        bot = emu.bot_token(),
-        app = emu.app_token(),
-        api = emu.slack_api_url(),
-    )
+"#
+    ));
+    config
 }
 
 /// `n` pauses whose sum is `span`, with seeded random weights.

@@ -47,24 +47,9 @@ fn config(emu: &Emulator) -> String {
         ));
     }
     // The FAQ routes some entries to `billing` and `tech`: keep both teams.
-    format!(
-        r#"
-[bot]
-name = "Helper"
-store = "store.sled"
-faq = "faq.toml"
-
-[matrix]
-homeserver = "{{homeserver}}"
-user = "@helper:localhost"
-password = "${{HANDOFF_MATRIX_PASSWORD}}"
-auto_join = true
-
-[slack]
-bot_token = "{bot}"
-app_token = "{app}"
-api_url = "{api}"
-{teams}
+    let mut config = common::slack_connection(emu);
+    config.push_str(&format!(
+        r#"{teams}
 [[team]]
 name = "billing"
 desk = "slack:#load-desk-0"
@@ -72,11 +57,9 @@ desk = "slack:#load-desk-0"
 [[team]]
 name = "tech"
 desk = "slack:#load-desk-1"
-"#,
-        bot = emu.bot_token(),
-        app = emu.app_token(),
-        api = emu.slack_api_url(),
-    )
+"#
+    ));
+    config
 }
 
 struct Case {

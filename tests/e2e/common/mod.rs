@@ -242,9 +242,10 @@ pub fn replaces(m: &Message) -> Option<OwnedEventId> {
     }
 }
 
-/// The config of the Slack-desk tests: billing (default) works in
-/// `#support-billing` through the emulator; tech is a Matrix desk.
-pub fn slack_config(emu: &slack_emulator::Emulator) -> String {
+/// The `[bot]`, `[matrix]` and `[slack]` sections every Slack-desk test
+/// shares: the bot on the local Synapse (`{homeserver}` is filled in at
+/// start) and the emulator's tokens and API URL.
+pub fn slack_connection(emu: &slack_emulator::Emulator) -> String {
     format!(
         r#"
 [bot]
@@ -262,7 +263,18 @@ auto_join = true
 bot_token = "{bot}"
 app_token = "{app}"
 api_url = "{api}"
+"#,
+        bot = emu.bot_token(),
+        app = emu.app_token(),
+        api = emu.slack_api_url(),
+    )
+}
 
+/// The config of the Slack-desk tests: billing (default) works in
+/// `#support-billing` through the emulator; tech is a Matrix desk.
+pub fn slack_config(emu: &slack_emulator::Emulator) -> String {
+    slack_connection(emu)
+        + r#"
 [[team]]
 name = "billing"
 desk = "slack:#support-billing"
@@ -274,9 +286,5 @@ name = "tech"
 desk = "matrix"
 agents = ["@nobody:localhost"]
 topics = ["password"]
-"#,
-        bot = emu.bot_token(),
-        app = emu.app_token(),
-        api = emu.slack_api_url(),
-    )
+"#
 }
