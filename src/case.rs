@@ -235,8 +235,12 @@ pub struct Case {
     /// Set once the desk confirmed the case room/thread exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desk: Option<CaseDesk>,
-    /// Everything said, bot part first, notes marked internal.
-    #[serde(default)]
+    /// Everything said, bot part first, notes marked internal. Only ever
+    /// appended to. Not part of the serialized case: the store keeps each
+    /// turn as a record of its own, so a message costs the same in a case
+    /// of 2,000 turns as in one of 10 (store format 3; format 2 records
+    /// still carry it, which is how they are migrated).
+    #[serde(default, skip_serializing)]
     pub transcript: Vec<Turn>,
     /// First-reply deadline (absent when the team has no SLA).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -181,7 +181,7 @@ async fn try_once(
         .ok_or_else(|| Failure::Give("the conversation is not in the store".into()))?;
     let case = match case_of(&entry.effect) {
         0 => None,
-        id => store.case(id).map_err(Failure::Store)?,
+        id => store.case_head(id).map_err(Failure::Store)?,
     };
     let (network, outgoing, after) =
         match resolve(entry, &conv, case.as_ref(), store).map_err(Failure::Store)? {

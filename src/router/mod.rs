@@ -394,8 +394,9 @@ impl Router {
         let store = &self.shared.store;
         let state = match store.conversation(key) {
             Ok(Some(conv)) => {
+                // Timers need no transcript.
                 let case = match conv.phase.case() {
-                    Some(id) => store.case(id),
+                    Some(id) => store.case_head(id),
                     None => Ok(None),
                 };
                 case.map(|case| Some(State { conv, case }))
@@ -545,7 +546,7 @@ impl Router {
             id: id.to_string(),
         };
         if let Some(case_id) = desk_case {
-            let Some(case) = store.case(case_id)? else {
+            let Some(case) = store.case_head(case_id)? else {
                 return Ok(None);
             };
             let event = match &ev.kind {

@@ -362,6 +362,9 @@ impl Store for DiskFull {
     fn case(&self, id: crate::case::CaseId) -> Result<Option<crate::case::Case>, StoreError> {
         self.inner.case(id)
     }
+    fn case_head(&self, id: crate::case::CaseId) -> Result<Option<crate::case::Case>, StoreError> {
+        self.inner.case_head(id)
+    }
     fn case_by_desk(&self, e: &Endpoint) -> Result<Option<crate::case::CaseId>, StoreError> {
         self.inner.case_by_desk(e)
     }

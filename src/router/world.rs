@@ -161,7 +161,7 @@ impl World for StoreWorld {
         };
         ids.into_iter()
             .take(5)
-            .filter_map(|id| self.store.case(id).ok().flatten())
+            .filter_map(|id| self.store.case_head(id).ok().flatten())
             .map(|c| PreviousCase::of(&c))
             .collect()
     }

@@ -138,6 +138,16 @@ pub(crate) fn opened_key(at: Millis, id: u64) -> Vec<u8> {
     buf
 }
 
+/// Key of turn `index` (0-based) of case `case`'s transcript: under the
+/// case's 8-byte id, so one case's turns are one prefix scan, in order.
+/// The bare 8-byte id (no index) holds the case's turn count.
+pub(crate) fn turn_key(case: u64, index: u32) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..8].copy_from_slice(&id_key(case));
+    key[8..].copy_from_slice(&index.to_be_bytes());
+    key
+}
+
 /// Key of a dedupe id in the by-time index.
 pub(crate) fn seen_time_key(at: Millis, event_id: &str) -> Vec<u8> {
     let mut buf = millis_key(at).to_vec();

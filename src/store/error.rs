@@ -78,6 +78,20 @@ pub enum StoreError {
     #[error("outbox entry {seq} does not exist (already delivered?); nothing was written")]
     UnknownOutboxEntry { seq: u64 },
 
+    /// A case was written back holding fewer transcript turns than the
+    /// store has: it was read without them ([`crate::store::Store::case_head`])
+    /// and must not be written. Nothing was written.
+    #[error(
+        "case {case} was written back with {held} transcript turns, but the store at {} holds {stored}; it was read without its transcript (a bug) and nothing was written",
+        .path.display()
+    )]
+    TranscriptBehind {
+        path: PathBuf,
+        case: u64,
+        held: usize,
+        stored: usize,
+    },
+
     /// A value could not be serialized.
     #[error("could not encode {what} for the store at {}: {detail}", .path.display())]
     Encode {

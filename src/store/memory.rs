@@ -27,6 +27,14 @@ fn identity(m: &MessageRef) -> Identity {
     )
 }
 
+/// A case without its transcript, as [`Store::case_head`] returns it.
+fn head(case: &Case) -> Case {
+    Case {
+        transcript: Vec::new(),
+        ..case.clone()
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     seen: BTreeMap<String, Millis>,
@@ -44,6 +52,23 @@ struct Inner {
 }
 
 impl Inner {
+    /// Refuses cases holding fewer transcript turns than stored (read
+    /// without them), as the sled backend does; checked before any write.
+    fn check_transcripts(&self, cases: &[Case]) -> Result<(), StoreError> {
+        for case in cases {
+            let stored = self.cases.get(&case.id).map_or(0, |c| c.transcript.len());
+            if case.transcript.len() < stored {
+                return Err(StoreError::TranscriptBehind {
+                    path: "<memory>".into(),
+                    case: case.id,
+                    held: case.transcript.len(),
+                    stored,
+                });
+            }
+        }
+        Ok(())
+    }
+
     fn put_case(&mut self, case: &Case) {
         if let Some(old) = self.cases.get(&case.id) {
             let old_desk = old.desk.as_ref().map(|d| d.endpoint.clone());
@@ -107,6 +132,9 @@ impl Store for MemoryStore {
                     event_id: id.clone(),
                 });
             }
+        }
+        s.check_transcripts(&c.cases)?;
+        if let Some(id) = &c.seen_event {
             s.seen.insert(id.clone(), c.at);
         }
         if let Some(conv) = &c.conversation {
@@ -148,6 +176,10 @@ impl Store for MemoryStore {
         Ok(self.lock().cases.get(&id).cloned())
     }
 
+    fn case_head(&self, id: CaseId) -> Result<Option<Case>, StoreError> {
+        Ok(self.lock().cases.get(&id).map(head))
+    }
+
     fn case_by_desk(&self, endpoint: &Endpoint) -> Result<Option<CaseId>, StoreError> {
         Ok(self.lock().by_desk.get(endpoint).copied())
     }
@@ -164,7 +196,7 @@ impl Store for MemoryStore {
         Ok(s.open
             .iter()
             .filter_map(|id| s.cases.get(id))
-            .cloned()
+            .map(head)
             .collect())
     }
 
@@ -214,9 +246,11 @@ impl Store for MemoryStore {
         cases: &[Case],
     ) -> Result<(), StoreError> {
         let mut s = self.lock();
-        if s.outbox.remove(&seq).is_none() {
+        if !s.outbox.contains_key(&seq) {
             return Err(StoreError::UnknownOutboxEntry { seq });
         }
+        s.check_transcripts(cases)?;
+        s.outbox.remove(&seq);
         s.put_twins(mappings);
         for case in cases {
             s.put_case(case);

@@ -1,8 +1,8 @@
 //! Durable state: the [`Store`] trait, its sled and in-memory backends, and
 //! the one test suite both must pass.
 //!
-//! The store owns what must survive a restart: conversations, cases and
-//! their indexes (desk, customer, open, opened-at), the outbox, message-id
+//! The store owns what must survive a restart: conversations, cases (their
+//! transcripts appended turn by turn) and their indexes (desk, customer, open, opened-at), the outbox, message-id
 //! twins across networks, inbound event ids already handled (dedupe) and
 //! small per-bridge state. It is not a cache and holds no logic beyond index
 //! maintenance: the state machine decides, the store remembers.
@@ -37,7 +37,9 @@ use crate::case::{Case, CaseId, Conversation, ConversationKey, OutboxEntry};
 /// The format version this build writes. Stores with a higher version are
 /// refused at open; lower versions are migrated at open (`sled::open`).
 /// 2: twin keys hold network, room and id, no longer the thread.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: a case's transcript turns are records of their own, appended to;
+/// the case record no longer holds them.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Everything the router writes after the state machine handled one inbound
 /// event (or one timer): written in one transaction, durable on return.
@@ -51,7 +53,8 @@ pub struct Commit {
     pub seen_event: Option<String>,
     /// The conversation's new state, if it changed.
     pub conversation: Option<Conversation>,
-    /// Cases created or changed (indexes follow).
+    /// Cases created or changed (indexes follow). Each holds its whole
+    /// transcript; the turns beyond those already stored are appended.
     pub cases: Vec<Case>,
     /// Actions to queue, in order.
     pub outbox: Vec<OutboxEntry>,
@@ -78,7 +81,15 @@ pub trait Store: Send + Sync {
     /// restarts and concurrent callers (durable before it is returned).
     fn next_case_id(&self) -> Result<CaseId, StoreError>;
 
+    /// The case with its whole transcript. Costs as much as the case is
+    /// long; see [`Store::case_head`].
     fn case(&self, id: CaseId) -> Result<Option<Case>, StoreError>;
+
+    /// The case without its transcript (`transcript` is empty): the same
+    /// cost however long the case is. For reading state, desk and team;
+    /// never to be written back (that fails with
+    /// [`StoreError::TranscriptBehind`]).
+    fn case_head(&self, id: CaseId) -> Result<Option<Case>, StoreError>;
 
     /// The case whose desk (agent room or thread) is `endpoint`.
     fn case_by_desk(&self, endpoint: &Endpoint) -> Result<Option<CaseId>, StoreError>;
@@ -86,10 +97,12 @@ pub trait Store: Send + Sync {
     /// The cases of one customer, newest (highest id) first.
     fn cases_of_customer(&self, network: &str, user_id: &str) -> Result<Vec<CaseId>, StoreError>;
 
-    /// Cases that are queued or assigned, by id (from an index, not a scan).
+    /// Cases that are queued or assigned, by id (from an index, not a
+    /// scan), without their transcripts (as [`Store::case_head`]).
     fn open_cases(&self) -> Result<Vec<Case>, StoreError>;
 
-    /// Cases opened at or after `since`, by id (stats, export).
+    /// Cases opened at or after `since`, by id, with their transcripts
+    /// (stats, export).
     fn cases_since(&self, since: Millis) -> Result<Vec<Case>, StoreError>;
 
     /// The messages mapped to `m` on other networks, sorted.

@@ -1,7 +1,9 @@
 //! [`SledStore`]: the durable backend, one sled database per handoff.
 //!
 //! One tree per kind of record or index (see `tx::T`), JSON values,
-//! big-endian id keys. Multi-record writes run in one sled transaction over
+//! big-endian id keys. A case's transcript turns are records of their own
+//! under the case id, appended to, so writing a case costs the same however
+//! long its transcript is. Multi-record writes run in one sled transaction over
 //! all trees (sled retries it on conflict), and every write is flushed before
 //! the call returns. Opening and its refusals live in `open`.
 //! Invariant: sled data that matters is flushed before it is acknowledged,
@@ -23,7 +25,7 @@ use serde::de::DeserializeOwned;
 use self::open::sled_error;
 use self::tx::{Tx, T};
 use super::{codec, Commit, Store, StoreError};
-use crate::case::{Case, CaseId, Conversation, ConversationKey, OutboxEntry};
+use crate::case::{Case, CaseId, Conversation, ConversationKey, OutboxEntry, Turn};
 
 /// How many dedupe ids one pruning transaction removes at most.
 const PRUNE_BATCH: usize = 1024;
@@ -118,11 +120,62 @@ impl SledStore {
         })
     }
 
-    /// Loads cases listed by an index; a missing one means a broken index.
-    fn load_cases(&self, index: T, ids: &[CaseId]) -> Result<Vec<Case>, StoreError> {
+    /// A case record; with its transcript when `turns`.
+    fn load_case(&self, id: CaseId, turns: bool) -> Result<Option<Case>, StoreError> {
+        let Some(mut case) = self.get::<Case>(T::Cases, &codec::id_key(id))? else {
+            return Ok(None);
+        };
+        if turns {
+            case.transcript = self.turns(id)?;
+        }
+        Ok(Some(case))
+    }
+
+    /// Case `id`'s transcript: its count record, then every turn up to it
+    /// in order. A missing or extra turn is a corrupt record.
+    fn turns(&self, id: CaseId) -> Result<Vec<Turn>, StoreError> {
+        let prefix = codec::id_key(id);
+        let mut iter = self.tree(T::Turns).scan_prefix(prefix);
+        let Some(first) = iter.next() else {
+            return Ok(Vec::new());
+        };
+        let (key, value) = first.map_err(self.err("reading a transcript"))?;
+        let bad = |key: &[u8], detail: &str| {
+            StoreError::corrupt_record(
+                &self.path,
+                T::Turns.name(),
+                codec::show_key(key, false),
+                detail,
+            )
+        };
+        let count = match (key.len(), codec::read_id(&value)) {
+            (8, Some(n)) => n as usize,
+            _ => return Err(bad(&key, "expected the case's turn count")),
+        };
+        let mut out = Vec::with_capacity(count);
+        for kv in iter {
+            let (key, value) = kv.map_err(self.err("reading a transcript"))?;
+            let index = <[u8; 4]>::try_from(&key[8..]).ok().map(u32::from_be_bytes);
+            if index != Some(out.len() as u32) {
+                return Err(bad(&key, "a transcript turn out of sequence"));
+            }
+            out.push(self.decode(T::Turns, &key, &value)?);
+        }
+        if out.len() != count {
+            return Err(bad(
+                &prefix,
+                &format!("the case has {count} turns but {} are stored", out.len()),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Loads cases listed by an index (with their transcripts when
+    /// `turns`); a missing one means a broken index.
+    fn load_cases(&self, index: T, ids: &[CaseId], turns: bool) -> Result<Vec<Case>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         for &id in ids {
-            match self.get(T::Cases, &codec::id_key(id))? {
+            match self.load_case(id, turns)? {
                 Some(case) => out.push(case),
                 None => {
                     return Err(StoreError::corrupt_record(
@@ -195,7 +248,11 @@ impl Store for SledStore {
     }
 
     fn case(&self, id: CaseId) -> Result<Option<Case>, StoreError> {
-        self.get(T::Cases, &codec::id_key(id))
+        self.load_case(id, true)
+    }
+
+    fn case_head(&self, id: CaseId) -> Result<Option<Case>, StoreError> {
+        self.load_case(id, false)
     }
 
     fn case_by_desk(&self, endpoint: &Endpoint) -> Result<Option<CaseId>, StoreError> {
@@ -220,7 +277,7 @@ impl Store for SledStore {
 
     fn open_cases(&self) -> Result<Vec<Case>, StoreError> {
         let ids = self.ids_in(T::OpenCases, self.tree(T::OpenCases).iter())?;
-        self.load_cases(T::OpenCases, &ids)
+        self.load_cases(T::OpenCases, &ids, false)
     }
 
     fn cases_since(&self, since: Millis) -> Result<Vec<Case>, StoreError> {
@@ -228,7 +285,7 @@ impl Store for SledStore {
         let iter = self.tree(T::CasesByOpened).range(from..);
         let mut ids = self.ids_in(T::CasesByOpened, iter)?;
         ids.sort_unstable();
-        self.load_cases(T::CasesByOpened, &ids)
+        self.load_cases(T::CasesByOpened, &ids, true)
     }
 
     fn twins(&self, m: &MessageRef) -> Result<Vec<MessageRef>, StoreError> {

@@ -11,10 +11,12 @@ use std::io::ErrorKind;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
-use ::sled::Transactional;
+use ::sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use ::sled::{IVec, Transactional};
 
 use super::precheck::{self, holder_pid, MARKER_FILE, PID_FILE};
 use super::tx::{T, VERSION_KEY};
+use crate::case::Case;
 use crate::store::{codec, StoreError, FORMAT_VERSION};
 
 /// sled 0.34 re-wraps some OS errors with their `Debug` text as the message
@@ -183,8 +185,65 @@ fn check_version(
 ///
 /// Version 1 → 2: twin keys no longer hold the thread of either message
 /// (see `codec::message_key`); every twin is re-keyed, none is dropped.
+/// Version 2 → 3: each case's transcript moves out of the case record into
+/// turn records of its own (see `codec::turn_key`); none is dropped.
 fn migrate(path: &Path, trees: &[::sled::Tree], found: u32) -> Result<(), StoreError> {
-    let twins = &trees[T::Twins as usize];
+    let twins = if found < 2 {
+        twins_to_v2(path, &trees[T::Twins as usize], found)?
+    } else {
+        Vec::new()
+    };
+    let (cases, turns) = if found < 3 {
+        cases_to_v3(path, &trees[T::Cases as usize])?
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    trees
+        .transaction(|tx: &Vec<TransactionalTree>| {
+            let t = |which: T| &tx[which as usize];
+            for (old, _, _) in &twins {
+                t(T::Twins).remove(old.clone())?;
+            }
+            for (_, new, value) in &twins {
+                t(T::Twins).insert(new.clone(), value.clone())?;
+            }
+            for (key, value) in &cases {
+                t(T::Cases).insert(key.clone(), value.clone())?;
+            }
+            for (key, value) in &turns {
+                t(T::Turns).insert(&key[..], value.clone())?;
+            }
+            t(T::Meta).insert(VERSION_KEY, &FORMAT_VERSION.to_be_bytes())?;
+            Ok::<_, ConflictableTransactionError<()>>(())
+        })
+        .map_err(|e| match e {
+            TransactionError::Storage(e) => sled_error(path, "migrating the store", e),
+            TransactionError::Abort(()) => StoreError::Corrupt {
+                path: path.to_path_buf(),
+                detail: "the migration transaction aborted".into(),
+            },
+        })?;
+    trees[T::Meta as usize]
+        .flush()
+        .map_err(|e| sled_error(path, "flushing the migrated store", e))?;
+    tracing::info!(
+        path = %path.display(),
+        from = found,
+        to = FORMAT_VERSION,
+        twins = twins.len(),
+        cases = cases.len(),
+        turns = turns.len().saturating_sub(cases.len()),
+        "migrated the store"
+    );
+    Ok(())
+}
+
+/// Format 1 twins with their format 2 keys: (old key, new key, value).
+fn twins_to_v2(
+    path: &Path,
+    twins: &::sled::Tree,
+    found: u32,
+) -> Result<Vec<(IVec, Vec<u8>, IVec)>, StoreError> {
     let mut rekeyed = Vec::with_capacity(twins.len());
     for kv in twins.iter() {
         let (key, value) = kv.map_err(|e| sled_error(path, "reading twins to migrate", e))?;
@@ -197,38 +256,48 @@ fn migrate(path: &Path, trees: &[::sled::Tree], found: u32) -> Result<(), StoreE
             codec::decode(&value).map_err(|e| bad(e.to_string()))?;
         rekeyed.push((key, codec::twin_key(&from, &to), value));
     }
-    let meta = &trees[T::Meta as usize];
-    (twins, meta)
-        .transaction(|(twins, meta)| {
-            for (old, _, _) in &rekeyed {
-                twins.remove(old.clone())?;
-            }
-            for (_, new, value) in &rekeyed {
-                twins.insert(new.clone(), value.clone())?;
-            }
-            meta.insert(VERSION_KEY, &FORMAT_VERSION.to_be_bytes())?;
-            Ok::<_, ::sled::transaction::ConflictableTransactionError<()>>(())
+    Ok(rekeyed)
+}
+
+/// A key and the bytes to store under it.
+type Record = (Vec<u8>, Vec<u8>);
+
+/// Every format 2 case record as format 3 writes it: the case records
+/// without their transcripts, and each case's turn records and turn count.
+fn cases_to_v3(
+    path: &Path,
+    cases: &::sled::Tree,
+) -> Result<(Vec<Record>, Vec<Record>), StoreError> {
+    let mut heads = Vec::with_capacity(cases.len());
+    let mut turns = Vec::new();
+    let encode = |what: &'static str, bytes: Result<Vec<u8>, serde_json::Error>| {
+        bytes.map_err(|e| StoreError::Encode {
+            path: path.to_path_buf(),
+            what,
+            detail: e.to_string(),
         })
-        .map_err(|e| match e {
-            ::sled::transaction::TransactionError::Storage(e) => {
-                sled_error(path, "migrating the store", e)
-            }
-            ::sled::transaction::TransactionError::Abort(()) => StoreError::Corrupt {
-                path: path.to_path_buf(),
-                detail: "the migration transaction aborted".into(),
-            },
+    };
+    for kv in cases.iter() {
+        let (key, value) = kv.map_err(|e| sled_error(path, "reading cases to migrate", e))?;
+        let case: Case = codec::decode(&value).map_err(|e| {
+            StoreError::corrupt_record(path, T::Cases.name(), codec::show_key(&key, true), e)
         })?;
-    twins
-        .flush()
-        .map_err(|e| sled_error(path, "flushing the migrated store", e))?;
-    tracing::info!(
-        path = %path.display(),
-        from = found,
-        to = FORMAT_VERSION,
-        twins = rekeyed.len(),
-        "migrated the store"
-    );
-    Ok(())
+        for (i, turn) in case.transcript.iter().enumerate() {
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            turns.push((
+                codec::turn_key(case.id, index).to_vec(),
+                encode("a transcript turn", codec::encode(turn))?,
+            ));
+        }
+        let count = case.transcript.len() as u64;
+        turns.push((
+            codec::id_key(case.id).to_vec(),
+            codec::id_key(count).to_vec(),
+        ));
+        // Serializing a case leaves its transcript out.
+        heads.push((key.to_vec(), encode("a case", codec::encode(&case))?));
+    }
+    Ok((heads, turns))
 }
 
 fn recovered_empty(path: &Path) -> StoreError {

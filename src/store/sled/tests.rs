@@ -384,6 +384,92 @@ fn a_version_1_store_is_migrated_and_keeps_every_twin() {
 }
 
 #[test]
+fn a_version_2_store_is_migrated_and_keeps_every_turn() {
+    use crate::case::{Speaker, Turn};
+    let dir = tempfile::tempdir().unwrap();
+    let turns: Vec<Turn> = (0..30)
+        .map(|i| Turn {
+            at: i,
+            speaker: Speaker::Customer,
+            text: format!("line {i}"),
+            faq: None,
+            internal: i == 7,
+        })
+        .collect();
+    let mut long = with_desk(case(1, "@a:x", CaseState::Queued, 5), "t1");
+    long.transcript = turns.clone();
+    let empty = case(2, "@b:x", CaseState::Queued, 6);
+    {
+        // Format 2 kept the transcript inside the case record.
+        let s = SledStore::open(dir.path()).unwrap();
+        for c in [&long, &empty] {
+            let mut json = serde_json::to_value(c).unwrap();
+            json["transcript"] = serde_json::to_value(&c.transcript).unwrap();
+            s.tree(T::Cases)
+                .insert(codec::id_key(c.id), serde_json::to_vec(&json).unwrap())
+                .unwrap();
+        }
+        s.tree(T::Meta)
+            .insert(VERSION_KEY, &2u32.to_be_bytes())
+            .unwrap();
+        s.flush().unwrap();
+    }
+    std::fs::write(dir.path().join(super::precheck::MARKER_FILE), "2").unwrap();
+
+    let s = SledStore::open(dir.path()).unwrap();
+    assert_eq!(s.case(1).unwrap(), Some(long.clone()));
+    assert_eq!(s.case(2).unwrap(), Some(empty));
+    let record = s.tree(T::Cases).get(codec::id_key(1)).unwrap().unwrap();
+    let record: serde_json::Value = serde_json::from_slice(&record).unwrap();
+    assert!(record.get("transcript").is_none(), "{record}");
+    assert_eq!(s.tree(T::Turns).len(), 30 + 2, "30 turns and two counts");
+    let version = s.tree(T::Meta).get(VERSION_KEY).unwrap().unwrap();
+    assert_eq!(&version[..], &crate::store::FORMAT_VERSION.to_be_bytes());
+    // Appending after the migration continues the sequence.
+    long.transcript.push(Turn {
+        at: 99,
+        speaker: Speaker::Bot,
+        text: "after".into(),
+        faq: None,
+        internal: false,
+    });
+    s.commit(&Commit {
+        cases: vec![long.clone()],
+        ..Commit::default()
+    })
+    .unwrap();
+    assert_eq!(s.case(1).unwrap(), Some(long));
+}
+
+#[test]
+fn a_missing_turn_is_a_corrupt_record() {
+    use crate::case::{Speaker, Turn};
+    let dir = tempfile::tempdir().unwrap();
+    let s = SledStore::open(dir.path()).unwrap();
+    let mut c = case(5, "@a:x", CaseState::Queued, 5);
+    c.transcript = (0..3)
+        .map(|i| Turn {
+            at: i,
+            speaker: Speaker::Customer,
+            text: format!("line {i}"),
+            faq: None,
+            internal: false,
+        })
+        .collect();
+    s.commit(&Commit {
+        cases: vec![c],
+        ..Commit::default()
+    })
+    .unwrap();
+    s.tree(T::Turns).remove(codec::turn_key(5, 1)).unwrap();
+    let err = s.case(5).unwrap_err();
+    assert!(err.is_corrupt(), "{err:?}");
+    assert!(err.to_string().contains("`turns`"), "{err}");
+    // The head is still readable; the transcript is never silently short.
+    assert!(s.case_head(5).unwrap().is_some());
+}
+
+#[test]
 fn a_newer_format_marker_is_refused_before_sled_opens() {
     let dir = tempfile::tempdir().unwrap();
     filled_store(dir.path());

@@ -47,10 +47,12 @@ pub(super) enum T {
     Twins,
     /// (bridge, key) → raw bytes.
     Bridge,
+    /// (case id, turn index) → `Turn`; case id alone → turn count.
+    Turns,
 }
 
 impl T {
-    pub(super) const ALL: [T; 12] = [
+    pub(super) const ALL: [T; 13] = [
         T::Meta,
         T::Seen,
         T::SeenByTime,
@@ -63,6 +65,7 @@ impl T {
         T::Outbox,
         T::Twins,
         T::Bridge,
+        T::Turns,
     ];
 
     pub(super) fn name(self) -> &'static str {
@@ -79,6 +82,7 @@ impl T {
             T::Outbox => "outbox",
             T::Twins => "twins",
             T::Bridge => "bridge",
+            T::Turns => "turns",
         }
     }
 
@@ -191,8 +195,49 @@ impl Tx<'_> {
         } else {
             self.t(T::OpenCases).remove(&key)?;
         }
+        self.append_turns(case)?;
         let bytes = self.encode("a case", case)?;
         self.t(T::Cases).insert(&key, bytes)?;
+        Ok(())
+    }
+
+    /// Stores the turns of `case.transcript` the store does not hold yet
+    /// and the new count; aborts if the case holds fewer than stored.
+    fn append_turns(&self, case: &Case) -> TxResult<()> {
+        let count_key = codec::id_key(case.id);
+        let stored = match self.t(T::Turns).get(count_key)? {
+            Some(v) => match codec::read_id(&v) {
+                Some(n) => n as usize,
+                None => return abort(self.corrupt(T::Turns, &count_key, "not a turn count")),
+            },
+            None => 0,
+        };
+        let held = case.transcript.len();
+        if held < stored {
+            return abort(StoreError::TranscriptBehind {
+                path: self.path.to_path_buf(),
+                case: case.id,
+                held,
+                stored,
+            });
+        }
+        if held == stored {
+            return Ok(());
+        }
+        for (i, turn) in case.transcript.iter().enumerate().skip(stored) {
+            let Ok(index) = u32::try_from(i) else {
+                return abort(StoreError::Encode {
+                    path: self.path.to_path_buf(),
+                    what: "a transcript turn",
+                    detail: format!("case {} has more than {} turns", case.id, u32::MAX),
+                });
+            };
+            let bytes = self.encode("a transcript turn", turn)?;
+            self.t(T::Turns)
+                .insert(&codec::turn_key(case.id, index), bytes)?;
+        }
+        self.t(T::Turns)
+            .insert(&count_key, &codec::id_key(held as u64))?;
         Ok(())
     }
 

@@ -1,15 +1,18 @@
 //! The one test suite every [`Store`] backend must pass, plus its builders.
 //!
 //! Backends call `store_suite!(fixture_fn)` in their test module; the macro
-//! generates one `#[test]` per case in `writes` and `indexes`, so a failure names the
+//! generates one `#[test]` per case in `writes`, `indexes` and
+//! `transcripts`, so a failure names the
 //! backend and the case. A new backend gets the whole suite for free.
 //! Invariant: cases use only the `Store` trait, never a backend's internals
 //! (backend-only tests live next to the backend).
 
 mod indexes;
+mod transcripts;
 mod writes;
 
 pub(crate) use indexes::*;
+pub(crate) use transcripts::*;
 pub(crate) use writes::*;
 
 use std::sync::Arc;
@@ -52,6 +55,9 @@ macro_rules! store_suite {
             bridge_state_is_per_bridge,
             prune_forgets_only_old_ids,
             conversations_are_listed_by_key,
+            transcripts_grow_by_appending,
+            heads_leave_the_transcript_out,
+            a_head_written_back_writes_nothing,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

@@ -5,8 +5,9 @@
 //! Paths: `commit` of an inbound event (seen id + conversation + one
 //! outbox entry: the dedupe and outbox write), the same from several
 //! threads at once (workers of different conversations), a redelivered id
-//! refused by `commit`, `is_seen` hits and misses, and `outbox_done` with
-//! the twin pair a delivery records. Not a test of correctness beyond
+//! refused by `commit`, `is_seen` hits and misses, `outbox_done` with
+//! the twin pair a delivery records, and a relayed message (commit and the
+//! delivery's case read) in one case growing to 2,000 turns. Not a test of correctness beyond
 //! checking each call succeeds. The invariant: every timed call goes
 //! through the public `Store` trait on a fresh store in a temp dir.
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use handoff::case::{Speaker, Turn};
 use handoff::store::sled::SledStore;
 use handoff::store::{Commit, Store, StoreError};
 
@@ -107,6 +109,81 @@ pub fn run(opts: StoreOpts, report: &mut Report) -> anyhow::Result<()> {
     );
     if !store.outbox_pending()?.is_empty() {
         bail!("outbox entries left after outbox_done");
+    }
+    long_case(&store, report)
+}
+
+/// Turns a long case reaches in [`long_case`], and where it is sampled.
+const LONG_CASE_TURNS: usize = 2_000;
+const LONG_CASE_WINDOWS: [usize; 3] = [100, 1_000, 2_000];
+const LONG_CASE_WINDOW: usize = 100;
+
+/// A relayed customer message as the worker commits it (seen id,
+/// conversation, the case with its new turn, an outbox entry) and the
+/// case read a delivery makes (without the transcript), while one case's transcript grows to
+/// [`LONG_CASE_TURNS`] turns. Sampled over the last
+/// [`LONG_CASE_WINDOW`] messages before each size in [`LONG_CASE_WINDOWS`]:
+/// the cost of a message must not grow with the case's length.
+fn long_case(store: &SledStore, report: &mut Report) -> anyhow::Result<()> {
+    let (conv, mut case) = queued_case(7, 7_000_000, 1, now_millis(), "billing");
+    let base = case.transcript.len();
+    let mut commit_samples = Samples::new();
+    let mut read_samples = Samples::new();
+    for i in base..LONG_CASE_TURNS {
+        let event = format!("$long{i}:localhost");
+        case.transcript.push(Turn {
+            at: now_millis(),
+            speaker: Speaker::Customer,
+            text: format!("customer line {i}: the invoice still shows the old address"),
+            faq: None,
+            internal: false,
+        });
+        let c = Commit {
+            at: now_millis(),
+            seen_event: Some(event.clone()),
+            conversation: Some(conv.clone()),
+            cases: vec![case.clone()],
+            outbox: vec![relay_entry(&conv.key, case.id, &event)],
+            ..Commit::default()
+        };
+        let turns = i + 1;
+        let timed = turns > LONG_CASE_TURNS - LONG_CASE_WINDOW
+            || LONG_CASE_WINDOWS
+                .iter()
+                .any(|w| turns <= *w && turns > w - LONG_CASE_WINDOW);
+        let t = Instant::now();
+        let seqs = store.commit(&c)?;
+        let commit_took = t.elapsed();
+        let t = Instant::now();
+        let head = store.case_head(case.id)?;
+        let read_took = t.elapsed();
+        if head.is_none() {
+            bail!("case {} is gone after a commit", case.id);
+        }
+        for seq in seqs {
+            store.outbox_done(seq, &[], &[])?;
+        }
+        if timed {
+            commit_samples.push(commit_took);
+            read_samples.push(read_took);
+        }
+        if LONG_CASE_WINDOWS.contains(&turns) {
+            let whole = store.case(case.id)?.map(|c| c.transcript);
+            if whole.as_ref() != Some(&case.transcript) {
+                bail!("the case read back does not hold its {turns} turns");
+            }
+            let what = format!("relayed message, case of {turns} turns");
+            show(
+                report,
+                &format!("{what}: commit"),
+                &Timed::of(std::mem::take(&mut commit_samples)),
+            );
+            show(
+                report,
+                &format!("{what}: case head read"),
+                &Timed::of(std::mem::take(&mut read_samples)),
+            );
+        }
     }
     Ok(())
 }
