@@ -53,7 +53,15 @@ pub fn export(
 ) -> Result<String, ReportError> {
     let cases = match selection {
         Selection::Case(id) => vec![store.case(id)?.ok_or(ReportError::NoSuchCase(id))?],
-        Selection::Since(since) => store.cases_since(since)?,
+        Selection::Since(since) => {
+            let mut whole = Vec::new();
+            for head in store.cases_since(since)? {
+                // Gone meanwhile: cases are never deleted, so only a
+                // broken store could do this, and `case` says so.
+                whole.extend(store.case(head.id)?);
+            }
+            whole
+        }
     };
     let masker = Masker::new(&config.privacy).map_err(ReportError::Privacy)?;
     Ok(export::render(&cases, format, &masker, &config.bot.name))

@@ -206,7 +206,7 @@ impl Store for MemoryStore {
         Ok(s.cases
             .values()
             .filter(|c| c.opened_at >= since)
-            .cloned()
+            .map(head)
             .collect())
     }
 

@@ -101,8 +101,8 @@ pub trait Store: Send + Sync {
     /// scan), without their transcripts (as [`Store::case_head`]).
     fn open_cases(&self) -> Result<Vec<Case>, StoreError>;
 
-    /// Cases opened at or after `since`, by id, with their transcripts
-    /// (stats, export).
+    /// Cases opened at or after `since`, by id, without their transcripts
+    /// (as [`Store::case_head`]; stats, wait estimates, export's listing).
     fn cases_since(&self, since: Millis) -> Result<Vec<Case>, StoreError>;
 
     /// The messages mapped to `m` on other networks, sorted.

@@ -131,15 +131,14 @@ impl SledStore {
         Ok(Some(case))
     }
 
-    /// Case `id`'s transcript: its count record, then every turn up to it
-    /// in order. A missing or extra turn is a corrupt record.
+    /// Case `id`'s transcript: its count record, then every turn below the
+    /// count, in order. A missing turn is a corrupt record. Turns are never
+    /// rewritten, only appended (count and turns in one transaction), so
+    /// turns beyond the count read here belong to a write that came after
+    /// it and are left for the next read: a reader racing the case's
+    /// worker sees a whole transcript as of one moment.
     fn turns(&self, id: CaseId) -> Result<Vec<Turn>, StoreError> {
         let prefix = codec::id_key(id);
-        let mut iter = self.tree(T::Turns).scan_prefix(prefix);
-        let Some(first) = iter.next() else {
-            return Ok(Vec::new());
-        };
-        let (key, value) = first.map_err(self.err("reading a transcript"))?;
         let bad = |key: &[u8], detail: &str| {
             StoreError::corrupt_record(
                 &self.path,
@@ -148,12 +147,20 @@ impl SledStore {
                 detail,
             )
         };
-        let count = match (key.len(), codec::read_id(&value)) {
-            (8, Some(n)) => n as usize,
-            _ => return Err(bad(&key, "expected the case's turn count")),
+        let count = match self
+            .tree(T::Turns)
+            .get(prefix)
+            .map_err(self.err("reading a transcript"))?
+        {
+            None => return Ok(Vec::new()),
+            Some(v) => codec::read_id(&v).ok_or_else(|| bad(&prefix, "not a turn count"))? as usize,
         };
         let mut out = Vec::with_capacity(count);
-        for kv in iter {
+        // The count record itself (the bare prefix) sorts first.
+        for kv in self.tree(T::Turns).scan_prefix(prefix).skip(1) {
+            if out.len() == count {
+                break;
+            }
             let (key, value) = kv.map_err(self.err("reading a transcript"))?;
             let index = <[u8; 4]>::try_from(&key[8..]).ok().map(u32::from_be_bytes);
             if index != Some(out.len() as u32) {
@@ -285,7 +292,7 @@ impl Store for SledStore {
         let iter = self.tree(T::CasesByOpened).range(from..);
         let mut ids = self.ids_in(T::CasesByOpened, iter)?;
         ids.sort_unstable();
-        self.load_cases(T::CasesByOpened, &ids, true)
+        self.load_cases(T::CasesByOpened, &ids, false)
     }
 
     fn twins(&self, m: &MessageRef) -> Result<Vec<MessageRef>, StoreError> {

@@ -58,6 +58,7 @@ macro_rules! store_suite {
             transcripts_grow_by_appending,
             heads_leave_the_transcript_out,
             a_head_written_back_writes_nothing,
+            a_transcript_read_during_appends_is_whole,
         );
     };
     (@each $make:path; $($name:ident),* $(,)?) => {

@@ -55,7 +55,50 @@ pub(crate) fn transcripts_grow_by_appending(s: Arc<dyn Store>) {
     )
     .unwrap();
     assert_eq!(s.case(1).unwrap(), Some(c.clone()));
-    assert_eq!(s.cases_since(0).unwrap(), vec![c]);
+    c.transcript.clear();
+    assert_eq!(s.cases_since(0).unwrap(), vec![c], "listed without turns");
+}
+
+pub(crate) fn a_transcript_read_during_appends_is_whole(s: Arc<dyn Store>) {
+    let mut c = with_desk(case(6, "@r:x", CaseState::Queued, 3), "t6");
+    c.transcript = vec![turn(0, false)];
+    s.commit(&Commit {
+        cases: vec![c.clone()],
+        ..Commit::default()
+    })
+    .unwrap();
+    let writer = {
+        let s = s.clone();
+        let mut c = c.clone();
+        std::thread::spawn(move || {
+            for i in 1..300 {
+                c.transcript.push(turn(i, false));
+                s.commit(&Commit {
+                    cases: vec![c.clone()],
+                    ..Commit::default()
+                })
+                .unwrap();
+            }
+        })
+    };
+    let mut last = 0;
+    while last < 300 {
+        let read = s.case(6).unwrap().unwrap().transcript;
+        assert!(
+            read.len() >= last,
+            "went back from {last} to {}",
+            read.len()
+        );
+        for (i, t) in read.iter().enumerate() {
+            assert_eq!(t, &turn(i, false), "turn {i} of {}", read.len());
+        }
+        last = read.len();
+        if writer.is_finished() && last < 300 {
+            assert_eq!(s.case(6).unwrap().unwrap().transcript.len(), 300);
+            break;
+        }
+    }
+    writer.join().unwrap();
 }
 
 pub(crate) fn heads_leave_the_transcript_out(s: Arc<dyn Store>) {
