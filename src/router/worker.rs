@@ -159,8 +159,10 @@ impl Worker {
         customer: Option<Customer>,
         now: i64,
     ) -> Result<Option<(State, bool)>, StoreError> {
-        if let Some(s) = &self.state {
-            return Ok(Some((s.clone(), false)));
+        // Taken, not cloned (a long case's transcript is the bulk of it):
+        // every caller puts back the state it ends with.
+        if let Some(s) = self.state.take() {
+            return Ok(Some((s, false)));
         }
         let store = &self.router.shared.store;
         Ok(match store.conversation(&self.key)? {
@@ -239,6 +241,9 @@ impl Worker {
                     }
                     Committed::Before => {
                         self.note(None);
+                        if !new {
+                            self.state = Some(state);
+                        }
                         true
                     }
                     Committed::Failed => {
@@ -268,6 +273,9 @@ impl Worker {
                             }],
                         );
                     }
+                }
+                if !new {
+                    self.state = Some(state);
                 }
                 if refusal == Refusal::NoCaseNumber {
                     // The store could not count cases: not handled, and the
@@ -366,6 +374,7 @@ impl Worker {
             }
             Err(r) => {
                 self.note(Some(&state));
+                self.state = Some(state);
                 tracing::warn!(case, refusal = %r, "case opened but no longer current");
                 let _ = shared.store.outbox_done(seq, &[], &[]);
             }
