@@ -12,7 +12,7 @@ use super::tx::{T, VERSION_KEY};
 use super::SledStore;
 use crate::case::CaseState;
 use crate::store::codec;
-use crate::store::suite::{case, conversation, entry, msg, store_suite, with_desk, Fixture};
+use crate::store::suite::{case, conversation, entry, msg, store_suite, turn, with_desk, Fixture};
 use crate::store::{Commit, Store, StoreError};
 
 fn fixture() -> Fixture {
@@ -343,6 +343,17 @@ fn a_newer_format_is_refused() {
     assert!(err.to_string().contains("run a newer handoff"), "{err}");
 }
 
+/// Marks the store in `dir` (open as `s`, closed here) as written by
+/// format `version`.
+fn stamp_format(s: SledStore, dir: &Path, version: u32) {
+    s.tree(T::Meta)
+        .insert(VERSION_KEY, &version.to_be_bytes())
+        .unwrap();
+    s.flush().unwrap();
+    drop(s);
+    std::fs::write(dir.join(super::precheck::MARKER_FILE), version.to_string()).unwrap();
+}
+
 #[test]
 fn a_version_1_store_is_migrated_and_keeps_every_twin() {
     let dir = tempfile::tempdir().unwrap();
@@ -361,12 +372,8 @@ fn a_version_1_store_is_migrated_and_keeps_every_twin() {
                 .insert(codec::v1_twin_key(a, b), codec::encode(b).unwrap())
                 .unwrap();
         }
-        s.tree(T::Meta)
-            .insert(VERSION_KEY, &1u32.to_be_bytes())
-            .unwrap();
-        s.flush().unwrap();
+        stamp_format(s, dir.path(), 1);
     }
-    std::fs::write(dir.path().join(super::precheck::MARKER_FILE), "1").unwrap();
 
     let s = SledStore::open(dir.path()).unwrap();
     assert_eq!(s.twins(&customer).unwrap(), vec![agent_copy.clone()]);
@@ -385,17 +392,8 @@ fn a_version_1_store_is_migrated_and_keeps_every_twin() {
 
 #[test]
 fn a_version_2_store_is_migrated_and_keeps_every_turn() {
-    use crate::case::{Speaker, Turn};
     let dir = tempfile::tempdir().unwrap();
-    let turns: Vec<Turn> = (0..30)
-        .map(|i| Turn {
-            at: i,
-            speaker: Speaker::Customer,
-            text: format!("line {i}"),
-            faq: None,
-            internal: i == 7,
-        })
-        .collect();
+    let turns: Vec<_> = (0..30).map(|i| turn(i, i == 7)).collect();
     let mut long = with_desk(case(1, "@a:x", CaseState::Queued, 5), "t1");
     long.transcript = turns.clone();
     let empty = case(2, "@b:x", CaseState::Queued, 6);
@@ -409,12 +407,8 @@ fn a_version_2_store_is_migrated_and_keeps_every_turn() {
                 .insert(codec::id_key(c.id), serde_json::to_vec(&json).unwrap())
                 .unwrap();
         }
-        s.tree(T::Meta)
-            .insert(VERSION_KEY, &2u32.to_be_bytes())
-            .unwrap();
-        s.flush().unwrap();
+        stamp_format(s, dir.path(), 2);
     }
-    std::fs::write(dir.path().join(super::precheck::MARKER_FILE), "2").unwrap();
 
     let s = SledStore::open(dir.path()).unwrap();
     assert_eq!(s.case(1).unwrap(), Some(long.clone()));
@@ -426,13 +420,7 @@ fn a_version_2_store_is_migrated_and_keeps_every_turn() {
     let version = s.tree(T::Meta).get(VERSION_KEY).unwrap().unwrap();
     assert_eq!(&version[..], &crate::store::FORMAT_VERSION.to_be_bytes());
     // Appending after the migration continues the sequence.
-    long.transcript.push(Turn {
-        at: 99,
-        speaker: Speaker::Bot,
-        text: "after".into(),
-        faq: None,
-        internal: false,
-    });
+    long.transcript.push(turn(30, false));
     s.commit(&Commit {
         cases: vec![long.clone()],
         ..Commit::default()
@@ -443,19 +431,10 @@ fn a_version_2_store_is_migrated_and_keeps_every_turn() {
 
 #[test]
 fn a_missing_turn_is_a_corrupt_record() {
-    use crate::case::{Speaker, Turn};
     let dir = tempfile::tempdir().unwrap();
     let s = SledStore::open(dir.path()).unwrap();
     let mut c = case(5, "@a:x", CaseState::Queued, 5);
-    c.transcript = (0..3)
-        .map(|i| Turn {
-            at: i,
-            speaker: Speaker::Customer,
-            text: format!("line {i}"),
-            faq: None,
-            internal: false,
-        })
-        .collect();
+    c.transcript = (0..3).map(|i| turn(i, false)).collect();
     s.commit(&Commit {
         cases: vec![c],
         ..Commit::default()

@@ -9,7 +9,8 @@ use super::{case, conversation, entry, with_desk};
 use crate::case::{CaseState, Speaker, Turn};
 use crate::store::{Commit, Store, StoreError};
 
-fn turn(i: usize, internal: bool) -> Turn {
+/// Turn `i` of a test transcript: customer and bot by turns, `line {i}`.
+pub(crate) fn turn(i: usize, internal: bool) -> Turn {
     Turn {
         at: i as i64,
         speaker: if i.is_multiple_of(2) {
