@@ -56,9 +56,12 @@ pub fn export(
         Selection::Since(since) => {
             let mut whole = Vec::new();
             for head in store.cases_since(since)? {
-                // Gone meanwhile: cases are never deleted, so only a
-                // broken store could do this, and `case` says so.
-                whole.extend(store.case(head.id)?);
+                // Cases are never deleted: gone means a broken store.
+                whole.push(
+                    store
+                        .case(head.id)?
+                        .ok_or(ReportError::NoSuchCase(head.id))?,
+                );
             }
             whole
         }

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::memory::MemoryStore;
 use super::sled::SledStore;
-use super::suite::{assigned, case, conversation, entry, msg, resolved, with_desk};
+use super::suite::{assigned, case, conversation, entry, msg, resolved, turn, with_desk};
 use super::{Commit, Store};
 use crate::case::{Case, CaseState};
 use handoff_bridge_api::{Endpoint, MessageRef};
@@ -49,15 +49,19 @@ fn a_case() -> impl Strategy<Value = Case> {
         0..4u8,
         -3..3i64,
         proptest::option::of(0..3u8),
+        0..4usize,
     )
-        .prop_map(|(id, user, state, opened, desk)| {
+        .prop_map(|(id, user, state, opened, desk, turns)| {
             let state = match state {
                 0 => CaseState::Queued,
                 1 => assigned(),
                 2 => resolved(),
                 _ => CaseState::Abandoned,
             };
-            let c = case(id, USERS[user], state, opened);
+            let mut c = case(id, USERS[user], state, opened);
+            // Turn i is the same in every copy, so a longer transcript
+            // extends a shorter one and a shorter one is "behind".
+            c.transcript = (0..turns).map(|i| turn(i, i == 2)).collect();
             match desk {
                 Some(d) => with_desk(c, &format!("t{d}")),
                 None => c,
@@ -104,8 +108,9 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The result of an operation, comparable across backends.
-fn apply(s: &dyn Store, op: &Op) -> Result<String, String> {
+/// The result of an operation, comparable across backends (a store path
+/// in an error reads `<memory>`).
+fn apply(s: &dyn Store, op: &Op, path: &str) -> Result<String, String> {
     let r = match op {
         Op::Commit(c) => s.commit(c).map(|v| format!("{v:?}")),
         Op::NextCaseId => s.next_case_id().map(|v| v.to_string()),
@@ -124,7 +129,7 @@ fn apply(s: &dyn Store, op: &Op) -> Result<String, String> {
             .map(|_| String::new()),
         Op::Prune { older_than } => s.prune_seen(*older_than).map(|n| n.to_string()),
     };
-    r.map_err(|e| e.to_string())
+    r.map_err(|e| e.to_string().replace(path, "<memory>"))
 }
 
 /// Everything a caller can see, as one comparable string.
@@ -135,6 +140,9 @@ fn observe(s: &dyn Store) -> String {
     see("open", format!("{:?}", s.open_cases().unwrap()));
     see("since", format!("{:?}", s.cases_since(i64::MIN).unwrap()));
     see("since0", format!("{:?}", s.cases_since(0).unwrap()));
+    for id in 1..6 {
+        see("case", format!("{:?}", s.case(id).unwrap()));
+    }
     see("convs", format!("{:?}", s.conversations().unwrap()));
     for u in USERS {
         see(
@@ -180,10 +188,11 @@ proptest! {
     #[test]
     fn sled_behaves_like_the_memory_model(ops in proptest::collection::vec(op(), 1..25)) {
         let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().display().to_string();
         let sled: Arc<dyn Store> = Arc::new(SledStore::open(dir.path()).unwrap());
         let model: Arc<dyn Store> = Arc::new(MemoryStore::new());
         for (i, op) in ops.iter().enumerate() {
-            let (got, want) = (apply(&*sled, op), apply(&*model, op));
+            let (got, want) = (apply(&*sled, op, &path), apply(&*model, op, "<memory>"));
             prop_assert_eq!(&got, &want, "step {}: {:?}", i, op);
             prop_assert_eq!(observe(&*sled), observe(&*model), "after step {}: {:?}", i, op);
         }

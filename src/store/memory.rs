@@ -55,8 +55,15 @@ impl Inner {
     /// Refuses cases holding fewer transcript turns than stored (read
     /// without them), as the sled backend does; checked before any write.
     fn check_transcripts(&self, cases: &[Case]) -> Result<(), StoreError> {
+        // In write order: a case written twice in one call is checked
+        // against its earlier copy, as sled does.
+        let mut written: BTreeMap<CaseId, usize> = BTreeMap::new();
         for case in cases {
-            let stored = self.cases.get(&case.id).map_or(0, |c| c.transcript.len());
+            let stored = written
+                .get(&case.id)
+                .copied()
+                .unwrap_or_else(|| self.cases.get(&case.id).map_or(0, |c| c.transcript.len()));
+            written.insert(case.id, case.transcript.len());
             if case.transcript.len() < stored {
                 return Err(StoreError::TranscriptBehind {
                     path: "<memory>".into(),

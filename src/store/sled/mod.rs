@@ -155,7 +155,9 @@ impl SledStore {
             None => return Ok(Vec::new()),
             Some(v) => codec::read_id(&v).ok_or_else(|| bad(&prefix, "not a turn count"))? as usize,
         };
-        let mut out = Vec::with_capacity(count);
+        // Capped: a damaged count must end as a corrupt record, not an
+        // allocation failure.
+        let mut out = Vec::with_capacity(count.min(4096));
         // The count record itself (the bare prefix) sorts first.
         for kv in self.tree(T::Turns).scan_prefix(prefix).skip(1) {
             if out.len() == count {
@@ -212,6 +214,11 @@ impl SledStore {
 impl Store for SledStore {
     fn commit(&self, c: &Commit) -> Result<Vec<u64>, StoreError> {
         self.write("committing", |tx| {
+            // First, so a redelivered event is refused as such whatever
+            // else the commit holds (an abort discards everything anyway).
+            if let Some(id) = &c.seen_event {
+                tx.mark_seen(id, c.at)?;
+            }
             if let Some(conv) = &c.conversation {
                 tx.put_conversation(conv)?;
             }
@@ -223,10 +230,6 @@ impl Store for SledStore {
                 seqs.push(tx.push_outbox(entry)?);
             }
             tx.put_twins(&c.mappings)?;
-            // Order does not matter: an abort here discards all of the above.
-            if let Some(id) = &c.seen_event {
-                tx.mark_seen(id, c.at)?;
-            }
             Ok(seqs)
         })
     }

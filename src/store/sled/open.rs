@@ -283,7 +283,11 @@ fn cases_to_v3(
             StoreError::corrupt_record(path, T::Cases.name(), codec::show_key(&key, true), e)
         })?;
         for (i, turn) in case.transcript.iter().enumerate() {
-            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            let index = u32::try_from(i).map_err(|_| StoreError::Encode {
+                path: path.to_path_buf(),
+                what: "a transcript turn",
+                detail: format!("case {} has more than {} turns", case.id, u32::MAX),
+            })?;
             turns.push((
                 codec::turn_key(case.id, index).to_vec(),
                 encode("a transcript turn", codec::encode(turn))?,
