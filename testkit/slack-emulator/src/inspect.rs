@@ -128,6 +128,35 @@ impl Emulator {
         .await
     }
 
+    /// Waits for a message in `channel` stored at or after `since` (its ts
+    /// is the store time) matching `predicate`. Unlike
+    /// [`Emulator::wait_for_message`] it neither copies the channel nor
+    /// looks at older messages, so its cost does not grow with the channel
+    /// (for benchmarks, whose channels grow to thousands of messages and
+    /// whose waits must not hold the workspace while handoff posts).
+    /// `predicate` runs under the workspace lock: it must not call the
+    /// emulator.
+    pub async fn wait_for_message_since(
+        &self,
+        channel: &str,
+        since: Ts,
+        predicate: impl Fn(&Message) -> bool,
+        timeout: Duration,
+    ) -> Result<Message, EmulatorError> {
+        self.wait_for("a matching message", timeout, |emu| {
+            let ws = emu.inner.workspace();
+            let id = ws.find_channel(channel)?;
+            ws.channels
+                .get(&id)?
+                .messages
+                .range(since..)
+                .map(|(_, m)| m)
+                .find(|m| predicate(m))
+                .cloned()
+        })
+        .await
+    }
+
     /// Waits for a finished call of `method` matching `predicate`.
     pub async fn wait_for_call(
         &self,

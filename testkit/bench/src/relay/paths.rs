@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use matrix_sdk::ruma::OwnedRoomId;
-use slack_emulator::Emulator;
+use slack_emulator::{Emulator, Ts};
 use synapse_testkit::TestClient;
 
-use super::probe::{parse_stamps, stamped, Probe};
+use super::probe::{now_micros, parse_stamps, stamped, Probe};
 use crate::stats::Samples;
 
 /// How long one timed message may take before the run fails.
@@ -62,8 +62,9 @@ impl Path<'_> {
                 emu,
                 channel,
             } => {
+                let since = Ts(now_micros().max(0) as u64);
                 from.send_text(room, &body).await?;
-                landed_in_slack(emu, channel, tag, seq).await
+                landed_in_slack(emu, channel, since, tag, seq).await
             }
             Path::FromSlack {
                 emu,
@@ -105,10 +106,14 @@ pub async fn rounds(
 }
 
 /// Waits until message `seq` of `tag` is stored in `channel`; its latency
-/// is the emulator's ts (minted when stored) minus the send stamp.
+/// is the emulator's ts (minted when stored) minus the send stamp. Only
+/// messages stored from `since` (taken before the send) are looked at: a
+/// scan of the whole channel on every change would cost more as the run
+/// goes on and hold the emulator while handoff posts.
 async fn landed_in_slack(
     emu: &Emulator,
     channel: &str,
+    since: Ts,
     tag: &str,
     seq: u64,
 ) -> anyhow::Result<i64> {
@@ -118,7 +123,7 @@ async fn landed_in_slack(
             .find(|s| s.tag == tag && s.seq == seq)
     };
     let m = emu
-        .wait_for_message(channel, |m| matches(&m.text).is_some(), PER_MESSAGE)
+        .wait_for_message_since(channel, since, |m| matches(&m.text).is_some(), PER_MESSAGE)
         .await
         .map_err(|e| anyhow!("message {seq} of {tag} never reached Slack: {e}"))?;
     let sent = matches(&m.text)
