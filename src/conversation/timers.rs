@@ -215,6 +215,11 @@ mod tests {
             .state
     }
 
+    /// A new customer's first message `text` at `at`.
+    fn first_message(e: &Engine, w: &FakeWorld, text: &str, at: Millis) -> State {
+        step(e, &e.start(customer(), at), says(text), at, w)
+    }
+
     /// Ticks `s` at every minute of `minutes` from `from`, with 0 to 7
     /// cases ahead in the queue: the watch must call a tick due exactly
     /// when the tick does something. Returns (due, not due) counts.
@@ -247,13 +252,7 @@ mod tests {
     fn a_queued_case_watches_its_abandonment_and_position() {
         let (e, w) = (engine(), FakeWorld::default());
         w.ahead.set(4);
-        let s = step(
-            &e,
-            &e.start(customer(), T0),
-            says("I want to talk to an agent"),
-            T0,
-            &w,
-        );
+        let s = first_message(&e, &w, "I want to talk to an agent", T0);
         let watch = e.tick_watch(&s).expect("queued");
         // tech has no SLA: only the 30-minute abandonment.
         assert_eq!(watch.due_at, Some(T0 + 30 * MINUTE));
@@ -272,7 +271,7 @@ mod tests {
     fn the_sla_deadline_comes_first_until_it_is_missed() {
         let e = engine_with(config_with(SALES));
         let w = FakeWorld::default();
-        let s = step(&e, &e.start(customer(), T0), says("agent: pricing"), T0, &w);
+        let s = first_message(&e, &w, "agent: pricing", T0);
         let case = s.case.as_ref().expect("a case");
         assert_eq!(case.team, "sales");
         let sla = case.sla_deadline.expect("sales has an SLA");
@@ -291,13 +290,7 @@ mod tests {
     #[test]
     fn an_sla_miss_with_a_fallback_is_due_then_watches_the_new_team() {
         let (e, w) = (engine(), FakeWorld::default());
-        let s = step(
-            &e,
-            &e.start(customer(), T0),
-            says("agent, about my invoice"),
-            T0,
-            &w,
-        );
+        let s = first_message(&e, &w, "agent, about my invoice", T0);
         assert_eq!(
             e.tick_watch(&s).and_then(|x| x.due_at),
             Some(T0 + 10 * MINUTE)
@@ -313,13 +306,7 @@ mod tests {
         let e = engine_with(config_with(SALES));
         let w = FakeWorld::default();
         w.ahead.set(6);
-        let s = step(
-            &e,
-            &e.start(customer(), FRIDAY_1630),
-            says("agent: pricing"),
-            FRIDAY_1630,
-            &w,
-        );
+        let s = first_message(&e, &w, "agent: pricing", FRIDAY_1630);
         let case = s.case.as_ref().expect("a case");
         assert!(!case.out_of_hours);
         assert_eq!(case.told_position, Some(7));
@@ -340,13 +327,7 @@ mod tests {
         let e = engine_with(config_with(SALES));
         let w = FakeWorld::default();
         let saturday = T0 + 2 * 24 * 60 * MINUTE;
-        let s = step(
-            &e,
-            &e.start(customer(), saturday),
-            says("agent: pricing"),
-            saturday,
-            &w,
-        );
+        let s = first_message(&e, &w, "agent: pricing", saturday);
         let case = s.case.as_ref().expect("a case");
         assert!(case.out_of_hours);
         let watch = e.tick_watch(&s);

@@ -265,14 +265,7 @@ mod tests {
     /// scan, compared bit for bit, and the calibrations fitted on them.
     fn index_matches_scan(src: &str, origin: &str) -> usize {
         let entries = super::super::load::parse_entries(src, origin).expect("a valid FAQ");
-        let mut texts = Vec::new();
-        let mut ys = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            for q in &e.questions {
-                texts.push(q.as_str());
-                ys.push(i);
-            }
-        }
+        let (texts, ys) = super::super::questions_of(&entries);
         let weights = super::super::index::FamilyWeights {
             word: std::f32::consts::FRAC_1_SQRT_2,
             char: std::f32::consts::FRAC_1_SQRT_2,

@@ -163,14 +163,7 @@ impl Faq {
 
     fn build(entries: Vec<FaqEntry>, params: &MatcherParams) -> Faq {
         let started = std::time::Instant::now();
-        let mut texts = Vec::new();
-        let mut labels = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            for q in &e.questions {
-                texts.push(q.as_str());
-                labels.push(i);
-            }
-        }
+        let (texts, labels) = questions_of(&entries);
         let share = params.word_share.clamp(0.0, 1.0);
         let weights = FamilyWeights {
             word: share.sqrt(),
@@ -297,4 +290,14 @@ impl Faq {
     pub fn answer(&self, text: &str, min_confidence: f32) -> Option<Match> {
         self.best(text).filter(|m| m.confidence >= min_confidence)
     }
+}
+
+/// Every question of `entries` in order, with the index of its entry (the
+/// training label).
+fn questions_of(entries: &[FaqEntry]) -> (Vec<&str>, Vec<usize>) {
+    entries
+        .iter()
+        .enumerate()
+        .flat_map(|(i, e)| e.questions.iter().map(move |q| (q.as_str(), i)))
+        .unzip()
 }
