@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use handoff_bridge_api::{Ack, Bridge, Inbound, InboundKind, MessageRef, Millis};
 use tokio::sync::{mpsc, watch};
 
-use crate::case::{CaseId, CaseState, ConversationKey, Customer};
+use crate::case::{Case, CaseId, CaseState, ConversationKey, Customer};
 use crate::conversation::{AgentEvent, CustomerEvent, Engine, Event, State, TickWatch};
 use crate::store::{Store, StoreError};
 
@@ -142,12 +142,30 @@ impl Refresh {
 }
 
 /// An open case as the ticker needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct OpenCase {
     id: CaseId,
     conversation: ConversationKey,
     team: String,
     queued: bool,
+}
+
+impl OpenCase {
+    /// What the open-case list holds of `case`; None once it is closed.
+    fn of(case: &Case) -> Option<OpenCase> {
+        case.state.is_open().then(|| OpenCase {
+            id: case.id,
+            conversation: case.conversation.clone(),
+            team: case.team.clone(),
+            queued: case.state == CaseState::Queued,
+        })
+    }
+
+    /// Whether a write turning `before` into `after` changes the list (a
+    /// new transcript turn or a desk does not).
+    fn changed(before: Option<&Case>, after: Option<&Case>) -> bool {
+        before.and_then(OpenCase::of) != after.and_then(OpenCase::of)
+    }
 }
 
 /// The open cases as last read from the store.
@@ -243,8 +261,9 @@ impl Router {
         Ok(n)
     }
 
-    /// A worker wrote (or may have written) a case: the next tick reads
-    /// the open cases again.
+    /// A worker wrote (or may have written) a case in a way that changes
+    /// the open-case list ([`OpenCase::changed`]): the next tick reads the
+    /// open cases again.
     fn cases_written(&self) {
         self.case_writes.fetch_add(1, Ordering::SeqCst);
     }
@@ -269,17 +288,7 @@ impl Router {
                 return None;
             }
         };
-        let list: Arc<Vec<OpenCase>> = Arc::new(
-            cases
-                .iter()
-                .map(|c| OpenCase {
-                    id: c.id,
-                    conversation: c.conversation.clone(),
-                    team: c.team.clone(),
-                    queued: c.state == CaseState::Queued,
-                })
-                .collect(),
-        );
+        let list: Arc<Vec<OpenCase>> = Arc::new(cases.iter().filter_map(OpenCase::of).collect());
         if let Ok(mut cached) = self.open.lock() {
             *cached = Some(OpenList {
                 writes,

@@ -106,6 +106,11 @@ fn fixture_on(store: Arc<dyn Store>) -> Fixture {
     fixture_with(store, engine(), Arc::new(SystemClock))
 }
 
+/// [`fixture_with`] on the SALES config (a team with an SLA) and `clock`.
+fn sales_fixture(store: Arc<dyn Store>, clock: &Arc<TestClock>) -> Fixture {
+    fixture_with(store, engine_with(config_with(SALES)), clock.clone())
+}
+
 fn fixture_with(store: Arc<dyn Store>, engine: Engine, clock: Arc<dyn Clock>) -> Fixture {
     let _ = FAQ;
     let bridge = Arc::new(Recorder::default());
@@ -653,11 +658,7 @@ fn case_state(store: &Arc<dyn Store>, id: crate::case::CaseId) -> crate::case::C
 async fn timer_ticks_wake_only_due_conversations() {
     let clock = Arc::new(TestClock(T0.into()));
     let store = Arc::new(DiskFull::default());
-    let f = fixture_with(
-        store.clone(),
-        engine_with(config_with(SALES)),
-        clock.clone(),
-    );
+    let f = sales_fixture(store.clone(), &clock);
     // Case 1: sales (SLA 5 min); cases 2, 3, 4 queue for tech in order.
     escalate(&f, "anna", "agent: pricing", 1).await;
     for (i, name) in ["bert", "cleo", "dora"].into_iter().enumerate() {
@@ -748,17 +749,51 @@ async fn timer_ticks_wake_only_due_conversations() {
     assert_eq!(count_texts(&f.bridge, |t| t.starts_with("Quick update")), 1);
 }
 
+#[tokio::test]
+async fn only_writes_that_change_the_open_case_list_make_a_tick_reread_it() {
+    let clock = Arc::new(TestClock(T0.into()));
+    let store = Arc::new(DiskFull::default());
+    let f = sales_fixture(store.clone(), &clock);
+    escalate(&f, "anna", "agent: pricing", 1).await;
+    escalate(&f, "bert", "I want to talk to a human", 2).await;
+    until("both watches", || watched(&f.router) == 2).await;
+    clock.at(T0 + MINUTE);
+    f.router.tick_open_cases();
+    let open_reads = store.open_case_reads.load(Ordering::SeqCst);
+
+    // A message in an open case adds a transcript turn, nothing more.
+    let turns = f.store.case(1).unwrap().unwrap().transcript.len();
+    f.router.dispatch(inbound(
+        "$anna-again",
+        "!anna:localhost",
+        "@anna:localhost",
+        "any news?",
+    ));
+    until("anna's new turn", || {
+        f.store.case(1).unwrap().unwrap().transcript.len() > turns
+    })
+    .await;
+    f.router.tick_open_cases();
+    assert_eq!(store.open_case_reads.load(Ordering::SeqCst), open_reads);
+
+    // A case closing changes the list: the next tick reads it again.
+    f.router
+        .dispatch(left("$bert-left", "!bert:localhost", "@bert:localhost"));
+    until("bert abandoned", || {
+        case_state(&f.store, 2) == crate::case::CaseState::Abandoned
+    })
+    .await;
+    f.router.tick_open_cases();
+    assert_eq!(store.open_case_reads.load(Ordering::SeqCst), open_reads + 1);
+}
+
 // Multi-threaded, as in the daemon: the tick's store reads then run in
 // `block_in_place`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_restart_open_cases_are_read_once_without_starting_workers() {
     let clock = Arc::new(TestClock(T0.into()));
     let store = Arc::new(DiskFull::default());
-    let before = fixture_with(
-        store.clone(),
-        engine_with(config_with(SALES)),
-        clock.clone(),
-    );
+    let before = sales_fixture(store.clone(), &clock);
     escalate(&before, "anna", "agent: pricing", 1).await;
     escalate(&before, "bert", "I want to talk to a human", 2).await;
     until("both watches", || watched(&before.router) == 2).await;
@@ -766,11 +801,7 @@ async fn after_a_restart_open_cases_are_read_once_without_starting_workers() {
     // Restarted: nothing known. The first tick reads each open case's
     // conversation once and wakes nobody; the next reads nothing.
     clock.at(T0 + MINUTE);
-    let restarted = fixture_with(
-        store.clone(),
-        engine_with(config_with(SALES)),
-        clock.clone(),
-    );
+    let restarted = sales_fixture(store.clone(), &clock);
     let reads = store.conversation_reads.load(Ordering::SeqCst);
     assert_eq!(restarted.router.tick_open_cases(), 0);
     assert_eq!(store.conversation_reads.load(Ordering::SeqCst), reads + 2);
@@ -782,11 +813,7 @@ async fn after_a_restart_open_cases_are_read_once_without_starting_workers() {
     // Restarted after anna's SLA ran out: the first tick finds her due
     // and wakes her worker only; the SLA notice goes out once.
     clock.at(T0 + 6 * MINUTE);
-    let late = fixture_with(
-        store.clone(),
-        engine_with(config_with(SALES)),
-        clock.clone(),
-    );
+    let late = sales_fixture(store.clone(), &clock);
     assert_eq!(late.router.tick_open_cases(), 1);
     assert_eq!(workers(&late.router), 1);
     until("the SLA notice", || {
@@ -814,11 +841,7 @@ async fn after_a_restart_open_cases_are_read_once_without_starting_workers() {
 #[tokio::test]
 async fn a_job_on_its_way_to_the_worker_makes_the_next_tick_visit() {
     let clock = Arc::new(TestClock(T0.into()));
-    let f = fixture_with(
-        Arc::new(MemoryStore::new()),
-        engine_with(config_with(SALES)),
-        clock.clone(),
-    );
+    let f = sales_fixture(Arc::new(MemoryStore::new()), &clock);
     escalate(&f, "anna", "agent: pricing", 1).await;
     let key = f.store.case(1).unwrap().unwrap().conversation;
     until("anna's watch", || watch_of(&f.router, &key).is_some()).await;

@@ -231,7 +231,8 @@ impl Worker {
                     outbox,
                     mappings: Vec::new(),
                 };
-                match self.commit(commit) {
+                let relist = super::OpenCase::changed(state.case.as_ref(), t.state.case.as_ref());
+                match self.commit(commit, relist) {
                     Committed::Written => {
                         let before = if new { None } else { Some(&state) };
                         crate::metrics::record(&crate::metrics::observe(before, &t.state, now));
@@ -295,19 +296,23 @@ impl Worker {
         if id.is_none() && outbox.is_empty() {
             return true;
         }
-        let c = self.commit(Commit {
-            at: now,
-            seen_event: id,
-            outbox,
-            ..Commit::default()
-        });
+        let c = self.commit(
+            Commit {
+                at: now,
+                seen_event: id,
+                outbox,
+                ..Commit::default()
+            },
+            false,
+        );
         c != Committed::Failed
     }
 
-    /// Commits and queues the new entries.
-    fn commit(&mut self, commit: Commit) -> Committed {
+    /// Commits and queues the new entries; `relist`: the commit changes
+    /// the open-case list.
+    fn commit(&mut self, commit: Commit, relist: bool) -> Committed {
         let result = self.router.shared.store.commit(&commit);
-        if !commit.cases.is_empty() && !matches!(result, Err(StoreError::AlreadySeen { .. })) {
+        if relist && !matches!(result, Err(StoreError::AlreadySeen { .. })) {
             self.router.cases_written();
         }
         match result {
@@ -356,7 +361,7 @@ impl Worker {
             Ok(t) => {
                 let cases: Vec<_> = t.state.case.clone().into_iter().collect();
                 let done = shared.store.outbox_done(seq, &[], &cases);
-                if !cases.is_empty() {
+                if super::OpenCase::changed(state.case.as_ref(), t.state.case.as_ref()) {
                     self.router.cases_written();
                 }
                 match done {
