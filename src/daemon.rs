@@ -69,6 +69,11 @@ impl BridgeState for StoreBridgeState {
             .bridge_put(self.network, key, value)
             .map_err(|e| e.to_string())
     }
+    fn put_lazy(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        self.store
+            .bridge_put_lazy(self.network, key, value)
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Runs until shut down.

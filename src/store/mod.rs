@@ -131,6 +131,14 @@ pub trait Store: Send + Sync {
 
     fn bridge_put(&self, bridge: &str, key: &str, value: &[u8]) -> Result<(), StoreError>;
 
+    /// Like `bridge_put`, readable at once, but durable only once a later
+    /// durable write lands (any record; the backend flushes everything
+    /// before it), or at once when the last flush is a second old (see
+    /// [`handoff_bridge_api::BridgeState::put_lazy`] for what may use it).
+    fn bridge_put_lazy(&self, bridge: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.bridge_put(bridge, key, value)
+    }
+
     /// Forgets dedupe ids committed before `older_than`; returns how many.
     fn prune_seen(&self, older_than: Millis) -> Result<usize, StoreError>;
 }

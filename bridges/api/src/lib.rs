@@ -318,6 +318,15 @@ impl BridgeError {
 pub trait BridgeState: Send + Sync {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
     fn put(&self, key: &str, value: &[u8]) -> Result<(), String>;
+    /// Like `put`, readable at once, but made durable only by the next
+    /// durable write of any record (or, if none came for a second, by this
+    /// one). For records whose loss in a crash costs idempotent work again,
+    /// never data: a sync token (the core dedupes what is offered again),
+    /// the result of a send the network itself deduplicates. Saves an
+    /// fsync per call on the relay path. Defaults to `put`.
+    fn put_lazy(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        self.put(key, value)
+    }
 }
 
 /// One inbound event on its way to the core, with the promise to say when

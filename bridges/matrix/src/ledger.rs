@@ -66,10 +66,15 @@ impl Ledger {
     }
 
     /// Records that `key` was carried out with result `delivered`.
+    ///
+    /// Written lazily: the core marks the outbox entry done right after
+    /// (a durable write, which carries this record along). Lost in a crash
+    /// before that, the action runs again with the same transaction ids,
+    /// which the homeserver deduplicates (room creation by its alias).
     pub fn record(&self, key: &str, delivered: &Delivered) -> Result<(), BridgeError> {
         let bytes = serde_json::to_vec(delivered)
             .map_err(|e| unavailable(format!("encoding a delivery record: {e}")))?;
-        self.put(&done_key(key), &bytes)
+        self.put_lazy(&done_key(key), &bytes)
     }
 
     /// The thread root of `user` in `room`, if one was chosen.
@@ -92,7 +97,17 @@ impl Ledger {
     }
 
     /// Records that every event up to `token` was forwarded.
+    ///
+    /// Written lazily: a token lost in a crash only makes the next sync
+    /// start from an older one, and the core drops the events it already
+    /// stored (their ids are in its dedupe record).
     pub fn set_sync_token(&self, token: &str) -> Result<(), BridgeError> {
+        self.put_lazy(SYNC_TOKEN_KEY, token.as_bytes())
+    }
+
+    /// Records a fresh device's first token, durably: without it a restart
+    /// would take what arrived since for history.
+    pub fn set_first_sync_token(&self, token: &str) -> Result<(), BridgeError> {
         self.put(SYNC_TOKEN_KEY, token.as_bytes())
     }
 
@@ -121,6 +136,12 @@ impl Ledger {
             .put(key, value)
             .map_err(|e| unavailable(format!("writing bridge state {key}: {e}")))
     }
+
+    fn put_lazy(&self, key: &str, value: &[u8]) -> Result<(), BridgeError> {
+        self.state
+            .put_lazy(key, value)
+            .map_err(|e| unavailable(format!("writing bridge state {key}: {e}")))
+    }
 }
 
 const SYNC_TOKEN_KEY: &str = "matrix/sync_token";
@@ -139,16 +160,35 @@ mod tests {
     use std::collections::HashMap;
     use std::sync::Mutex;
 
+    /// Values, and every write with whether it was durable.
     #[derive(Default)]
-    struct Mem(Mutex<HashMap<String, Vec<u8>>>);
+    struct Mem(Mutex<HashMap<String, Vec<u8>>>, Mutex<Vec<(String, bool)>>);
     impl BridgeState for Mem {
         fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
             Ok(self.0.lock().unwrap().get(key).cloned())
         }
         fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
+            self.1.lock().unwrap().push((key.into(), true));
             self.0.lock().unwrap().insert(key.into(), value.to_vec());
             Ok(())
         }
+        fn put_lazy(&self, key: &str, value: &[u8]) -> Result<(), String> {
+            self.1.lock().unwrap().push((key.into(), false));
+            self.0.lock().unwrap().insert(key.into(), value.to_vec());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn only_a_fresh_device_s_first_token_is_written_durably() {
+        let mem = Arc::new(Mem::default());
+        let ledger = Ledger::new(mem.clone());
+        ledger.set_first_sync_token("s0").unwrap();
+        ledger.set_sync_token("s1").unwrap();
+        ledger.record("k", &Delivered::Done).unwrap();
+        assert_eq!(ledger.sync_token().unwrap().as_deref(), Some("s1"));
+        let durable: Vec<bool> = mem.1.lock().unwrap().iter().map(|w| w.1).collect();
+        assert_eq!(durable, [true, false, false]);
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub async fn prime(shared: &Shared) -> Result<(), BridgeError> {
     for room_id in response.rooms.invited.keys() {
         rooms::handle_invite(shared, room_id).await;
     }
-    shared.ledger.set_sync_token(&response.next_batch)
+    shared.ledger.set_first_sync_token(&response.next_batch)
 }
 
 /// Syncs and forwards until `inbound` is closed (then `Ok`) or the access

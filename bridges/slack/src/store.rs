@@ -4,8 +4,12 @@
 //! reply relayed (for catch-up) plus recently relayed ts (for dedupe).
 //!
 //! Not for caches that may be lost (users, channel names live in `Inner`).
-//! The invariant: a record is written (durably, `put` returns) before the
-//! action it records is reported done; keys are prefixed `slack/`.
+//! The invariant: a record is durable before the action it records is
+//! reported done; keys are prefixed `slack/`. Records written on the way
+//! to a durable one (a post's marker, name and thread before its delivery
+//! record; an inbound reply's thread before the core's commit) are written
+//! lazily and carried by that durable write, as is the relay progress,
+//! whose loss only makes catch-up offer replies the core already stored.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -65,6 +69,10 @@ fn unavailable(what: &str, key: &str, e: String) -> BridgeError {
     }
 }
 
+fn encode<T: Serialize>(key: &str, value: &T) -> Result<Vec<u8>, BridgeError> {
+    serde_json::to_vec(value).map_err(|e| unavailable("encode", key, e.to_string()))
+}
+
 impl Store {
     pub fn new(state: Arc<dyn BridgeState>) -> Store {
         Store {
@@ -91,10 +99,18 @@ impl Store {
     }
 
     fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), BridgeError> {
-        let bytes =
-            serde_json::to_vec(value).map_err(|e| unavailable("encode", key, e.to_string()))?;
+        let bytes = encode(key, value)?;
         self.state
             .put(key, &bytes)
+            .map_err(|e| unavailable("write", key, e))
+    }
+
+    /// `put_json`, made durable by the next durable write
+    /// ([`BridgeState::put_lazy`]).
+    fn put_json_lazy<T: Serialize>(&self, key: &str, value: &T) -> Result<(), BridgeError> {
+        let bytes = encode(key, value)?;
+        self.state
+            .put_lazy(key, &bytes)
             .map_err(|e| unavailable("write", key, e))
     }
 
@@ -122,7 +138,7 @@ impl Store {
     }
 
     pub fn record_thread(&self, channel: &str, ts: &str, root: &str) -> Result<(), BridgeError> {
-        self.put_json(&format!("slack/ts/{channel}/{ts}"), &root)
+        self.put_json_lazy(&format!("slack/ts/{channel}/{ts}"), &root)
     }
 
     /// The `as_name` a message was posted under with the prefix style.
@@ -131,7 +147,7 @@ impl Store {
     }
 
     pub fn record_name(&self, channel: &str, ts: &str, name: &str) -> Result<(), BridgeError> {
-        self.put_json(&format!("slack/name/{channel}/{ts}"), &name)
+        self.put_json_lazy(&format!("slack/name/{channel}/{ts}"), &name)
     }
 
     /// The idempotency marker (first `block_id`) a bot message was posted
@@ -141,7 +157,7 @@ impl Store {
     }
 
     pub fn record_marker(&self, channel: &str, ts: &str, marker: &str) -> Result<(), BridgeError> {
-        self.put_json(&format!("slack/marker/{channel}/{ts}"), &marker)
+        self.put_json_lazy(&format!("slack/marker/{channel}/{ts}"), &marker)
     }
 
     /// Open case threads as `(channel, root ts)`.
@@ -178,7 +194,7 @@ impl Store {
         root: &str,
         p: &Progress,
     ) -> Result<(), BridgeError> {
-        self.put_json(&format!("slack/progress/{channel}/{root}"), p)
+        self.put_json_lazy(&format!("slack/progress/{channel}/{root}"), p)
     }
 }
 
@@ -199,5 +215,41 @@ mod tests {
         assert_eq!(p.recent.len(), RECENT);
         assert!(!p.seen("C:1.000001"));
         assert_eq!(p.last_seen.as_deref(), Some("3.000000"));
+    }
+
+    /// Records each write and whether it was durable.
+    #[derive(Default)]
+    struct Recording(std::sync::Mutex<Vec<(String, bool)>>);
+    impl BridgeState for Recording {
+        fn get(&self, _key: &str) -> Result<Option<Vec<u8>>, String> {
+            Ok(None)
+        }
+        fn put(&self, key: &str, _value: &[u8]) -> Result<(), String> {
+            self.0.lock().unwrap().push((key.into(), true));
+            Ok(())
+        }
+        fn put_lazy(&self, key: &str, _value: &[u8]) -> Result<(), String> {
+            self.0.lock().unwrap().push((key.into(), false));
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_post_s_records_ride_on_its_durable_delivery_record() {
+        let state = Arc::new(Recording::default());
+        let store = Store::new(state.clone());
+        // A reply posted in a case thread, as `outbound` records it.
+        store.record_marker("C", "1.5", "m").unwrap();
+        store.record_name("C", "1.5", "Ann").unwrap();
+        store.record_thread("C", "1.5", "1.0").unwrap();
+        store.add_case_thread("C", "1.0").await.unwrap();
+        store.record_delivered("out:1", &Delivered::Done).unwrap();
+        store
+            .save_progress("C", "1.0", &Progress::default())
+            .unwrap();
+        let writes = state.0.lock().unwrap().clone();
+        let durable: Vec<_> = writes.iter().filter(|w| w.1).map(|w| &w.0[..]).collect();
+        assert_eq!(durable, ["slack/cases", "slack/out/out:1"]);
+        assert_eq!(writes.len(), 6);
     }
 }

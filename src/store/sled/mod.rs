@@ -5,7 +5,8 @@
 //! under the case id, appended to, so writing a case costs the same however
 //! long its transcript is. Multi-record writes run in one sled transaction over
 //! all trees (sled retries it on conflict), and every write is flushed before
-//! the call returns. Opening and its refusals live in `open`.
+//! the call returns, except `bridge_put_lazy`'s, which the next flush
+//! carries. Opening and its refusals live in `open`.
 //! Invariant: sled data that matters is flushed before it is acknowledged,
 //! and indexes change only together with the record they index.
 
@@ -16,6 +17,8 @@ mod tests;
 mod tx;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use ::sled::transaction::{TransactionError, TransactionalTree};
 use ::sled::Transactional;
@@ -30,11 +33,18 @@ use crate::case::{Case, CaseId, Conversation, ConversationKey, OutboxEntry, Turn
 /// How many dedupe ids one pruning transaction removes at most.
 const PRUNE_BATCH: usize = 1024;
 
+/// A lazily written record waits for another write's flush at most this
+/// long after the last flush (see [`Store::bridge_put_lazy`]).
+const LAZY_FLUSH_MS: u64 = 1000;
+
 /// The sled-backed [`Store`].
 pub struct SledStore {
     db: ::sled::Db,
     trees: Vec<::sled::Tree>,
     path: PathBuf,
+    opened: Instant,
+    /// When the last flush ended, in ms since `opened`.
+    flushed_at_ms: AtomicU64,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -52,7 +62,13 @@ impl SledStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let (db, trees) = open::open_db(&path)?;
-        Ok(SledStore { db, trees, path })
+        Ok(SledStore {
+            db,
+            trees,
+            path,
+            opened: Instant::now(),
+            flushed_at_ms: AtomicU64::new(0),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -68,7 +84,19 @@ impl SledStore {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(self.err("flushing"))
+        self.db.flush().map_err(self.err("flushing"))?;
+        self.flushed_at_ms
+            .store(self.elapsed_ms(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn flushed_ms_ago(&self) -> u64 {
+        self.elapsed_ms()
+            .saturating_sub(self.flushed_at_ms.load(Ordering::Relaxed))
     }
 
     /// Runs `f` in one transaction over every tree, then flushes.
@@ -353,6 +381,18 @@ impl Store for SledStore {
             .insert(codec::bridge_key(bridge, key), value)
             .map_err(self.err("writing bridge state"))?;
         self.flush()
+    }
+
+    fn bridge_put_lazy(&self, bridge: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.tree(T::Bridge)
+            .insert(codec::bridge_key(bridge, key), value)
+            .map_err(self.err("writing bridge state"))?;
+        // sled writes one log: the next flush, whatever it is for, makes
+        // this record durable too.
+        if self.flushed_ms_ago() >= LAZY_FLUSH_MS {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     fn prune_seen(&self, older_than: Millis) -> Result<usize, StoreError> {

@@ -122,6 +122,79 @@ fn child_holds_the_store() {
 }
 
 #[test]
+fn a_lazy_write_flushes_only_when_the_last_flush_is_a_second_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SledStore::open(dir.path()).unwrap();
+    s.bridge_put("matrix", "a", b"1").unwrap();
+    s.bridge_put_lazy("matrix", "token", b"t1").unwrap();
+    assert!(
+        s.db.flush().unwrap() > 0,
+        "the lazy write was flushed at once"
+    );
+    // The last flush long ago: this lazy write flushes by itself.
+    s.flushed_at_ms
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    let later = std::time::Instant::now() - std::time::Duration::from_secs(5);
+    let s = SledStore { opened: later, ..s };
+    s.bridge_put_lazy("matrix", "token", b"t2").unwrap();
+    assert_eq!(
+        s.db.flush().unwrap(),
+        0,
+        "the lazy write was left unflushed"
+    );
+}
+
+const CRASH_ENV: &str = "HANDOFF_STORE_TEST_CRASH";
+
+/// Run by `a_lazy_write_is_carried_by_the_next_flush` in a child process:
+/// writes lazily, then durably, then dies without closing the store.
+#[test]
+#[ignore = "helper process for a_lazy_write_is_carried_by_the_next_flush"]
+fn child_writes_then_dies() {
+    let Ok(path) = std::env::var(CRASH_ENV) else {
+        return;
+    };
+    let store = SledStore::open(&path).unwrap();
+    // Freshly opened: the last flush is under a second old, so this one
+    // waits for the next durable write.
+    store.bridge_put_lazy("matrix", "token", b"t1").unwrap();
+    store
+        .commit(&Commit {
+            at: 5,
+            seen_event: Some("$e".into()),
+            ..Commit::default()
+        })
+        .unwrap();
+    println!("WROTE");
+    // No drop, no flush on the way out: as if killed.
+    std::process::abort();
+}
+
+#[test]
+fn a_lazy_write_is_carried_by_the_next_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "store::sled::tests::child_writes_then_dies"])
+        .args(["--ignored", "--nocapture", "--test-threads=1"])
+        .env(CRASH_ENV, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("WROTE"),
+        "the child never wrote"
+    );
+    assert!(!out.status.success(), "the child was meant to die");
+    let s = SledStore::open(dir.path()).unwrap();
+    assert!(s.is_seen("$e").unwrap());
+    assert_eq!(
+        s.bridge_get("matrix", "token").unwrap(),
+        Some(b"t1".to_vec())
+    );
+}
+
+#[test]
 fn second_process_sees_the_store_in_use() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())

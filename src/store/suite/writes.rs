@@ -259,6 +259,22 @@ pub(crate) fn bridge_state_is_per_bridge(s: Arc<dyn Store>) {
     assert_eq!(s.bridge_get("a", "bc").unwrap(), None);
     s.bridge_put("x", "empty", b"").unwrap();
     assert_eq!(s.bridge_get("x", "empty").unwrap(), Some(Vec::new()));
+    // A lazy write reads back at once and replaces like any other.
+    s.bridge_put_lazy("matrix", "since", b"s3").unwrap();
+    assert_eq!(
+        s.bridge_get("matrix", "since").unwrap(),
+        Some(b"s3".to_vec())
+    );
+    s.bridge_put("matrix", "since", b"s4").unwrap();
+    s.bridge_put_lazy("slack", "since", b"t2").unwrap();
+    assert_eq!(
+        s.bridge_get("matrix", "since").unwrap(),
+        Some(b"s4".to_vec())
+    );
+    assert_eq!(
+        s.bridge_get("slack", "since").unwrap(),
+        Some(b"t2".to_vec())
+    );
 }
 
 pub(crate) fn prune_forgets_only_old_ids(s: Arc<dyn Store>) {
