@@ -104,6 +104,17 @@ fn second_open_in_this_process_is_in_use() {
     assert!(text.contains(&dir.path().display().to_string()), "{text}");
 }
 
+/// This test binary, set to run only the ignored helper test `name` of
+/// this module, with `env` naming the store directory.
+fn child_test(name: &str, env: &str, store: &Path) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", &format!("store::sled::tests::{name}")])
+        .args(["--ignored", "--nocapture", "--test-threads=1"])
+        .env(env, store);
+    command
+}
+
 const CHILD_ENV: &str = "HANDOFF_STORE_TEST_HOLD";
 
 /// Run by `second_process_sees_the_store_in_use` in a child process: holds
@@ -173,10 +184,7 @@ fn child_writes_then_dies() {
 #[test]
 fn a_lazy_write_is_carried_by_the_next_flush() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "store::sled::tests::child_writes_then_dies"])
-        .args(["--ignored", "--nocapture", "--test-threads=1"])
-        .env(CRASH_ENV, dir.path())
+    let out = child_test("child_writes_then_dies", CRASH_ENV, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .output()
@@ -197,10 +205,7 @@ fn a_lazy_write_is_carried_by_the_next_flush() {
 #[test]
 fn second_process_sees_the_store_in_use() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "store::sled::tests::child_holds_the_store"])
-        .args(["--ignored", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir.path())
+    let mut child = child_test("child_holds_the_store", CHILD_ENV, dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

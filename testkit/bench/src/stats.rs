@@ -107,6 +107,42 @@ impl fmt::Display for Summary {
     }
 }
 
+/// How far a quantile difference `q(b) − Σ q(hop)` moves from run to run:
+/// the 2.5th and 97.5th percentiles of that difference over `rounds`
+/// bootstrap resamples (each series drawn again with replacement, all
+/// independently, as the round-robin measured them), in ns. `None` when a
+/// series is empty. Seeded, so a run's interval can be recomputed.
+pub fn difference_interval(
+    b: &Samples,
+    hops: &[&Samples],
+    pct: f64,
+    rounds: usize,
+    seed: u64,
+) -> Option<(i64, i64)> {
+    if b.is_empty() || hops.iter().any(|h| h.is_empty()) || rounds == 0 {
+        return None;
+    }
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut draw = Vec::new();
+    let mut quantile = |s: &Samples, rng: &mut fastrand::Rng| {
+        draw.clear();
+        draw.extend((0..s.len()).map(|_| s.nanos[rng.usize(..s.len())]));
+        draw.sort_unstable();
+        nearest_rank(&draw, pct)
+    };
+    let mut diffs: Vec<i64> = (0..rounds)
+        .map(|_| {
+            let mut d = quantile(b, &mut rng);
+            for h in hops {
+                d -= quantile(h, &mut rng);
+            }
+            d
+        })
+        .collect();
+    diffs.sort_unstable();
+    Some((nearest_rank(&diffs, 2.5), nearest_rank(&diffs, 97.5)))
+}
+
 /// `a / b` as a ratio string (`3.21×`), or `n/a` when `b` is zero.
 pub fn ratio(a: f64, b: f64) -> String {
     if b == 0.0 || !a.is_finite() || !b.is_finite() {
@@ -155,6 +191,38 @@ mod tests {
     #[test]
     fn no_samples_no_summary() {
         assert_eq!(Samples::new().summary(), None);
+    }
+
+    #[test]
+    fn difference_interval_brackets_the_difference() {
+        let series = |base: i64, spread: i64| {
+            let mut s = Samples::new();
+            for i in 0..500 {
+                s.push_micros(base + (i * 7919) % spread);
+            }
+            s
+        };
+        let (b, a) = (series(100, 40), series(30, 20));
+        let q = |s: &Samples| s.summary().expect("samples").p99;
+        let point = q(&b) - 2 * q(&a);
+        let (lo, hi) = difference_interval(&b, &[&a, &a], 99.0, 400, 7).expect("samples");
+        assert!(lo <= point && point <= hi, "{lo} {point} {hi}");
+        assert!(hi - lo < 20_000, "{lo} {hi}");
+        // Same seed, same interval; no samples, no interval.
+        assert_eq!(
+            difference_interval(&b, &[&a, &a], 99.0, 400, 7),
+            Some((lo, hi))
+        );
+        assert_eq!(
+            difference_interval(&Samples::new(), &[&a], 99.0, 400, 7),
+            None
+        );
+        // A constant series has no spread at all.
+        let flat = series(50, 1);
+        assert_eq!(
+            difference_interval(&flat, &[&flat], 99.0, 50, 1),
+            Some((0, 0))
+        );
     }
 
     #[test]

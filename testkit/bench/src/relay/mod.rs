@@ -32,7 +32,7 @@ use self::paths::{rounds, Path};
 use self::probe::Probe;
 use crate::daemon::{self, Daemon};
 use crate::report::Report;
-use crate::stats::{dur, Samples, Summary};
+use crate::stats::{difference_interval, dur, Samples, Summary};
 
 const SECTION: &str = "relay";
 
@@ -224,34 +224,40 @@ pub async fn run(
         println!("  {what:<44} {x}");
         report.add(SECTION, &format!("{what} p50/p99"), pair(x.p50, x.p99));
     }
-    let relays = [
+    // Each path with the samples of the hops its overhead subtracts.
+    let relays: [(&str, usize, Vec<&Samples>, Option<Summary>); 4] = [
         (
             "Matrix desk, customer → agent",
-            s(4)?,
-            vec![a_ca, a_ca],
+            4,
+            vec![&samples[0], &samples[0]],
             Some(c_ca),
         ),
         (
             "Matrix desk, agent → customer",
-            s(5)?,
-            vec![a_ac, a_ac],
+            5,
+            vec![&samples[1], &samples[1]],
             Some(c_ac),
         ),
         (
             "Slack desk, customer → agent",
-            s(6)?,
-            vec![a_ca, post],
+            6,
+            vec![&samples[0], &floors.post],
             None,
         ),
         (
             "Slack desk, agent → customer",
-            s(7)?,
-            vec![event, a_ac],
+            7,
+            vec![&floors.event, &samples[1]],
             None,
         ),
     ];
-    for (what, b, hops, trivial) in relays {
-        show_relay(report, what, &b, &hops, trivial.as_ref());
+    for (what, i, hops, trivial) in relays {
+        let hop_sums = hops
+            .iter()
+            .map(|h| sum(h, what))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let interval = difference_interval(&samples[i], &hops, 99.0, BOOTSTRAP_ROUNDS, i as u64);
+        show_relay(report, what, &s(i)?, &hop_sums, interval, trivial.as_ref());
     }
     println!(
         "  handoff CPU (user+sys) while relaying: {:.2} s for {relayed} relayed messages = {} per message",
@@ -266,12 +272,16 @@ pub async fn run(
     Ok(())
 }
 
+/// Resamples behind each overhead's p99 interval.
+const BOOTSTRAP_ROUNDS: usize = 2000;
+
 /// Prints and records one handoff path and its overheads.
 fn show_relay(
     report: &mut Report,
     what: &str,
     b: &Summary,
     hops: &[Summary],
+    interval: Option<(i64, i64)>,
     trivial: Option<&Summary>,
 ) {
     let (o50, o99) = overhead(b, hops);
@@ -287,6 +297,20 @@ fn show_relay(
         &format!("overhead {what} (b)−hops p50/p99"),
         pair(o50, o99),
     );
+    if let Some((lo, hi)) = interval {
+        // The p99s are each the 5th-slowest of 500 samples: this is how
+        // far their difference moves between equally good runs.
+        println!(
+            "      its p99, 95 % bootstrap interval:     {} … {}",
+            dur(lo),
+            dur(hi)
+        );
+        report.add(
+            SECTION,
+            &format!("overhead {what} (b)−hops p99, 95 % interval"),
+            format!("{} … {}", dur(lo), dur(hi)),
+        );
+    }
     // The goal is judged against the trivial relay where there is one: it
     // has the same hops, so floor noise cancels instead of adding up.
     let (g50, g99, basis) = match trivial {
