@@ -85,8 +85,10 @@ impl SledStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(self.err("flushing"))?;
+        // `fetch_max`: a racing flush that finished earlier must not move
+        // the mark back.
         self.flushed_at_ms
-            .store(self.elapsed_ms(), Ordering::Relaxed);
+            .fetch_max(self.elapsed_ms(), Ordering::Relaxed);
         Ok(())
     }
 
