@@ -749,14 +749,20 @@ async fn timer_ticks_wake_only_due_conversations() {
     assert_eq!(count_texts(&f.bridge, |t| t.starts_with("Quick update")), 1);
 }
 
+/// Opens case 1 (anna, sales, SLA 5 min) and case 2 (bert, queued for
+/// tech) and waits until the router watches both.
+async fn anna_and_bert(f: &Fixture) {
+    escalate(f, "anna", "agent: pricing", 1).await;
+    escalate(f, "bert", "I want to talk to a human", 2).await;
+    until("both watches", || watched(&f.router) == 2).await;
+}
+
 #[tokio::test]
 async fn only_writes_that_change_the_open_case_list_make_a_tick_reread_it() {
     let clock = Arc::new(TestClock(T0.into()));
     let store = Arc::new(DiskFull::default());
     let f = sales_fixture(store.clone(), &clock);
-    escalate(&f, "anna", "agent: pricing", 1).await;
-    escalate(&f, "bert", "I want to talk to a human", 2).await;
-    until("both watches", || watched(&f.router) == 2).await;
+    anna_and_bert(&f).await;
     clock.at(T0 + MINUTE);
     f.router.tick_open_cases();
     let open_reads = store.open_case_reads.load(Ordering::SeqCst);
@@ -794,9 +800,7 @@ async fn after_a_restart_open_cases_are_read_once_without_starting_workers() {
     let clock = Arc::new(TestClock(T0.into()));
     let store = Arc::new(DiskFull::default());
     let before = sales_fixture(store.clone(), &clock);
-    escalate(&before, "anna", "agent: pricing", 1).await;
-    escalate(&before, "bert", "I want to talk to a human", 2).await;
-    until("both watches", || watched(&before.router) == 2).await;
+    anna_and_bert(&before).await;
 
     // Restarted: nothing known. The first tick reads each open case's
     // conversation once and wakes nobody; the next reads nothing.

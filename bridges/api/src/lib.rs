@@ -329,6 +329,60 @@ pub trait BridgeState: Send + Sync {
     }
 }
 
+/// A [`BridgeState`] in memory, for tests and tools: it also keeps every
+/// write in order with whether it was durable (`put`) or lazy
+/// (`put_lazy`), and [`MemoryState::clear`] simulates losing the state.
+#[derive(Debug, Default)]
+pub struct MemoryState {
+    values: std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>,
+    writes: std::sync::Mutex<Vec<(String, bool)>>,
+}
+
+impl MemoryState {
+    /// Forgets every value (the write log stays).
+    pub fn clear(&self) {
+        lock(&self.values).clear();
+    }
+
+    /// How many keys hold a value.
+    pub fn len(&self) -> usize {
+        lock(&self.values).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every write so far: (key, durable).
+    pub fn writes(&self) -> Vec<(String, bool)> {
+        lock(&self.writes).clone()
+    }
+
+    fn write(&self, key: &str, value: &[u8], durable: bool) {
+        lock(&self.writes).push((key.to_owned(), durable));
+        lock(&self.values).insert(key.to_owned(), value.to_vec());
+    }
+}
+
+/// A test double's lock, usable even after a panicking test poisoned it.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl BridgeState for MemoryState {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        Ok(lock(&self.values).get(key).cloned())
+    }
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        self.write(key, value, true);
+        Ok(())
+    }
+    fn put_lazy(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        self.write(key, value, false);
+        Ok(())
+    }
+}
+
 /// One inbound event on its way to the core, with the promise to say when
 /// the core is done with it.
 #[derive(Debug)]

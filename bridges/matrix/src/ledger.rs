@@ -157,37 +157,17 @@ fn thread_key(room: &str, user: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-
-    /// Values, and every write with whether it was durable.
-    #[derive(Default)]
-    struct Mem(Mutex<HashMap<String, Vec<u8>>>, Mutex<Vec<(String, bool)>>);
-    impl BridgeState for Mem {
-        fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
-            Ok(self.0.lock().unwrap().get(key).cloned())
-        }
-        fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
-            self.1.lock().unwrap().push((key.into(), true));
-            self.0.lock().unwrap().insert(key.into(), value.to_vec());
-            Ok(())
-        }
-        fn put_lazy(&self, key: &str, value: &[u8]) -> Result<(), String> {
-            self.1.lock().unwrap().push((key.into(), false));
-            self.0.lock().unwrap().insert(key.into(), value.to_vec());
-            Ok(())
-        }
-    }
+    use handoff_bridge_api::MemoryState;
 
     #[test]
     fn only_a_fresh_device_s_first_token_is_written_durably() {
-        let mem = Arc::new(Mem::default());
+        let mem = Arc::new(MemoryState::default());
         let ledger = Ledger::new(mem.clone());
         ledger.set_first_sync_token("s0").unwrap();
         ledger.set_sync_token("s1").unwrap();
         ledger.record("k", &Delivered::Done).unwrap();
         assert_eq!(ledger.sync_token().unwrap().as_deref(), Some("s1"));
-        let durable: Vec<bool> = mem.1.lock().unwrap().iter().map(|w| w.1).collect();
+        let durable: Vec<bool> = mem.writes().iter().map(|w| w.1).collect();
         assert_eq!(durable, [true, false, false]);
     }
 
@@ -215,7 +195,7 @@ mod tests {
 
     #[test]
     fn ledger_round_trips() {
-        let ledger = Ledger::new(Arc::new(Mem::default()));
+        let ledger = Ledger::new(Arc::new(MemoryState::default()));
         assert_eq!(ledger.delivered("k").unwrap(), None);
         ledger.record("k", &Delivered::Done).unwrap();
         assert_eq!(ledger.delivered("k").unwrap(), Some(Delivered::Done));

@@ -217,26 +217,9 @@ mod tests {
         assert_eq!(p.last_seen.as_deref(), Some("3.000000"));
     }
 
-    /// Records each write and whether it was durable.
-    #[derive(Default)]
-    struct Recording(std::sync::Mutex<Vec<(String, bool)>>);
-    impl BridgeState for Recording {
-        fn get(&self, _key: &str) -> Result<Option<Vec<u8>>, String> {
-            Ok(None)
-        }
-        fn put(&self, key: &str, _value: &[u8]) -> Result<(), String> {
-            self.0.lock().unwrap().push((key.into(), true));
-            Ok(())
-        }
-        fn put_lazy(&self, key: &str, _value: &[u8]) -> Result<(), String> {
-            self.0.lock().unwrap().push((key.into(), false));
-            Ok(())
-        }
-    }
-
     #[tokio::test]
     async fn a_post_s_records_ride_on_its_durable_delivery_record() {
-        let state = Arc::new(Recording::default());
+        let state = Arc::new(handoff_bridge_api::MemoryState::default());
         let store = Store::new(state.clone());
         // A reply posted in a case thread, as `outbound` records it.
         store.record_marker("C", "1.5", "m").unwrap();
@@ -247,7 +230,7 @@ mod tests {
         store
             .save_progress("C", "1.0", &Progress::default())
             .unwrap();
-        let writes = state.0.lock().unwrap().clone();
+        let writes = state.writes();
         let durable: Vec<_> = writes.iter().filter(|w| w.1).map(|w| &w.0[..]).collect();
         assert_eq!(durable, ["slack/cases", "slack/out/out:1"]);
         assert_eq!(writes.len(), 6);

@@ -6,13 +6,12 @@
 //! test with a message saying what did not arrive.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use handoff_bridge_api::InboundReceiver;
-use handoff_bridge_api::{Bridge, BridgeState, Inbound};
+use handoff_bridge_api::{Bridge, Inbound};
 use handoff_matrix::{MatrixBridge, MatrixBridgeConfig, RetryPolicy};
 use matrix_sdk::ruma::RoomId;
 use synapse_testkit::{Synapse, TestClient};
@@ -23,22 +22,9 @@ pub mod logs;
 pub const PASSWORD: &str = "correct horse battery";
 pub const WAIT: Duration = Duration::from_secs(60);
 
-/// `BridgeState` in memory (the real one is the core's store).
-#[derive(Default)]
-pub struct MemState(Mutex<HashMap<String, Vec<u8>>>);
-
-impl BridgeState for MemState {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.0.lock().unwrap().get(key).cloned())
-    }
-    fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
-        self.0
-            .lock()
-            .unwrap()
-            .insert(key.to_owned(), value.to_vec());
-        Ok(())
-    }
-}
+/// `BridgeState` in memory (the real one is the core's store); `clear`
+/// simulates losing it.
+pub use handoff_bridge_api::MemoryState as MemState;
 
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()

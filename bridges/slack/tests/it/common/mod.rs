@@ -3,13 +3,12 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use handoff_bridge_api::InboundReceiver;
 use handoff_bridge_api::{
-    Action, Bridge, BridgeState, Button, CaseSummary, Delivered, DeskTarget, Inbound, Outgoing,
+    Action, Bridge, Button, CaseSummary, Delivered, DeskTarget, Inbound, Outgoing,
 };
 use handoff_slack::{RetryPolicy, SlackBridge, SlackBridgeConfig};
 use slack_emulator::{Emulator, EmulatorConfig};
@@ -19,33 +18,9 @@ pub mod logs;
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// A `BridgeState` in memory; `clear` simulates losing it.
-#[derive(Default)]
-pub struct MemState {
-    map: Mutex<HashMap<String, Vec<u8>>>,
-}
-
-impl MemState {
-    pub fn clear(&self) {
-        self.map.lock().unwrap().clear();
-    }
-    pub fn len(&self) -> usize {
-        self.map.lock().unwrap().len()
-    }
-}
-
-impl BridgeState for MemState {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        Ok(self.map.lock().unwrap().get(key).cloned())
-    }
-    fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
-        self.map
-            .lock()
-            .unwrap()
-            .insert(key.to_string(), value.to_vec());
-        Ok(())
-    }
-}
+/// `BridgeState` in memory (the real one is the core's store); `clear`
+/// simulates losing it.
+pub use handoff_bridge_api::MemoryState as MemState;
 
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
