@@ -92,6 +92,14 @@ impl SledStore {
         Ok(())
     }
 
+    /// Writes a bridge record without flushing.
+    fn bridge_insert(&self, bridge: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.tree(T::Bridge)
+            .insert(codec::bridge_key(bridge, key), value)
+            .map_err(self.err("writing bridge state"))?;
+        Ok(())
+    }
+
     fn elapsed_ms(&self) -> u64 {
         u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
@@ -379,16 +387,12 @@ impl Store for SledStore {
     }
 
     fn bridge_put(&self, bridge: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.tree(T::Bridge)
-            .insert(codec::bridge_key(bridge, key), value)
-            .map_err(self.err("writing bridge state"))?;
+        self.bridge_insert(bridge, key, value)?;
         self.flush()
     }
 
     fn bridge_put_lazy(&self, bridge: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.tree(T::Bridge)
-            .insert(codec::bridge_key(bridge, key), value)
-            .map_err(self.err("writing bridge state"))?;
+        self.bridge_insert(bridge, key, value)?;
         // sled writes one log: the next flush, whatever it is for, makes
         // this record durable too.
         if self.flushed_ms_ago() >= LAZY_FLUSH_MS {
