@@ -136,6 +136,19 @@ impl std::fmt::Display for EscalationReason {
 
 impl EscalationReason {
     /// A short stable label for metrics and stats (`asked_for_human`, ...).
+    /// Every [`label`](Self::label), for metrics zeroed at start.
+    pub const LABELS: &'static [&'static str] = &[
+        "asked_for_human",
+        "repeated_misses",
+        "human_topic",
+        "faq_escalate",
+        "anger",
+        "vip",
+        "answer_rejected",
+        "transfer",
+        "sla_missed",
+    ];
+
     pub fn label(&self) -> &'static str {
         match self {
             EscalationReason::AskedForHuman { .. } => "asked_for_human",
@@ -324,6 +337,13 @@ pub struct Conversation {
     /// The customer was told their extra messages reach the team.
     #[serde(default)]
     pub waiting_acked: bool,
+    /// When the customer's messages within the rate window arrived
+    /// (`[conversation] rate_limit`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_messages: Vec<Millis>,
+    /// Over the rate limit and already told so (told once per flood).
+    #[serde(default)]
+    pub throttled: bool,
 }
 
 /// An effect of the state machine waiting in the durable outbox. It is

@@ -3,15 +3,21 @@
 //! connected), and `/api/stats` + `/api/export` for the `stats` and
 //! `export` commands while `handoff run` holds the store.
 //!
-//! `/api` serves transcripts, so it answers loopback clients only; put
-//! `/metrics` behind your usual scrape network. Nothing here writes.
+//! `/api` serves transcripts, so it answers only loopback clients that
+//! name a loopback host and carry the `[metrics] api_token` ([`guard`]);
+//! put `/metrics` behind your usual scrape network. Nothing here writes.
+//! Connections, requests in flight and request time are bounded
+//! ([`listener`], the layers in [`routes`]).
+
+mod guard;
+pub mod listener;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router as Routes;
@@ -35,6 +41,11 @@ pub struct HttpState {
     pub bridges: OnceLock<HashMap<String, Arc<dyn Bridge>>>,
 }
 
+/// Requests handled at once; more wait (and time out) in line.
+pub const MAX_IN_FLIGHT: usize = 16;
+/// A request (waiting for a slot included) gets this long before a 408.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The routes, ready for `axum::serve` with connect info.
 pub fn routes(state: Arc<HttpState>) -> Routes {
     Routes::new()
@@ -44,6 +55,13 @@ pub fn routes(state: Arc<HttpState>) -> Routes {
         .route("/api/stats", get(stats))
         .route("/api/export", get(export))
         .with_state(state)
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            MAX_IN_FLIGHT,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
 }
 
 /// Serves `routes` on `listener` until the task is dropped.
@@ -51,6 +69,15 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<HttpState>,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // `tap_io` also lets axum read the peer address (`ConnectInfo`) off a
+    // listener of our own.
+    let listener = listener::Limited::new(
+        listener,
+        listener::MAX_CONNECTIONS,
+        listener::CONNECTION_LIFETIME,
+    )
+    .tap_io(listener::Conn::no_delay);
     axum::serve(
         listener,
         routes(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -85,9 +112,14 @@ async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
     let Some(handle) = &state.metrics else {
         return text(StatusCode::NOT_FOUND, "metrics are off\n".into());
     };
-    match state.store.open_cases() {
-        Ok(open) => crate::metrics::refresh_gauges(&state.config, &open, &connected(&state)),
-        Err(e) => tracing::warn!(error = %e, "cannot read open cases for the gauges"),
+    let parked = state.store.outbox_parked().map(|p| p.len());
+    match (state.store.open_cases(), parked) {
+        (Ok(open), Ok(parked)) => {
+            crate::metrics::refresh_gauges(&state.config, &open, parked, &connected(&state))
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, "cannot read the store for the gauges")
+        }
     }
     handle.run_upkeep();
     (
@@ -154,22 +186,25 @@ pub fn parse_since(s: &str, now: Millis) -> Result<Millis, String> {
         })
 }
 
-fn loopback_only(peer: &SocketAddr) -> Option<Response> {
-    (!peer.ip().is_loopback()).then(|| {
-        tracing::warn!(%peer, "refused /api request from a non-loopback address");
-        text(
-            StatusCode::FORBIDDEN,
-            "/api answers loopback clients only\n".into(),
-        )
+fn api_guard(peer: &SocketAddr, headers: &HeaderMap, state: &HttpState) -> Option<Response> {
+    let token = state
+        .config
+        .metrics
+        .as_ref()
+        .and_then(|m| m.api_token.as_ref());
+    guard::check(peer, headers, token).err().map(|r| {
+        tracing::warn!(%peer, reason = r.reason, "refused an /api request");
+        text(r.status, format!("{}\n", r.reason))
     })
 }
 
 async fn stats(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     State(state): State<Arc<HttpState>>,
     Query(q): Query<ApiQuery>,
 ) -> Response {
-    if let Some(r) = loopback_only(&peer) {
+    if let Some(r) = api_guard(&peer, &headers, &state) {
         return r;
     }
     let now = state.clock.now();
@@ -191,10 +226,11 @@ async fn stats(
 
 async fn export(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     State(state): State<Arc<HttpState>>,
     Query(q): Query<ApiQuery>,
 ) -> Response {
-    if let Some(r) = loopback_only(&peer) {
+    if let Some(r) = api_guard(&peer, &headers, &state) {
         return r;
     }
     let format: Format = match q.format.as_deref().unwrap_or("jsonl").parse() {
@@ -222,3 +258,6 @@ async fn export(
         Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
     }
 }
+
+#[cfg(test)]
+mod tests;

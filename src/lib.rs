@@ -14,8 +14,9 @@ pub mod faq; // FAQ file loading, the matcher index, confidence, evaluation
 #[cfg(test)]
 mod fixtures; // shared unit-test fixtures: config, FAQ, engine, fake world
 pub mod hours; // business hours with real time zones and holidays
-pub mod http; // the metrics/health listener: /metrics, /healthz, /readyz, loopback-only /api for stats and export
+pub mod http; // the metrics/health listener: /metrics, /healthz, /readyz, token-guarded loopback /api for stats and export; connection limits
 pub mod metrics; // Prometheus metrics: observations of committed steps, delivery counters, gauges at scrape
+pub mod percentile; // nearest-rank percentiles shared by reports, FAQ eval, benchmarks and tests
 pub mod pii; // masking of card numbers, e-mails and phones in summaries
 pub mod report; // manager reports: `stats` figures and `export` transcripts (jsonl, Markdown)
 pub mod router; // per-conversation ordered workers; commits and delivers effects through the outbox

@@ -62,10 +62,39 @@ enum Command {
         #[arg(long, default_value = "jsonl")]
         format: String,
     },
+    /// Outbox entries that failed for good (parked): list them, or queue
+    /// them again for the next `handoff run`.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Evaluate or query the FAQ matcher.
     Faq {
         #[command(subcommand)]
         command: handoff::faq::cli::FaqCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Lists the parked entries with why they failed.
+    List {
+        /// The config of the handoff whose store to read.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Moves parked entries back to the queue; the daemon delivers them at
+    /// its next start. Needs the store, so stop the daemon first.
+    Retry {
+        /// The config of the handoff whose store to change.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// One entry by its number (from `handoff outbox list`).
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        id: Option<u64>,
+        /// Every parked entry.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -117,6 +146,12 @@ fn main() -> ExitCode {
             since,
             format,
         } => manage::export(&config, case, since.as_deref(), &format),
+        Command::Outbox {
+            command: OutboxCommand::List { config },
+        } => manage::outbox_list(&config),
+        Command::Outbox {
+            command: OutboxCommand::Retry { config, id, .. },
+        } => manage::outbox_retry(&config, id),
         Command::Faq { command } => handoff::faq::cli::run(command).map_err(anyhow::Error::from),
     };
     match result {

@@ -3,6 +3,8 @@
 //! when `handoff run` holds it (sled allows one process per store).
 //!
 //! Both paths print the output of the same `handoff::report` functions.
+//! `handoff outbox list|retry` work on the store itself (the daemon must be
+//! stopped): a retried entry is delivered at the next start.
 
 use std::path::Path;
 
@@ -12,15 +14,16 @@ use handoff::config::Config;
 use handoff::http::parse_since;
 use handoff::report::{self, Format, Selection};
 use handoff::store::sled::SledStore;
-use handoff::store::StoreError;
+use handoff::store::{Store, StoreError};
 
 use crate::cli::parse_lenient;
 
 /// Where the report comes from.
 enum Source {
     Store(SledStore),
-    /// The running daemon's listener, `http://127.0.0.1:PORT`.
-    Daemon(String),
+    /// The running daemon's listener, `http://127.0.0.1:PORT`, and the
+    /// `[metrics] api_token` it wants.
+    Daemon(String, String),
 }
 
 fn source(config: &Config) -> anyhow::Result<Source> {
@@ -35,7 +38,16 @@ fn source(config: &Config) -> anyhow::Result<Source> {
     match SledStore::open(path) {
         Ok(store) => Ok(Source::Store(store)),
         Err(e @ StoreError::Locked { .. }) => match &config.metrics {
-            Some(m) => Ok(Source::Daemon(loopback_url(&m.listen)?)),
+            Some(m) => match &m.api_token {
+                Some(t) => Ok(Source::Daemon(
+                    loopback_url(&m.listen)?,
+                    t.expose().to_string(),
+                )),
+                None => bail!(
+                    "{e}. Set [metrics] api_token in {} so that stats and export can ask the running daemon",
+                    config.path.display()
+                ),
+            },
             None => bail!(
                 "{e}. Set [metrics] listen in {} so that stats and export can ask the running daemon",
                 config.path.display()
@@ -53,7 +65,7 @@ fn loopback_url(listen: &str) -> anyhow::Result<String> {
     Ok(format!("http://127.0.0.1:{}", addr.port()))
 }
 
-fn ask_daemon(base: &str, query: &[(&str, &str)]) -> anyhow::Result<String> {
+fn ask_daemon(base: &str, token: &str, query: &[(&str, &str)]) -> anyhow::Result<String> {
     let url = reqwest::Url::parse_with_params(base, query)
         .with_context(|| format!("bad daemon address {base}"))?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -61,9 +73,14 @@ fn ask_daemon(base: &str, query: &[(&str, &str)]) -> anyhow::Result<String> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async {
-        let resp = reqwest::get(url.clone()).await.with_context(|| {
-            format!("the store is in use and the daemon at {url} does not answer")
-        })?;
+        let resp = reqwest::Client::new()
+            .get(url.clone())
+            .bearer_auth(token)
+            .send()
+            .await
+            .with_context(|| {
+                format!("the store is in use and the daemon at {url} does not answer")
+            })?;
         let status = resp.status();
         let body = resp.text().await.context("reading the daemon's answer")?;
         if !status.is_success() {
@@ -91,12 +108,12 @@ pub fn stats(path: &Path, since: &str, json: bool) -> anyhow::Result<()> {
                 s.render()
             }
         }
-        Source::Daemon(url) => {
+        Source::Daemon(url, token) => {
             let mut q = vec![("since", since)];
             if json {
                 q.push(("format", "json"));
             }
-            ask_daemon(&format!("{url}/api/stats"), &q)?
+            ask_daemon(&format!("{url}/api/stats"), &token, &q)?
         }
     };
     print!("{out}");
@@ -123,10 +140,62 @@ pub fn export(
     };
     let out = match source(&config)? {
         Source::Store(store) => report::export(&store, &config, selection, fmt)?,
-        Source::Daemon(url) => {
-            ask_daemon(&format!("{url}/api/export"), &[query, ("format", format)])?
-        }
+        Source::Daemon(url, token) => ask_daemon(
+            &format!("{url}/api/export"),
+            &token,
+            &[query, ("format", format)],
+        )?,
     };
     print!("{out}");
+    Ok(())
+}
+
+/// Opens the store for the outbox commands, which need it to themselves.
+fn own_store(config: &Config) -> anyhow::Result<SledStore> {
+    let path = &config.bot.store;
+    if !path.exists() {
+        bail!("there is no store at {} yet", path.display());
+    }
+    match SledStore::open(path) {
+        Ok(s) => Ok(s),
+        Err(e @ StoreError::Locked { .. }) => {
+            bail!("{e}. Stop `handoff run` first; retried entries are delivered at its next start")
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `handoff outbox list --config FILE`.
+pub fn outbox_list(path: &Path) -> anyhow::Result<()> {
+    let (config, _) = parse_lenient(path)?;
+    let store = own_store(&config)?;
+    let parked = store.outbox_parked()?;
+    if parked.is_empty() {
+        println!("no parked outbox entries");
+    }
+    for (seq, p) in parked {
+        println!("{seq}\t{}\t{}", p.entry.key, p.reason);
+    }
+    Ok(())
+}
+
+/// `handoff outbox retry --config FILE --id N | --all`.
+pub fn outbox_retry(path: &Path, id: Option<u64>) -> anyhow::Result<()> {
+    let (config, _) = parse_lenient(path)?;
+    let store = own_store(&config)?;
+    let seqs: Vec<u64> = match id {
+        Some(id) => vec![id],
+        None => store.outbox_parked()?.into_iter().map(|(s, _)| s).collect(),
+    };
+    for seq in &seqs {
+        store
+            .outbox_unpark(*seq)
+            .with_context(|| format!("outbox entry {seq} is not parked"))?;
+    }
+    println!(
+        "{} entr{} queued again; delivered at the next `handoff run`",
+        seqs.len(),
+        if seqs.len() == 1 { "y" } else { "ies" }
+    );
     Ok(())
 }

@@ -183,6 +183,11 @@ pub struct ConversationConfig {
     pub csat: bool,
     /// Tell waiting customers their new place when it improves by this much.
     pub queue_update_step: u32,
+    /// At most this many customer messages (and files) per `rate_window`;
+    /// more are dropped, with one `messages.slow_down` notice. 0: no limit.
+    pub rate_limit: u32,
+    #[serde(deserialize_with = "duration")]
+    pub rate_window: Duration,
 }
 
 impl Default for ConversationConfig {
@@ -192,6 +197,8 @@ impl Default for ConversationConfig {
             abandon_after: Duration::from_secs(30 * 60),
             csat: true,
             queue_update_step: 2,
+            rate_limit: 60,
+            rate_window: Duration::from_secs(60),
         }
     }
 }
@@ -227,6 +234,11 @@ impl PrivacyConfig {
 pub struct MetricsConfig {
     #[serde(deserialize_with = "env::string")]
     pub listen: String,
+    /// Bearer token `/api/*` requires (besides a loopback peer and Host);
+    /// `${VAR}` allowed. Without it `/api` is off and `stats`/`export`
+    /// cannot ask the running daemon.
+    #[serde(default)]
+    pub api_token: Option<Secret>,
 }
 
 /// `[messages]`: everything the bot says on its own. Placeholders in
@@ -254,6 +266,8 @@ pub struct Messages {
     pub csat_thanks: String,
     /// A waiting customer wrote again: their message was passed on.
     pub still_waiting: String,
+    /// A customer is over `[conversation] rate_limit` (said once per flood).
+    pub slow_down: String,
 }
 
 impl Default for Messages {
@@ -269,6 +283,7 @@ impl Default for Messages {
             csat_question: "How did we do? Reply with a number from 1 (poor) to 5 (great).".into(),
             csat_thanks: "Thank you for rating us {score}/5.".into(),
             still_waiting: "Got it, I've passed that on. A person will reply here.".into(),
+            slow_down: "You're sending messages faster than I can read them. I'll pick up again in a minute; please wait a moment before sending more.".into(),
         }
     }
 }

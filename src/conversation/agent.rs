@@ -75,6 +75,14 @@ impl Engine {
                 Ok(())
             }
             AgentEvent::File { msg, file } => {
+                // A file named as a note (`!note …`, or the internal
+                // prefix) stays on the desk like any note.
+                if let Some(Ok(Command::Note(_))) = command::parse(&file.name) {
+                    return self.note(t, agent, &format!("[file: {}]", file.name), now);
+                }
+                if self.internal_text(&file.name).is_some() {
+                    return self.note(t, agent, &format!("[file: {}]", file.name), now);
+                }
                 if !open {
                     return Err(Refusal::Closed(
                         id,

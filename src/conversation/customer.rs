@@ -20,6 +20,13 @@ impl Engine {
         world: &dyn World,
     ) -> Result<(), Refusal> {
         let phase = t.state.conv.phase.clone();
+        if matches!(
+            ev,
+            CustomerEvent::Message { .. } | CustomerEvent::File { .. }
+        ) && self.over_rate_limit(t, now)
+        {
+            return Ok(());
+        }
         match ev {
             CustomerEvent::Message {
                 msg,
@@ -120,6 +127,31 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Counts a customer message against `[conversation] rate_limit`; true
+    /// if it is over (dropped). The first message over the limit gets the
+    /// `slow_down` notice; the next ones nothing, until the rate drops.
+    fn over_rate_limit(&self, t: &mut Transition, now: Millis) -> bool {
+        let c = &self.config.conversation;
+        if c.rate_limit == 0 {
+            return false;
+        }
+        let window = Millis::try_from(c.rate_window.as_millis()).unwrap_or(Millis::MAX);
+        let conv = &mut t.state.conv;
+        conv.recent_messages
+            .retain(|at| now.saturating_sub(*at) < window);
+        if conv.recent_messages.len() >= c.rate_limit as usize {
+            if !conv.throttled {
+                conv.throttled = true;
+                let m = self.config.messages.slow_down.clone();
+                self.say(t, m, now);
+            }
+            return true;
+        }
+        conv.recent_messages.push(now);
+        conv.throttled = false;
+        false
     }
 
     /// The id of the case a human owns, or a refusal (nothing to relay).

@@ -268,6 +268,8 @@ impl Engine {
                 last_customer_at: now,
                 awaiting_csat: false,
                 waiting_acked: false,
+                recent_messages: Vec::new(),
+                throttled: false,
             },
             case: None,
         }

@@ -711,6 +711,12 @@ mod notes_never_leak {
         Agent(String),
         Note,
         Prefixed,
+        /// A file named as a note, or with the internal prefix.
+        NoteFile(bool),
+        /// An earlier line edited into a note, or into a prefixed line.
+        NoteEdit(bool),
+        /// An ordinary file (relayed), so files flow in the run.
+        File,
         Claim,
         Resolve,
         Transfer,
@@ -724,11 +730,21 @@ mod notes_never_leak {
             "[a-z ]{0,12}".prop_map(Op::Agent),
             Just(Op::Note),
             Just(Op::Prefixed),
+            any::<bool>().prop_map(Op::NoteFile),
+            any::<bool>().prop_map(Op::NoteEdit),
+            Just(Op::File),
             Just(Op::Claim),
             Just(Op::Resolve),
             Just(Op::Transfer),
             (0i64..40).prop_map(Op::Tick),
         ]
+    }
+
+    fn agent_event(event: AgentEvent) -> Event {
+        Event::Agent {
+            agent: alice(),
+            event,
+        }
     }
 
     fn customer_bound(e: &Effect) -> Option<String> {
@@ -758,6 +774,34 @@ mod notes_never_leak {
                     Op::Agent(t) => agent_says(alice(), &t),
                     Op::Note => agent_says(alice(), &format!("!note {SECRET}")),
                     Op::Prefixed => agent_says(alice(), &format!("// {SECRET}")),
+                    Op::NoteFile(prefixed) => agent_event(AgentEvent::File {
+                        msg: msg_ref("$file"),
+                        file: Attachment {
+                            name: if prefixed {
+                                format!("// {SECRET}.pdf")
+                            } else {
+                                format!("!note {SECRET}.pdf")
+                            },
+                            mime: "application/pdf".into(),
+                            data: SECRET.as_bytes().to_vec(),
+                        },
+                    }),
+                    Op::NoteEdit(prefixed) => agent_event(AgentEvent::Edit {
+                        target: msg_ref("$a-1"),
+                        text: Text::plain(if prefixed {
+                            format!("// {SECRET}")
+                        } else {
+                            format!("!note {SECRET}")
+                        }),
+                    }),
+                    Op::File => agent_event(AgentEvent::File {
+                        msg: msg_ref("$plain"),
+                        file: Attachment {
+                            name: "shot.png".into(),
+                            mime: "image/png".into(),
+                            data: vec![1, 2, 3],
+                        },
+                    }),
                     Op::Claim => agent_says(alice(), "!claim"),
                     Op::Resolve => agent_says(alice(), "!resolve"),
                     Op::Transfer => agent_says(alice(), "!transfer billing"),
@@ -804,4 +848,43 @@ fn a_customer_cannot_run_agent_commands() {
             "{cmd} was not relayed to the agents as customer text"
         );
     }
+}
+
+#[test]
+fn a_flooding_customer_is_throttled_and_told_once() {
+    let mut cfg = config_with("");
+    cfg.conversation.rate_limit = 3;
+    cfg.conversation.rate_window = std::time::Duration::from_secs(60);
+    let e = engine_with(cfg);
+    let w = FakeWorld::default();
+    let s = queued(&e, &w);
+    let slow_down = e.config.messages.slow_down.clone();
+    let mut s = s;
+    let mut relayed = 0;
+    let mut told = 0;
+    // The escalation message counted one; 9 more within the minute.
+    for k in 0..9 {
+        let t = step(&e, &s, says(&format!("line {k}")), T0 + 1000 + k, &w);
+        relayed += t
+            .effects
+            .iter()
+            .filter(|x| matches!(x, Effect::Relay { to: Side::Desk, .. }))
+            .count();
+        told += said(&t).iter().filter(|m| **m == slow_down).count();
+        s = t.state;
+    }
+    assert_eq!(
+        relayed, 2,
+        "only the messages under the limit reach the desk"
+    );
+    assert_eq!(told, 1, "the customer is told once");
+    // A minute later they are heard again.
+    let t = step(&e, &s, says("still there?"), T0 + 2 * MINUTE, &w);
+    assert!(
+        t.effects
+            .iter()
+            .any(|x| matches!(x, Effect::Relay { to: Side::Desk, .. })),
+        "{:?}",
+        t.effects
+    );
 }

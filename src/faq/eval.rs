@@ -127,11 +127,7 @@ impl EvalReport {
 
 /// Nearest-rank percentile of sorted values (0 for none).
 fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+    crate::percentile::nearest_rank(sorted, p).unwrap_or(0.0)
 }
 
 /// Runs every case through [`Faq::answer`] at `min_confidence`.

@@ -21,7 +21,7 @@ use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gau
 use metrics::{SharedString, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::case::{Case, CaseState};
+use crate::case::{Case, CaseState, EscalationReason};
 use crate::config::Config;
 pub use observe::{observe, Observation};
 
@@ -59,6 +59,8 @@ pub const NAMES: &[&str] = &[
     "handoff_delivery_retries_total",
     "handoff_relay_errors_total",
     "handoff_delivery_duration_seconds",
+    "handoff_outbox_parked_total",
+    "handoff_outbox_parked",
 ];
 
 /// The metrics recorder could not be installed.
@@ -70,29 +72,71 @@ pub struct MetricsError(String);
 /// and sets the per-team counters to zero so dashboards see them from the
 /// start.
 pub fn install(config: &Config) -> Result<PrometheusHandle, MetricsError> {
-    let err = |e: metrics_exporter_prometheus::BuildError| MetricsError(e.to_string());
-    let handle = PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            Matcher::Suffix("delivery_duration_seconds".into()),
-            CALL_BUCKETS,
-        )
-        .map_err(err)?
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), WAIT_BUCKETS)
-        .map_err(err)?
-        .set_buckets_for_metric(Matcher::Full("handoff_csat_score".into()), CSAT_BUCKETS)
-        .map_err(err)?
+    let handle = builder()?
         .install_recorder()
-        .map_err(err)?;
+        .map_err(|e| MetricsError(e.to_string()))?;
     describe();
+    zero_counters(config);
+    Ok(handle)
+}
+
+/// The exporter with each histogram's buckets set by its full name.
+///
+/// metrics-exporter-prometheus does not prefer the most specific matcher
+/// (a `Suffix("_seconds")` would give network latencies the 10 s–1 day
+/// buckets), so every histogram gets an exact matcher and no two overlap.
+pub fn builder() -> Result<PrometheusBuilder, MetricsError> {
+    let err = |e: metrics_exporter_prometheus::BuildError| MetricsError(e.to_string());
+    let mut b = PrometheusBuilder::new();
+    for (name, buckets) in HISTOGRAMS {
+        b = b
+            .set_buckets_for_metric(Matcher::Full((*name).into()), buckets)
+            .map_err(err)?;
+    }
+    Ok(b)
+}
+
+/// Every histogram with its buckets (see [`builder`]).
+pub const HISTOGRAMS: &[(&str, &[f64])] = &[
+    ("handoff_delivery_duration_seconds", CALL_BUCKETS),
+    ("handoff_first_reply_seconds", WAIT_BUCKETS),
+    ("handoff_resolution_seconds", WAIT_BUCKETS),
+    ("handoff_csat_score", CSAT_BUCKETS),
+];
+
+/// Sets every labelled counter to zero for each configured team, reason,
+/// score and network, so `increase()` and `rate()` see the first count
+/// after a (re)start instead of a series that appears already at 1.
+pub fn zero_counters(config: &Config) {
     counter!("handoff_conversations_total").absolute(0);
     counter!("handoff_faq_answers_total").absolute(0);
     counter!("handoff_faq_misses_total").absolute(0);
+    counter!("handoff_outbox_parked_total").absolute(0);
     for team in &config.teams {
         let t = || SharedString::from(team.name.clone());
         counter!("handoff_cases_resolved_total", "team" => t()).absolute(0);
         counter!("handoff_cases_abandoned_total", "team" => t()).absolute(0);
         counter!("handoff_cases_returned_total", "team" => t()).absolute(0);
         counter!("handoff_sla_breaches_total", "team" => t()).absolute(0);
+        for reason in EscalationReason::LABELS {
+            counter!("handoff_escalations_total", "reason" => *reason, "team" => t()).absolute(0);
+        }
+        for score in 1..=5u8 {
+            counter!(
+                "handoff_csat_responses_total",
+                "team" => t(),
+                "score" => score.to_string()
+            )
+            .absolute(0);
+        }
+        for to in config.teams.iter().filter(|o| o.name != team.name) {
+            counter!(
+                "handoff_transfers_total",
+                "from" => t(),
+                "to" => to.name.clone()
+            )
+            .absolute(0);
+        }
     }
     let networks = [
         config.matrix.as_ref().map(|_| "matrix"),
@@ -101,7 +145,7 @@ pub fn install(config: &Config) -> Result<PrometheusHandle, MetricsError> {
     for network in networks.into_iter().flatten() {
         counter!("handoff_deliveries_total", "network" => network).absolute(0);
         counter!("handoff_relay_errors_total", "network" => network).absolute(0);
-        for kind in ["rate_limited", "unavailable"] {
+        for kind in ["rate_limited", "unavailable", "store"] {
             counter!(
                 "handoff_delivery_retries_total",
                 "network" => network,
@@ -110,7 +154,6 @@ pub fn install(config: &Config) -> Result<PrometheusHandle, MetricsError> {
             .absolute(0);
         }
     }
-    Ok(handle)
 }
 
 fn describe() {
@@ -207,7 +250,17 @@ fn describe() {
     describe_counter!(
         "handoff_relay_errors_total",
         Unit::Count,
-        "Actions that could not be delivered and were dropped"
+        "Actions that could not be delivered (parked, or stopped the daemon on bad credentials)"
+    );
+    describe_counter!(
+        "handoff_outbox_parked_total",
+        Unit::Count,
+        "Outbox entries that failed for good and were parked (kept for `handoff outbox retry`)"
+    );
+    describe_gauge!(
+        "handoff_outbox_parked",
+        Unit::Count,
+        "Outbox entries parked now, waiting for `handoff outbox retry`"
     );
     describe_histogram!(
         "handoff_delivery_duration_seconds",
@@ -289,6 +342,11 @@ pub fn delivery_failed(network: &str) {
     counter!("handoff_relay_errors_total", "network" => network.to_string()).increment(1);
 }
 
+/// An outbox entry failed for good and was parked.
+pub fn outbox_parked() {
+    counter!("handoff_outbox_parked_total").increment(1);
+}
+
 /// Open cases per team: (queued, assigned). Every configured team is
 /// present, so a drained queue reads 0 instead of its last value.
 pub fn open_by_team(config: &Config, open: &[Case]) -> BTreeMap<String, (u64, u64)> {
@@ -308,8 +366,10 @@ pub fn open_by_team(config: &Config, open: &[Case]) -> BTreeMap<String, (u64, u6
     by
 }
 
-/// Sets the gauges from the store's open cases and the bridges' state.
-pub fn refresh_gauges(config: &Config, open: &[Case], connected: &[(String, bool)]) {
+/// Sets the gauges from the store's open cases, parked outbox entries and
+/// the bridges' state.
+pub fn refresh_gauges(config: &Config, open: &[Case], parked: usize, connected: &[(String, bool)]) {
+    gauge!("handoff_outbox_parked").set(parked as f64);
     for (team, (queued, assigned)) in open_by_team(config, open) {
         let t = SharedString::from(team);
         gauge!("handoff_queue_length", "team" => t.clone()).set(queued as f64);
@@ -352,6 +412,83 @@ mod tests {
             }
         }
         assert!(used >= 15, "the dashboard queries only {used} metrics");
+    }
+
+    /// Renders what `f` records through a fresh exporter built like the
+    /// daemon's, without touching the process-wide recorder.
+    fn scrape(f: impl FnOnce()) -> String {
+        let recorder = builder().expect("builder").build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, f);
+        handle.render()
+    }
+
+    #[test]
+    fn delivery_latency_has_sub_second_buckets() {
+        let out = scrape(|| delivery_ok("matrix", Duration::from_millis(3)));
+        // A 3 ms call lands in the 5 ms bucket, not in a 10 s one.
+        assert!(
+            out.contains(
+                "handoff_delivery_duration_seconds_bucket{network=\"matrix\",le=\"0.005\"} 1"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "handoff_delivery_duration_seconds_bucket{network=\"matrix\",le=\"0.0025\"} 0"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("le=\"86400\""), "{out}");
+    }
+
+    #[test]
+    fn wait_histograms_keep_their_long_buckets() {
+        let out = scrape(|| {
+            record(&[Observation::FirstHumanReply {
+                team: "tech".into(),
+                seconds: 45.0,
+            }])
+        });
+        assert!(
+            out.contains("handoff_first_reply_seconds_bucket{team=\"tech\",le=\"30\"} 0"),
+            "{out}"
+        );
+        assert!(
+            out.contains("handoff_first_reply_seconds_bucket{team=\"tech\",le=\"60\"} 1"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn every_histogram_has_an_exact_matcher() {
+        for name in NAMES
+            .iter()
+            .filter(|n| n.ends_with("_seconds") || n.ends_with("_score"))
+        {
+            assert!(
+                HISTOGRAMS.iter().any(|(h, _)| h == name),
+                "{name} has no buckets of its own"
+            );
+        }
+    }
+
+    #[test]
+    fn labelled_counters_start_at_zero_for_every_team_and_reason() {
+        let cfg = crate::fixtures::config_with("");
+        let out = scrape(|| zero_counters(&cfg));
+        for want in [
+            "handoff_escalations_total{reason=\"asked_for_human\",team=\"tech\"} 0",
+            "handoff_escalations_total{reason=\"sla_missed\",team=\"billing\"} 0",
+            "handoff_transfers_total{from=\"billing\",to=\"tech\"} 0",
+            "handoff_transfers_total{from=\"tech\",to=\"billing\"} 0",
+            "handoff_csat_responses_total{team=\"tech\",score=\"1\"} 0",
+            "handoff_csat_responses_total{team=\"billing\",score=\"5\"} 0",
+            "handoff_sla_breaches_total{team=\"tech\"} 0",
+        ] {
+            assert!(out.contains(want), "missing {want:?}:\n{out}");
+        }
+        assert!(!out.contains("from=\"tech\",to=\"tech\""), "{out}");
     }
 
     #[test]

@@ -41,7 +41,9 @@ pub enum Selection {
 pub fn stats(store: &dyn Store, since: Millis, now: Millis) -> Result<Stats, ReportError> {
     let conversations = store.conversations()?;
     let cases = store.cases_since(since)?;
-    Ok(Stats::compute(&conversations, &cases, since, now))
+    let mut stats = Stats::compute(&conversations, &cases, since, now);
+    stats.parked_outbox = store.outbox_parked()?.len() as u64;
+    Ok(stats)
 }
 
 /// The selected cases' transcripts in `format`.

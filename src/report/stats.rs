@@ -41,6 +41,9 @@ pub struct Stats {
     pub abandonment: Option<f64>,
     pub sla_breaches: u64,
     pub csat: Csat,
+    /// Outbox entries that failed for good and wait for `handoff outbox
+    /// retry` (now, not in the window).
+    pub parked_outbox: u64,
 }
 
 /// Median and 90th percentile of durations, in seconds.
@@ -63,13 +66,7 @@ pub struct Csat {
 impl Percentiles {
     fn of(mut secs: Vec<f64>) -> Percentiles {
         secs.sort_by(|a, b| a.total_cmp(b));
-        let rank = |q: f64| -> Option<f64> {
-            if secs.is_empty() {
-                return None;
-            }
-            let i = ((q * secs.len() as f64).ceil() as usize).clamp(1, secs.len()) - 1;
-            Some(secs[i])
-        };
+        let rank = |q: f64| crate::percentile::nearest_rank(&secs, q);
         Percentiles {
             count: secs.len() as u64,
             median_secs: rank(0.5),
@@ -155,6 +152,7 @@ impl Stats {
             abandonment: (n > 0).then(|| abandoned as f64 / n as f64),
             sla_breaches: breaches,
             csat,
+            parked_outbox: 0,
         }
     }
 
@@ -222,6 +220,17 @@ impl Stats {
             None => "no ratings".into(),
         };
         let _ = writeln!(s, "  CSAT:                 {csat}");
+        let _ = writeln!(
+            s,
+            "  undeliverable:        {} parked outbox entr{}{}",
+            self.parked_outbox,
+            if self.parked_outbox == 1 { "y" } else { "ies" },
+            if self.parked_outbox > 0 {
+                " (see the log; retry with `handoff outbox retry`)"
+            } else {
+                ""
+            }
+        );
         s
     }
 }

@@ -130,9 +130,12 @@ async fn deliver(
                 return;
             }
             Err(Failure::Give(reason)) => {
-                tracing::error!(seq, key = %entry.key, %reason, "delivery failed for good; dropped");
-                if let Err(e) = store.outbox_done(seq, &[], &[]) {
-                    tracing::error!(error = %e, seq, "cannot drop the outbox entry");
+                // Kept, not dropped: an operator can see it (`/metrics`,
+                // `handoff stats`) and retry it (`handoff outbox retry`).
+                tracing::error!(seq, key = %entry.key, %reason, "delivery failed for good; parked");
+                match store.outbox_park(seq, &reason) {
+                    Ok(()) => crate::metrics::outbox_parked(),
+                    Err(e) => tracing::error!(error = %e, seq, "cannot park the outbox entry"),
                 }
                 return;
             }

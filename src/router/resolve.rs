@@ -149,7 +149,11 @@ fn relay(
                 After::Map(source.clone()),
             )
         }
-        Relayed::Edit { target, text } => match twin_on(store, target, to)? {
+        // Edits, deletes and reactions act only on a line of this
+        // conversation: its twin must be where this conversation's lines
+        // go (room and thread), so in a shared customer room (or a staff
+        // room with a thread per case) nobody rewrites another's line.
+        Relayed::Edit { target, text } => match own_twin_on(store, target, to)? {
             Some(t) => deliver(
                 to,
                 Action::Edit {
@@ -160,7 +164,7 @@ fn relay(
             ),
             None => skip("edited message"),
         },
-        Relayed::Delete { target } => match twin_on(store, target, to)? {
+        Relayed::Delete { target } => match own_twin_on(store, target, to)? {
             Some(t) => deliver(to, Action::Delete { target: t }, After::Nothing),
             None => skip("deleted message"),
         },
@@ -168,7 +172,7 @@ fn relay(
             source,
             target,
             key,
-        } => match twin_on(store, target, to)? {
+        } => match own_twin_on(store, target, to)? {
             Some(t) => deliver(
                 to,
                 Action::React {
@@ -202,3 +206,17 @@ fn twin_on(
         .into_iter()
         .find(|t| t.endpoint.network == to.network && t.endpoint.room == to.room))
 }
+
+/// The twin of `m` at `to` itself: in its room and, when `to` is a thread
+/// (a case thread on a shared desk), in that thread.
+fn own_twin_on(
+    store: &dyn Store,
+    m: &MessageRef,
+    to: &Endpoint,
+) -> Result<Option<MessageRef>, StoreError> {
+    let twin = twin_on(store, m, to)?;
+    Ok(twin.filter(|t| to.thread.is_none() || t.endpoint.thread == to.thread))
+}
+
+#[cfg(test)]
+mod tests;

@@ -406,6 +406,17 @@ impl Store for DiskFull {
         self.check()?;
         self.inner.outbox_done(seq, mappings, cases)
     }
+    fn outbox_park(&self, seq: u64, reason: &str) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.outbox_park(seq, reason)
+    }
+    fn outbox_parked(&self) -> Result<Vec<(u64, crate::store::Parked)>, StoreError> {
+        self.inner.outbox_parked()
+    }
+    fn outbox_unpark(&self, seq: u64) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.outbox_unpark(seq)
+    }
     fn bridge_get(&self, bridge: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.bridge_get(bridge, key)
     }

@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use handoff_bridge_api::{Endpoint, MessageRef, Millis};
 
-use super::{Commit, Store, StoreError};
+use super::{Commit, Parked, Store, StoreError};
 use crate::case::{Case, CaseId, Conversation, ConversationKey, OutboxEntry};
 
 /// Which message a ref names: network, room and id (the thread is where it
@@ -44,6 +44,7 @@ struct Inner {
     by_customer: BTreeSet<(String, String, CaseId)>,
     open: BTreeSet<CaseId>,
     outbox: BTreeMap<u64, OutboxEntry>,
+    parked: BTreeMap<u64, Parked>,
     /// (source identity, twin identity) → twin; see [`identity`].
     twins: BTreeMap<(Identity, Identity), MessageRef>,
     bridge: BTreeMap<(String, String), Vec<u8>>,
@@ -262,6 +263,33 @@ impl Store for MemoryStore {
         for case in cases {
             s.put_case(case);
         }
+        Ok(())
+    }
+
+    fn outbox_park(&self, seq: u64, reason: &str) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let entry = s
+            .outbox
+            .remove(&seq)
+            .ok_or(StoreError::UnknownOutboxEntry { seq })?;
+        let reason = reason.to_string();
+        s.parked.insert(seq, Parked { entry, reason });
+        Ok(())
+    }
+
+    fn outbox_parked(&self) -> Result<Vec<(u64, Parked)>, StoreError> {
+        let s = self.lock();
+        Ok(s.parked.iter().map(|(k, v)| (*k, v.clone())).collect())
+    }
+
+    fn outbox_unpark(&self, seq: u64) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let mut p = s
+            .parked
+            .remove(&seq)
+            .ok_or(StoreError::UnknownOutboxEntry { seq })?;
+        p.entry.attempts = 0;
+        s.outbox.insert(seq, p.entry);
         Ok(())
     }
 

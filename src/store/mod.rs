@@ -41,6 +41,15 @@ use crate::case::{Case, CaseId, Conversation, ConversationKey, OutboxEntry};
 /// the case record no longer holds them.
 pub const FORMAT_VERSION: u32 = 3;
 
+/// An outbox entry that failed for good: out of the delivery queue, kept
+/// until an operator retries it (`handoff outbox retry`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Parked {
+    pub entry: OutboxEntry,
+    /// Why the network refused it (the last error).
+    pub reason: String,
+}
+
 /// Everything the router writes after the state machine handled one inbound
 /// event (or one timer): written in one transaction, durable on return.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -125,6 +134,20 @@ pub trait Store: Send + Sync {
         mappings: &[(MessageRef, MessageRef)],
         cases: &[Case],
     ) -> Result<(), StoreError>;
+
+    /// Atomically moves a pending entry that failed for good to the parked
+    /// entries, with `reason`. Fails with
+    /// [`StoreError::UnknownOutboxEntry`], writing nothing, if it is gone.
+    fn outbox_park(&self, seq: u64, reason: &str) -> Result<(), StoreError>;
+
+    /// Parked entries, in sequence order.
+    fn outbox_parked(&self) -> Result<Vec<(u64, Parked)>, StoreError>;
+
+    /// Atomically moves a parked entry back to the pending ones (same
+    /// sequence number, attempts reset), to be delivered at the next
+    /// start. Fails with [`StoreError::UnknownOutboxEntry`] if no entry
+    /// `seq` is parked.
+    fn outbox_unpark(&self, seq: u64) -> Result<(), StoreError>;
 
     /// Small per-bridge state (sync tokens, last seen Slack ts).
     fn bridge_get(&self, bridge: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;

@@ -155,7 +155,7 @@ fn percentiles(mut v: Vec<u64>) -> String {
         return "no samples".into();
     }
     v.sort_unstable();
-    let rank = |p: f64| v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    let rank = |p: f64| handoff::percentile::nearest_rank(&v, p).unwrap_or(0);
     let ms = |us: u64| us as f64 / 1000.0;
     format!(
         "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} samples)",

@@ -31,6 +31,7 @@ abandon_after = "{abandon}"
 
 [metrics]
 listen = "127.0.0.1:{port}"
+api_token = "e2e-api-token"
 
 [[team]]
 name = "tech"

@@ -5,9 +5,12 @@
 //!
 //! Not for relaying messages (`outgoing`). Invariant: a case key maps to at
 //! most one room, even across a crash between creating the room and
-//! recording it: the room carries an alias derived from the key, the
-//! server refuses a second room with that alias, and a retry finds the
-//! first one through it.
+//! recording it: the room carries an alias derived from the key and the
+//! bot's secret, the server refuses a second room with that alias, and a
+//! retry finds the first one through it. A room found through the alias
+//! is used only if the bot created it and is in it; anything else (someone
+//! took the alias first) is left alone and a new room without an alias is
+//! created, so nobody can receive a case by preparing a room.
 
 use std::str::FromStr;
 
@@ -111,21 +114,26 @@ async fn case_room(
         .iter()
         .map(|u| OwnedUserId::from_str(u).map_err(|e| rejected(format!("bad agent id {u:?}: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    let localpart = case_alias_localpart(key);
+    let localpart = case_alias_localpart(&shared.cfg.password, key);
     let alias =
         OwnedRoomAliasId::from_str(&format!("#{localpart}:{}", shared.own_id.server_name()))
             .map_err(|e| rejected(format!("building the case alias: {e}")))?;
 
+    let mut alias_free = true;
     if let Some(id) = existing_alias(shared, &alias).await? {
-        tracing::info!(%alias, room = %id, "case room exists from an earlier attempt; reusing it");
-        return ensure_joined(shared, &id).await;
+        if let Some(room) = own_room(shared, &id) {
+            tracing::info!(%alias, room = %id, "case room exists from an earlier attempt; reusing it");
+            return Ok(room);
+        }
+        tracing::warn!(%alias, room = %id, "the case alias names a room the bot did not create; opening a new room instead");
+        alias_free = false;
     }
 
     let mut request = CreateRoomRequest::new();
     request.name = Some(title.to_owned());
     request.invite = invite;
     request.preset = Some(RoomPreset::PrivateChat);
-    request.room_alias_name = Some(localpart);
+    request.room_alias_name = alias_free.then_some(localpart);
     if shared.cfg.encrypt_case_rooms {
         request.initial_state = vec![InitialStateEvent::with_empty_state_key(
             RoomEncryptionEventContent::with_recommended_defaults(),
@@ -143,7 +151,11 @@ async fn case_room(
                     "{alias} is taken but does not resolve; pick another key"
                 ))
             })?;
-            ensure_joined(shared, &id).await
+            own_room(shared, &id).ok_or_else(|| {
+                rejected(format!(
+                    "{alias} was taken by a room the bot did not create"
+                ))
+            })
         }
         Err(e) => Err(from_sdk("creating a case room", &e)),
     }
@@ -160,15 +172,17 @@ async fn existing_alias(
     }
 }
 
-async fn ensure_joined(shared: &Shared, id: &OwnedRoomId) -> Result<Room, BridgeError> {
-    match shared.client.get_room(id) {
-        Some(room) if room.state() == RoomState::Joined => Ok(room),
-        _ => shared
-            .client
-            .join_room_by_id(id)
-            .await
-            .map_err(|e| from_sdk(&format!("joining case room {id}"), &e)),
+/// Room `id` if the bot created it and is still in it (a room it made
+/// before a crash); None for anyone else's room, which is never joined.
+fn own_room(shared: &Shared, id: &OwnedRoomId) -> Option<Room> {
+    let room = shared.client.get_room(id)?;
+    if room.state() != RoomState::Joined {
+        return None;
     }
+    // From the room's create event, as synced; unknown creators (not
+    // synced yet) are not trusted either.
+    let creators = room.creators()?;
+    (creators.len() == 1 && creators[0] == shared.own_id).then_some(room)
 }
 
 /// Adds `id` to the room's pinned events (read fresh from the server),

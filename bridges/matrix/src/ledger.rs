@@ -12,7 +12,7 @@ use handoff_bridge_api::{BridgeState, Delivered, Millis};
 use matrix_sdk::ruma::OwnedTransactionId;
 use sha2::{Digest, Sha256};
 
-use crate::error::unavailable;
+use crate::error::{rejected, unavailable};
 use handoff_bridge_api::BridgeError;
 
 /// A transaction id for step `step` of the action with idempotency key `key`:
@@ -27,8 +27,19 @@ pub fn txn_id(key: &str, step: &str) -> OwnedTransactionId {
 /// A room alias localpart that names the case room of `key` (servers
 /// refuse a second room with the same alias, which makes room creation
 /// idempotent even across a crash between create and record).
-pub fn case_alias_localpart(key: &str) -> String {
-    format!("handoff-case-{}", digest_hex(key, 12))
+///
+/// Keyed with `secret` (the bot's password): case keys are guessable, and
+/// an alias anyone can compute could be taken first by someone who wants
+/// the case's summary and messages.
+pub fn case_alias_localpart(secret: &str, key: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes a key of any length");
+    mac.update(b"handoff case room\0");
+    mac.update(key.as_bytes());
+    let tag = mac.finalize().into_bytes();
+    let hex: String = tag.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("handoff-case-{hex}")
 }
 
 fn digest_hex(input: &str, bytes: usize) -> String {
@@ -56,13 +67,12 @@ impl Ledger {
         let Some(bytes) = self.get(&done_key(key))? else {
             return Ok(None);
         };
-        match serde_json::from_slice(&bytes) {
-            Ok(d) => Ok(Some(d)),
-            Err(e) => {
-                tracing::warn!(error = %e, "unreadable delivery record; acting again");
-                Ok(None)
-            }
-        }
+        // Acting again could post twice; a corrupt record is refused (the
+        // core parks the entry, where an operator sees it).
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            tracing::error!(error = %e, key, "corrupt delivery record");
+            rejected(format!("the delivery record of {key} is corrupt: {e}"))
+        })
     }
 
     /// Records that `key` was carried out with result `delivered`.
@@ -79,9 +89,15 @@ impl Ledger {
 
     /// The thread root of `user` in `room`, if one was chosen.
     pub fn thread_root(&self, room: &str, user: &str) -> Result<Option<String>, BridgeError> {
-        Ok(self
-            .get(&thread_key(room, user))?
-            .and_then(|b| String::from_utf8(b).ok()))
+        match self.get(&thread_key(room, user))? {
+            None => Ok(None),
+            Some(b) => String::from_utf8(b).map(Some).map_err(|e| {
+                tracing::error!(error = %e, room, user, "corrupt thread record");
+                rejected(format!(
+                    "the thread record of {user} in {room} is corrupt: {e}"
+                ))
+            }),
+        }
     }
 
     /// Makes `root` the thread of `user` in `room`.
@@ -185,12 +201,22 @@ mod tests {
 
     #[test]
     fn case_alias_is_a_valid_localpart() {
-        let a = case_alias_localpart("out:42");
+        let a = case_alias_localpart("pw", "out:42");
         assert!(a.starts_with("handoff-case-"));
         assert!(a
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'));
-        assert_ne!(a, case_alias_localpart("out:43"));
+        assert_eq!(a, case_alias_localpart("pw", "out:42"));
+        assert_ne!(a, case_alias_localpart("pw", "out:43"));
+    }
+
+    #[test]
+    fn case_alias_needs_the_secret() {
+        let a = case_alias_localpart("pw", "out:42");
+        assert_ne!(a, case_alias_localpart("other", "out:42"));
+        // Not the unkeyed digest an attacker could compute from the key.
+        assert_ne!(a, format!("handoff-case-{}", digest_hex("out:42", 12)));
+        assert_ne!(a, format!("handoff-case-{}", digest_hex("out:42", 16)));
     }
 
     #[test]
@@ -206,5 +232,18 @@ mod tests {
         );
         assert_eq!(ledger.first_start(5).unwrap(), 5);
         assert_eq!(ledger.first_start(9).unwrap(), 5);
+    }
+
+    #[test]
+    fn corrupt_records_are_reported_not_reset() {
+        let mem = Arc::new(MemoryState::default());
+        let ledger = Ledger::new(mem.clone());
+        mem.put(&done_key("k"), b"{not json").unwrap();
+        let err = ledger.delivered("k").unwrap_err();
+        assert!(matches!(err, BridgeError::Rejected { .. }), "{err}");
+        assert!(err.to_string().contains("corrupt"), "{err}");
+        mem.put(&thread_key("!r:x", "@a:x"), &[0xff, 0xfe]).unwrap();
+        let err = ledger.thread_root("!r:x", "@a:x").unwrap_err();
+        assert!(err.to_string().contains("corrupt"), "{err}");
     }
 }

@@ -56,6 +56,9 @@ use matrix_sdk::Client;
 pub use config::{MatrixBridgeConfig, RetryPolicy};
 pub use error::NETWORK;
 pub use inbound::classify::RELAY_MARKER;
+/// The case-room alias for a key (exported for the hijack test).
+#[doc(hidden)]
+pub use ledger::case_alias_localpart;
 pub use limits::MAX_CONTENT_BYTES;
 
 /// The Matrix bridge. Cheap to share: `run` and `send` may be called

@@ -77,6 +77,22 @@ pub fn incoming(msgtype: &MessageType) -> Option<IncomingMedia> {
     })
 }
 
+/// The caption of a file message: its `body` when a separate `filename`
+/// is given (Matrix 1.10), else none.
+pub fn caption(msgtype: &MessageType) -> Option<String> {
+    let (body, filename) = match msgtype {
+        MessageType::Image(c) => (&c.body, &c.filename),
+        MessageType::File(c) => (&c.body, &c.filename),
+        MessageType::Audio(c) => (&c.body, &c.filename),
+        MessageType::Video(c) => (&c.body, &c.filename),
+        _ => return None,
+    };
+    filename
+        .as_ref()
+        .filter(|f| *f != body)
+        .map(|_| body.clone())
+}
+
 /// Downloads `media` unless its announced (or actual) size is over the cap.
 pub async fn download(shared: &Shared, media: IncomingMedia) -> Result<Download, BridgeError> {
     let cap = u64::try_from(shared.cfg.max_media_bytes).unwrap_or(u64::MAX);

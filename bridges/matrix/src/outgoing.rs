@@ -6,8 +6,10 @@
 //! action's key and step, so a retried action is deduplicated by the
 //! homeserver even when our own record of it was lost; every event's
 //! content carries the relay marker (`org.handoff.relay`), so another
-//! handoff instance in the room never relays it back; and content over the
-//! size limit is cut rather than refused by the server on every retry.
+//! handoff instance in the room never relays it back; every message sets
+//! `m.mentions` (empty unless the action means to ping), so an `@room` or a
+//! user id in relayed text pings nobody; and content over the size limit is
+//! cut rather than refused by the server on every retry.
 
 use handoff_bridge_api::{Action, Attachment, BridgeError, Delivered, Endpoint, MessageRef, Text};
 use matrix_sdk::ruma::events::reaction::ReactionEventContent;
@@ -162,6 +164,9 @@ pub async fn send(
         tracing::warn!(room = %room.room_id(), %event_type, limit_bytes = MAX_CONTENT_BYTES,
             "event content over Matrix's size limit; sending it cut with a marker");
     }
+    if event_type == "m.room.message" {
+        no_implicit_mentions(&mut json);
+    }
     if let Some(obj) = json.as_object_mut() {
         obj.insert(RELAY_MARKER.to_owned(), serde_json::Value::Bool(true));
     }
@@ -171,6 +176,20 @@ pub async fn send(
         .await
         .map_err(|e| from_sdk(&format!("sending to {}", room.room_id()), &e))?;
     Ok(sent.response.event_id)
+}
+
+/// Gives a message (and an edit's new content) an empty `m.mentions`
+/// unless it already names whom to ping: clients that see no `m.mentions`
+/// fall back to pinging for `@room` and names found in the body.
+pub fn no_implicit_mentions(json: &mut serde_json::Value) {
+    const KEY: &str = "m.mentions";
+    let Some(obj) = json.as_object_mut() else {
+        return;
+    };
+    obj.entry(KEY).or_insert_with(|| serde_json::json!({}));
+    if let Some(new) = obj.get_mut("m.new_content").and_then(|n| n.as_object_mut()) {
+        new.entry(KEY).or_insert_with(|| serde_json::json!({}));
+    }
 }
 
 /// Parses an event id the core handed back to us.
@@ -189,4 +208,43 @@ fn delivered_message(room: &Room, endpoint: &Endpoint, id: OwnedEventId) -> Deli
         },
         id: id.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(c: &RoomMessageEventContent) -> serde_json::Value {
+        let mut v = serde_json::to_value(c).expect("json");
+        no_implicit_mentions(&mut v);
+        v
+    }
+
+    #[test]
+    fn relayed_text_pings_nobody() {
+        let v = json(&message(&Text::plain("@room look @alice:x"), false));
+        assert_eq!(v["m.mentions"], serde_json::json!({}), "{v}");
+    }
+
+    #[test]
+    fn an_edit_pings_nobody_either() {
+        let id = event_id("$orig:x").expect("id");
+        let c = message(&Text::plain("@room again"), false)
+            .make_replacement(ReplacementMetadata::new(id, None));
+        let v = json(&c);
+        assert_eq!(v["m.mentions"], serde_json::json!({}), "{v}");
+        assert_eq!(
+            v["m.new_content"]["m.mentions"],
+            serde_json::json!({}),
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn a_meant_mention_is_kept() {
+        let mut c = message(&Text::plain("ping"), true);
+        c.mentions = Some(Mentions::with_room_mention());
+        let v = json(&c);
+        assert_eq!(v["m.mentions"]["room"], serde_json::json!(true), "{v}");
+    }
 }

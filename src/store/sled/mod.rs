@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 
 use self::open::sled_error;
 use self::tx::{Tx, T};
-use super::{codec, Commit, Store, StoreError};
+use super::{codec, Commit, Parked, Store, StoreError};
 use crate::case::{Case, CaseId, Conversation, ConversationKey, OutboxEntry, Turn};
 
 /// How many dedupe ids one pruning transaction removes at most.
@@ -376,6 +376,24 @@ impl Store for SledStore {
             }
             Ok(())
         })
+    }
+
+    fn outbox_park(&self, seq: u64, reason: &str) -> Result<(), StoreError> {
+        self.write("parking an outbox entry", |tx| tx.park_outbox(seq, reason))
+    }
+
+    fn outbox_parked(&self) -> Result<Vec<(u64, Parked)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.tree(T::Parked).iter() {
+            let (key, value) = kv.map_err(self.err("reading the parked outbox entries"))?;
+            let seq = self.index_id(T::Parked, &key, &key)?;
+            out.push((seq, self.decode(T::Parked, &key, &value)?));
+        }
+        Ok(out)
+    }
+
+    fn outbox_unpark(&self, seq: u64) -> Result<(), StoreError> {
+        self.write("retrying a parked outbox entry", |tx| tx.unpark_outbox(seq))
     }
 
     fn bridge_get(&self, bridge: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

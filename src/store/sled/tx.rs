@@ -16,7 +16,7 @@ use serde::{de::DeserializeOwned, Serialize};
 
 use crate::case::{Case, Conversation, OutboxEntry};
 use crate::store::codec;
-use crate::store::StoreError;
+use crate::store::{Parked, StoreError};
 
 pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
@@ -49,10 +49,12 @@ pub(super) enum T {
     Bridge,
     /// (case id, turn index) → `Turn`; case id alone → turn count.
     Turns,
+    /// Sequence number → `Parked` (an outbox entry that failed for good).
+    Parked,
 }
 
 impl T {
-    pub(super) const ALL: [T; 13] = [
+    pub(super) const ALL: [T; 14] = [
         T::Meta,
         T::Seen,
         T::SeenByTime,
@@ -66,6 +68,7 @@ impl T {
         T::Twins,
         T::Bridge,
         T::Turns,
+        T::Parked,
     ];
 
     pub(super) fn name(self) -> &'static str {
@@ -83,12 +86,13 @@ impl T {
             T::Twins => "twins",
             T::Bridge => "bridge",
             T::Turns => "turns",
+            T::Parked => "outbox_parked",
         }
     }
 
     /// Keys are big-endian ids (shown as numbers in errors).
     pub(super) fn id_keyed(self) -> bool {
-        matches!(self, T::Cases | T::OpenCases | T::Outbox)
+        matches!(self, T::Cases | T::OpenCases | T::Outbox | T::Parked)
     }
 }
 
@@ -289,6 +293,36 @@ impl Tx<'_> {
             Some(_) => Ok(()),
             None => abort(StoreError::UnknownOutboxEntry { seq }),
         }
+    }
+
+    /// Moves a pending entry to the parked ones; aborts if it is gone or
+    /// unreadable.
+    pub(super) fn park_outbox(&self, seq: u64, reason: &str) -> TxResult<()> {
+        let key = codec::id_key(seq);
+        let entry = match self.t(T::Outbox).remove(&key)? {
+            Some(bytes) => self.decode::<OutboxEntry>(T::Outbox, &key, &bytes)?,
+            None => return abort(StoreError::UnknownOutboxEntry { seq }),
+        };
+        let parked = Parked {
+            entry,
+            reason: reason.to_string(),
+        };
+        let bytes = self.encode("a parked outbox entry", &parked)?;
+        self.t(T::Parked).insert(&key, bytes)?;
+        Ok(())
+    }
+
+    /// Moves a parked entry back to the pending ones, attempts reset.
+    pub(super) fn unpark_outbox(&self, seq: u64) -> TxResult<()> {
+        let key = codec::id_key(seq);
+        let mut parked = match self.t(T::Parked).remove(&key)? {
+            Some(bytes) => self.decode::<Parked>(T::Parked, &key, &bytes)?,
+            None => return abort(StoreError::UnknownOutboxEntry { seq }),
+        };
+        parked.entry.attempts = 0;
+        let bytes = self.encode("an outbox entry", &parked.entry)?;
+        self.t(T::Outbox).insert(&key, bytes)?;
+        Ok(())
     }
 
     /// Forgets one dedupe id, given its by-time index key.

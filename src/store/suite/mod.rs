@@ -52,6 +52,7 @@ macro_rules! store_suite {
             twins_are_found_without_the_thread,
             outbox_keeps_order_and_updates,
             outbox_done_is_atomic_and_final,
+            parked_entries_are_kept_and_can_be_retried,
             bridge_state_is_per_bridge,
             prune_forgets_only_old_ids,
             conversations_are_listed_by_key,

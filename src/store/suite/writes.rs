@@ -301,3 +301,53 @@ pub(crate) fn prune_forgets_only_old_ids(s: Arc<dyn Store>) {
     assert!(s.is_seen("$old").unwrap());
     assert!(!s.is_seen("$mid").unwrap());
 }
+
+pub(crate) fn parked_entries_are_kept_and_can_be_retried(s: Arc<dyn Store>) {
+    s.commit(&Commit {
+        outbox: vec![entry("bad"), entry("good")],
+        ..Commit::default()
+    })
+    .unwrap();
+    let mut tried = entry("bad");
+    tried.attempts = 3;
+    s.outbox_update(1, &tried).unwrap();
+    s.outbox_park(1, "room not found").unwrap();
+    // Out of the queue, but kept with its reason.
+    assert_eq!(s.outbox_pending().unwrap(), vec![(2, entry("good"))]);
+    let parked = s.outbox_parked().unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].0, 1);
+    assert_eq!(parked[0].1.entry, tried);
+    assert_eq!(parked[0].1.reason, "room not found");
+    // Parking twice, or a done entry, is refused and writes nothing.
+    let err = s.outbox_park(1, "again").unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnknownOutboxEntry { seq: 1 }),
+        "{err}"
+    );
+    assert!(matches!(
+        s.outbox_done(1, &[], &[]).unwrap_err(),
+        StoreError::UnknownOutboxEntry { seq: 1 }
+    ));
+    // Retried: back in the queue under its number, attempts reset.
+    s.outbox_unpark(1).unwrap();
+    assert!(s.outbox_parked().unwrap().is_empty());
+    assert_eq!(
+        s.outbox_pending().unwrap(),
+        vec![(1, entry("bad")), (2, entry("good"))]
+    );
+    let err = s.outbox_unpark(1).unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnknownOutboxEntry { seq: 1 }),
+        "{err}"
+    );
+    // New entries never reuse a parked entry's number.
+    s.outbox_park(2, "gone").unwrap();
+    let seqs = s
+        .commit(&Commit {
+            outbox: vec![entry("later")],
+            ..Commit::default()
+        })
+        .unwrap();
+    assert_eq!(seqs, vec![3]);
+}

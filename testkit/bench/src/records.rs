@@ -80,6 +80,8 @@ pub fn queued_case(n: u64, id: u64, position: u32, at: Millis, team: &str) -> (C
         last_customer_at: at,
         awaiting_csat: false,
         waiting_acked: false,
+        recent_messages: Vec::new(),
+        throttled: false,
     };
     let case = Case {
         id,

@@ -66,9 +66,7 @@ impl Samples {
 
 /// The `pct` percentile of sorted, non-empty `sorted` (nearest rank).
 fn nearest_rank(sorted: &[i64], pct: f64) -> i64 {
-    let n = sorted.len();
-    let rank = ((pct / 100.0) * n as f64).ceil() as usize;
-    sorted[rank.clamp(1, n) - 1]
+    handoff::percentile::nearest_rank(sorted, pct / 100.0).unwrap_or(0)
 }
 
 /// A summary of samples, all in nanoseconds.

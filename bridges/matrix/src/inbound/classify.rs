@@ -197,6 +197,15 @@ fn message(ev: &OriginalSyncRoomMessageEvent) -> Result<What, Skip> {
         return Err(Skip("a notice"));
     }
     if let Some(media) = media::incoming(&ev.content.msgtype) {
+        // A file captioned as an internal note is the note, not a file to
+        // pass on: the core keeps it from the customer like any `!note`.
+        if let Some(note) = media::caption(&ev.content.msgtype).filter(|c| is_note(c)) {
+            return Ok(What::Text {
+                body: Text::plain(format!("{note} [file: {}]", media.name)),
+                reply_to,
+                thread,
+            });
+        }
         return Ok(What::Media {
             media,
             reply_to,
@@ -209,6 +218,13 @@ fn message(ev: &OriginalSyncRoomMessageEvent) -> Result<What, Skip> {
         reply_to,
         thread,
     })
+}
+
+/// `!note …` (the agents' internal-note command), as the core parses it.
+fn is_note(caption: &str) -> bool {
+    let t = caption.trim_start();
+    t.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("!note"))
+        && t[5..].chars().next().is_none_or(char::is_whitespace)
 }
 
 /// The plain and HTML text of a message, without reply fallbacks.

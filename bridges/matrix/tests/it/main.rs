@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 mod actions;
+mod case_rooms;
 mod catchup;
 mod common;
 mod encryption;
