@@ -1,13 +1,16 @@
-//! `handoff stats` and `handoff export` (binary-only): read the store
+//! `handoff stats`, `export` and `backup` (binary-only): read the store
 //! directly when it is free, or ask the running daemon's loopback `/api`
-//! when `handoff run` holds it (sled allows one process per store).
+//! when `handoff run` holds it (sled allows one process per store); and
+//! `restore`, which only works on a stopped handoff.
 //!
-//! Both paths print the output of the same `handoff::report` functions.
+//! Both paths print the output of the same `handoff::report` and
+//! `handoff::backup` functions.
 
 use std::path::Path;
 
 use anyhow::{bail, Context};
 
+use handoff::backup;
 use handoff::config::Config;
 use handoff::http::parse_since;
 use handoff::report::{self, Format, Selection};
@@ -54,6 +57,14 @@ fn loopback_url(listen: &str) -> anyhow::Result<String> {
 }
 
 fn ask_daemon(base: &str, query: &[(&str, &str)]) -> anyhow::Result<String> {
+    call_daemon(reqwest::Method::GET, base, query)
+}
+
+fn call_daemon(
+    method: reqwest::Method,
+    base: &str,
+    query: &[(&str, &str)],
+) -> anyhow::Result<String> {
     let url = reqwest::Url::parse_with_params(base, query)
         .with_context(|| format!("bad daemon address {base}"))?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -61,9 +72,13 @@ fn ask_daemon(base: &str, query: &[(&str, &str)]) -> anyhow::Result<String> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async {
-        let resp = reqwest::get(url.clone()).await.with_context(|| {
-            format!("the store is in use and the daemon at {url} does not answer")
-        })?;
+        let resp = reqwest::Client::new()
+            .request(method, url.clone())
+            .send()
+            .await
+            .with_context(|| {
+                format!("the store is in use and the daemon at {url} does not answer")
+            })?;
         let status = resp.status();
         let body = resp.text().await.context("reading the daemon's answer")?;
         if !status.is_success() {
@@ -77,27 +92,18 @@ fn now() -> anyhow::Result<i64> {
     Ok(handoff::daemon::clock()?.now())
 }
 
-/// `handoff stats --since 7d [--json]`.
-pub fn stats(path: &Path, since: &str, json: bool) -> anyhow::Result<()> {
+/// `handoff stats --since 7d [--format text|json|csv]`.
+pub fn stats(path: &Path, since: &str, format: &str) -> anyhow::Result<()> {
     let (config, _) = parse_lenient(path)?;
+    let fmt: report::StatsFormat = format.parse().map_err(anyhow::Error::msg)?;
     let now = now()?;
     let from = parse_since(since, now).map_err(anyhow::Error::msg)?;
     let out = match source(&config)? {
-        Source::Store(store) => {
-            let s = report::stats(&store, from, now)?;
-            if json {
-                serde_json::to_string_pretty(&s)? + "\n"
-            } else {
-                s.render()
-            }
-        }
-        Source::Daemon(url) => {
-            let mut q = vec![("since", since)];
-            if json {
-                q.push(("format", "json"));
-            }
-            ask_daemon(&format!("{url}/api/stats"), &q)?
-        }
+        Source::Store(store) => report::stats(&store, &config, from, now)?.format(fmt)?,
+        Source::Daemon(url) => ask_daemon(
+            &format!("{url}/api/stats"),
+            &[("since", since), ("format", format)],
+        )?,
     };
     print!("{out}");
     Ok(())
@@ -128,5 +134,39 @@ pub fn export(
         }
     };
     print!("{out}");
+    Ok(())
+}
+
+/// `handoff backup --to DIR`.
+pub fn backup(path: &Path, to: &Path) -> anyhow::Result<()> {
+    let (config, _) = parse_lenient(path)?;
+    let to = std::path::absolute(to)
+        .with_context(|| format!("{}: cannot make the path absolute", to.display()))?;
+    let report = match source(&config)? {
+        Source::Store(store) => {
+            backup::backup(&store, &backup::matrix_dir(&config.bot.store), &to)?
+        }
+        Source::Daemon(url) => {
+            let to = to
+                .to_str()
+                .with_context(|| format!("{}: the path is not UTF-8", to.display()))?;
+            let body = call_daemon(
+                reqwest::Method::POST,
+                &format!("{url}/api/backup"),
+                &[("to", to)],
+            )?;
+            serde_json::from_str(&body)
+                .with_context(|| format!("the daemon's answer is not a backup report: {body}"))?
+        }
+    };
+    print!("{}", report.render("backed up to"));
+    Ok(())
+}
+
+/// `handoff restore --from DIR [--force]`.
+pub fn restore(path: &Path, from: &Path, force: bool) -> anyhow::Result<()> {
+    let (config, _) = parse_lenient(path)?;
+    let report = backup::restore(from, &config.bot.store, force)?;
+    print!("{}", report.render("restored"));
     Ok(())
 }
