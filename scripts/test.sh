@@ -24,6 +24,16 @@ set +e
 cargo test --workspace --all-features 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+
+# The quickstart as a new user runs it, non-interactively: a fresh Synapse,
+# the debug binary cargo test just built, a scripted customer.
+echo "== scripts/quickstart.sh --check" >&2
+if [ "$status" -eq 0 ]; then
+  set +e
+  scripts/quickstart.sh --check
+  status=$?
+  set -e
+fi
 passed=$(grep -oE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -oE '[0-9]+ failed;' "$log" | awk '{s += $1} END {print s + 0}')
 echo

@@ -20,7 +20,7 @@ pub async fn matrix(
     store: &Arc<dyn Store>,
 ) -> Result<Arc<dyn Bridge>, DaemonError> {
     use handoff_matrix::{MatrixBridge, MatrixBridgeConfig};
-    let data_dir = config.bot.store.with_extension("matrix");
+    let data_dir = crate::backup::matrix_dir(&config.bot.store);
     let mut cfg = MatrixBridgeConfig::new(
         m.homeserver.clone(),
         m.user.clone(),

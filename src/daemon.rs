@@ -86,11 +86,12 @@ pub fn run(config: Config, faq: Faq) -> Result<(), DaemonError> {
 }
 
 async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.bot.store)?);
+    let sled = Arc::new(SledStore::open(&config.bot.store)?);
+    let store: Arc<dyn Store> = sled.clone();
     tracing::info!(store = %config.bot.store.display(), "store opened");
     let clock = clock()?;
     let config = Arc::new(config);
-    let http = start_http(&config, &store, &clock).await?;
+    let http = start_http(&config, &sled, &clock).await?;
     let bridges = connect_bridges(&config, &store).await?;
     if bridges.is_empty() {
         return Err(DaemonError::NoBridges);
@@ -134,6 +135,7 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
         })
     };
     tracing::info!(networks = ?bridges.keys().collect::<Vec<_>>(), "handoff is running");
+    let ready = tokio::spawn(crate::notify::ready_when_connected(bridges.clone()));
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
@@ -160,11 +162,13 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
             }
             _ = &mut shutdown => {
                 tracing::info!("shutting down");
+                crate::notify::stopping();
                 break;
             }
         }
     }
     ticker.abort();
+    ready.abort();
     Ok(())
 }
 
@@ -172,9 +176,10 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
 /// configured. It answers `/healthz` while the bridges still connect.
 async fn start_http(
     config: &Arc<Config>,
-    store: &Arc<dyn Store>,
+    sled: &Arc<SledStore>,
     clock: &Arc<dyn Clock>,
 ) -> Result<Option<Arc<HttpState>>, DaemonError> {
+    let store: Arc<dyn Store> = sled.clone();
     let Some(m) = &config.metrics else {
         return Ok(None);
     };
@@ -190,10 +195,11 @@ async fn start_http(
         })?;
     let state = Arc::new(HttpState {
         metrics: Some(handle),
-        store: store.clone(),
+        store,
         config: config.clone(),
         clock: clock.clone(),
         bridges: Default::default(),
+        sled: Some(sled.clone()),
     });
     let addr = listener
         .local_addr()

@@ -161,6 +161,70 @@ impl BusinessHours {
     }
 }
 
+impl BusinessHours {
+    /// How long the team was open in `[from, to)`, in ms: the business
+    /// time a customer waited. Overlapping ranges count once; holidays and
+    /// daylight saving changes count as the team's clock has them.
+    pub fn open_ms_between(&self, from: Millis, to: Millis) -> Millis {
+        if to <= from {
+            return 0;
+        }
+        let Some(tz) = &self.tz else {
+            return to - from;
+        };
+        let (Ok(a), Ok(b)) = (
+            Timestamp::from_millisecond(from),
+            Timestamp::from_millisecond(to),
+        ) else {
+            return 0;
+        };
+        // From the day before (an overnight range spills into `from`'s day).
+        let start = a.to_zoned_datetime(tz.clone()).date();
+        let mut day = start.yesterday().unwrap_or(start);
+        let last = b.to_zoned_datetime(tz.clone()).date();
+        let mut spans = Vec::new();
+        while day <= last {
+            for r in &self.ranges {
+                if !self.day_matches(r, day) {
+                    continue;
+                }
+                let (Some(s), Some(e)) = (
+                    local_to_millis_any(tz, day, r.start),
+                    local_to_millis_any(tz, day, r.end),
+                ) else {
+                    continue;
+                };
+                let (s, e) = (s.max(from), e.min(to));
+                if e > s {
+                    spans.push((s, e));
+                }
+            }
+            let Ok(next) = day.tomorrow() else { break };
+            day = next;
+        }
+        spans.sort_unstable();
+        let (mut total, mut reached) = (0, from);
+        for (s, e) in spans {
+            let s = s.max(reached);
+            if e > s {
+                total += e - s;
+                reached = e;
+            }
+        }
+        total
+    }
+}
+
+/// [`local_to_millis`] for minutes past the day's end too (the end of an
+/// overnight range, `end` > 1440).
+fn local_to_millis_any(tz: &TimeZone, date: Date, minute: u16) -> Option<Millis> {
+    if minute >= 1440 {
+        local_to_millis(tz, date.tomorrow().ok()?, minute - 1440)
+    } else {
+        local_to_millis(tz, date, minute)
+    }
+}
+
 /// Local wall time `minute` after midnight on `date` in `tz`, resolving DST
 /// gaps and folds the way people expect (a 02:30 that does not exist is
 /// 03:30).
@@ -289,6 +353,28 @@ mod tests {
 
     fn berlin() -> BusinessHours {
         "Mon-Fri 09:00-17:00 Europe/Berlin".parse().unwrap()
+    }
+
+    #[test]
+    fn business_time_between_counts_only_open_minutes() {
+        let h = berlin().with_holidays(&["2026-11-27".into()]).unwrap();
+        let hour = 3_600_000;
+        // Thu 16:00 → Mon 10:00: Thu 16-17, Fri is a holiday, Mon 09-10.
+        let from = at("2026-11-26T16:00:00+01:00[Europe/Berlin]");
+        let to = at("2026-11-30T10:00:00+01:00[Europe/Berlin]");
+        assert_eq!(h.open_ms_between(from, to), 2 * hour);
+        // Inside one open stretch: wall time.
+        let nine = at("2026-11-26T09:00:00+01:00[Europe/Berlin]");
+        assert_eq!(h.open_ms_between(nine, nine + 90 * 60_000), 90 * 60_000);
+        // Closed the whole time; reversed bounds.
+        let sat = at("2026-11-28T10:00:00+01:00[Europe/Berlin]");
+        assert_eq!(h.open_ms_between(sat, sat + 5 * hour), 0);
+        assert_eq!(h.open_ms_between(to, from), 0);
+        assert_eq!(BusinessHours::always().open_ms_between(from, to), to - from);
+        // Overnight range: Fri 22:00-06:00 seen from Sat 05:00 to 07:00.
+        let night: BusinessHours = "Fri 22:00-06:00 UTC".parse().unwrap();
+        let five = at("2026-11-28T05:00:00+00:00[UTC]");
+        assert_eq!(night.open_ms_between(five, five + 2 * hour), hour);
     }
 
     #[test]

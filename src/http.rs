@@ -1,11 +1,13 @@
 //! The `[metrics] listen` HTTP listener: `/metrics` (Prometheus),
 //! `/healthz` (the process and its store work), `/readyz` (every bridge is
 //! connected), and `/api/stats` + `/api/export` for the `stats` and
-//! `export` commands while `handoff run` holds the store.
+//! `export` commands while `handoff run` holds the store, and `POST
+//! /api/backup?to=DIR` for `handoff backup`.
 //!
 //! `/api` serves transcripts, so it answers only loopback clients that
 //! name a loopback host and carry the `[metrics] api_token` ([`guard`]);
-//! put `/metrics` behind your usual scrape network. Nothing here writes.
+//! put `/metrics` behind your usual scrape network. Nothing here writes to
+//! the store; `/api/backup` writes only into the new directory it is given.
 //! Connections, requests in flight and request time are bounded
 //! ([`listener`], the layers in [`routes`]).
 
@@ -19,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router as Routes;
 use handoff_bridge_api::{Bridge, Millis};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -28,6 +30,7 @@ use serde::Deserialize;
 use crate::config::Config;
 use crate::report::{self, Format, Selection};
 use crate::router::Clock;
+use crate::store::sled::SledStore;
 use crate::store::Store;
 
 /// What the listener reads.
@@ -39,6 +42,8 @@ pub struct HttpState {
     pub clock: Arc<dyn Clock>,
     /// Set once the bridges are connected; until then not ready.
     pub bridges: OnceLock<HashMap<String, Arc<dyn Bridge>>>,
+    /// The same store as `store`, for `/api/backup` (None: not backed up).
+    pub sled: Option<Arc<SledStore>>,
 }
 
 /// Requests handled at once; more wait (and time out) in line.
@@ -54,6 +59,7 @@ pub fn routes(state: Arc<HttpState>) -> Routes {
         .route("/readyz", get(readyz))
         .route("/api/stats", get(stats))
         .route("/api/export", get(export))
+        .route("/api/backup", post(backup))
         .with_state(state)
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             MAX_IN_FLIGHT,
@@ -212,14 +218,19 @@ async fn stats(
         Ok(s) => s,
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
     };
-    match report::stats(state.store.as_ref(), since, now) {
-        Ok(s) if q.format.as_deref() == Some("json") => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            serde_json::to_string_pretty(&s).unwrap_or_default(),
-        )
-            .into_response(),
-        Ok(s) => text(StatusCode::OK, s.render()),
+    let format: report::StatsFormat = match q.format.as_deref().unwrap_or("text").parse() {
+        Ok(f) => f,
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+    };
+    let content_type = match format {
+        report::StatsFormat::Json => "application/json",
+        report::StatsFormat::Csv => "text/csv; charset=utf-8",
+        report::StatsFormat::Text => "text/plain; charset=utf-8",
+    };
+    match report::stats(state.store.as_ref(), &state.config, since, now)
+        .and_then(|s| s.format(format))
+    {
+        Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response(),
         Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
     }
 }
@@ -256,6 +267,57 @@ async fn export(
             text(StatusCode::NOT_FOUND, format!("{e}\n"))
         }
         Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+    }
+}
+
+/// Query of `POST /api/backup`.
+#[derive(Debug, Deserialize)]
+pub struct BackupQuery {
+    /// An absolute path: a new or empty directory the daemon can write.
+    pub to: String,
+}
+
+async fn backup(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    State(state): State<Arc<HttpState>>,
+    Query(q): Query<BackupQuery>,
+) -> Response {
+    if let Some(r) = api_guard(&peer, &headers, &state) {
+        return r;
+    }
+    let Some(store) = state.sled.clone() else {
+        return text(
+            StatusCode::NOT_FOUND,
+            "this daemon's store cannot be backed up\n".into(),
+        );
+    };
+    let to = std::path::PathBuf::from(&q.to);
+    if !to.is_absolute() {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("to={:?}: give an absolute path\n", q.to),
+        );
+    }
+    let matrix = crate::backup::matrix_dir(store.path());
+    // The copy blocks writers for its duration; off the async threads.
+    let done =
+        tokio::task::spawn_blocking(move || crate::backup::backup(&store, &matrix, &to)).await;
+    match done {
+        Ok(Ok(report)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_string(&report).unwrap_or_default(),
+        )
+            .into_response(),
+        Ok(Err(e @ crate::backup::BackupError::Refused { .. })) => {
+            text(StatusCode::CONFLICT, format!("{e}\n"))
+        }
+        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+        Err(e) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the backup task failed: {e}\n"),
+        ),
     }
 }
 

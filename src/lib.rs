@@ -4,6 +4,7 @@
 //! The core is network-free: bridges (Matrix, Slack) speak the contract in
 //! `handoff-bridge-api`; everything here is testable without a network.
 
+pub mod backup; // `handoff backup` / `restore`: the store from one point in time plus the Matrix session and crypto store
 pub mod bridges; // builds the network bridges a config names (cargo features matrix, slack)
 pub mod case; // cases, customers and transcript turns: the data every part shares
 pub mod config; // TOML → typed config; validation with file:line:col errors; ${VAR} secrets
@@ -16,6 +17,7 @@ mod fixtures; // shared unit-test fixtures: config, FAQ, engine, fake world
 pub mod hours; // business hours with real time zones and holidays
 pub mod http; // the metrics/health listener: /metrics, /healthz, /readyz, token-guarded loopback /api for stats and export; connection limits
 pub mod metrics; // Prometheus metrics: observations of committed steps, delivery counters, gauges at scrape
+pub mod notify; // systemd readiness: READY=1 once the bridges are connected, STOPPING=1 on shutdown
 pub mod percentile; // nearest-rank percentiles shared by reports, FAQ eval, benchmarks and tests
 pub mod pii; // masking of card numbers, e-mails and phones in summaries
 pub mod report; // manager reports: `stats` figures and `export` transcripts (jsonl, Markdown)

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use handoff::config::LogFormat;
 
 mod cli;
 mod manage;
@@ -43,8 +44,11 @@ enum Command {
         /// The window: a duration back from now (7d, 24h) or an RFC 3339 time.
         #[arg(long, default_value = "7d")]
         since: String,
-        /// JSON instead of text.
-        #[arg(long)]
+        /// text, json, or csv (one row per total, agent and day).
+        #[arg(long, default_value = "text")]
+        format: String,
+        /// The same as `--format json`.
+        #[arg(long, conflicts_with = "format")]
         json: bool,
     },
     /// Case transcripts (who said what, bot answers, notes marked internal).
@@ -58,7 +62,7 @@ enum Command {
         /// Every case opened in this window (7d, 24h, or an RFC 3339 time).
         #[arg(long)]
         since: Option<String>,
-        /// jsonl (one case per line) or md.
+        /// jsonl (one case per line), md, or csv (one transcript line per row).
         #[arg(long, default_value = "jsonl")]
         format: String,
     },
@@ -67,6 +71,31 @@ enum Command {
     Outbox {
         #[command(subcommand)]
         command: OutboxCommand,
+    },
+    /// Copy the store and the Matrix session/crypto directory into a new
+    /// directory, also while `handoff run` holds them (it then copies them
+    /// itself, from one point in time).
+    Backup {
+        /// The config of the handoff to back up.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// A new or empty directory (the running daemon must be able to write it).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Put a backup in place of the store and Matrix directory of a
+    /// stopped handoff.
+    Restore {
+        /// The config of the handoff to restore.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// A directory written by `handoff backup`.
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace an existing store and Matrix directory (they are moved
+        /// aside, not deleted).
+        #[arg(long)]
+        force: bool,
     },
     /// Evaluate or query the FAQ matcher.
     Faq {
@@ -121,25 +150,51 @@ fn log_filter(env: Option<&str>) -> String {
     }
 }
 
+/// `[log] format` of the config `handoff run` is about to use; text when
+/// the config cannot be read (`run` then reports why).
+fn log_format(command: &Command) -> LogFormat {
+    match command {
+        Command::Run { config } => cli::parse_lenient(config)
+            .map(|(c, _)| c.log.format)
+            .unwrap_or_default(),
+        _ => LogFormat::Text,
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        // Every line carries the fields of the spans it is in (the
+        // conversation and case), flattened, so a line is self-contained.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(false)
+            .with_span_list(true)
+            .flatten_event(true)
+            .init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&filter)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging(log_format(&args.command));
     let result = match args.command {
         Command::Run { config } => cli::run(&config),
         Command::CheckConfig { config } => cli::check_config(&config),
         Command::Stats {
             config,
             since,
+            format,
             json,
-        } => manage::stats(&config, &since, json),
+        } => manage::stats(&config, &since, if json { "json" } else { &format }),
         Command::Export {
             config,
             case,
@@ -152,6 +207,12 @@ fn main() -> ExitCode {
         Command::Outbox {
             command: OutboxCommand::Retry { config, id, .. },
         } => manage::outbox_retry(&config, id),
+        Command::Backup { config, to } => manage::backup(&config, &to),
+        Command::Restore {
+            config,
+            from,
+            force,
+        } => manage::restore(&config, &from, force),
         Command::Faq { command } => handoff::faq::cli::run(command).map_err(anyhow::Error::from),
     };
     match result {

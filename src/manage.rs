@@ -1,15 +1,18 @@
-//! `handoff stats` and `handoff export` (binary-only): read the store
+//! `handoff stats`, `export` and `backup` (binary-only): read the store
 //! directly when it is free, or ask the running daemon's loopback `/api`
-//! when `handoff run` holds it (sled allows one process per store).
+//! when `handoff run` holds it (sled allows one process per store); and
+//! `restore`, which only works on a stopped handoff.
 //!
-//! Both paths print the output of the same `handoff::report` functions.
-//! `handoff outbox list|retry` work on the store itself (the daemon must be
-//! stopped): a retried entry is delivered at the next start.
+//! Both paths print the output of the same `handoff::report` and
+//! `handoff::backup` functions. `handoff outbox list|retry` work on the
+//! store itself (the daemon must be stopped): a retried entry is delivered
+//! at the next start.
 
 use std::path::Path;
 
 use anyhow::{bail, Context};
 
+use handoff::backup;
 use handoff::config::Config;
 use handoff::http::parse_since;
 use handoff::report::{self, Format, Selection};
@@ -66,6 +69,15 @@ fn loopback_url(listen: &str) -> anyhow::Result<String> {
 }
 
 fn ask_daemon(base: &str, token: &str, query: &[(&str, &str)]) -> anyhow::Result<String> {
+    call_daemon(reqwest::Method::GET, base, token, query)
+}
+
+fn call_daemon(
+    method: reqwest::Method,
+    base: &str,
+    token: &str,
+    query: &[(&str, &str)],
+) -> anyhow::Result<String> {
     let url = reqwest::Url::parse_with_params(base, query)
         .with_context(|| format!("bad daemon address {base}"))?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -74,7 +86,7 @@ fn ask_daemon(base: &str, token: &str, query: &[(&str, &str)]) -> anyhow::Result
         .context("cannot start the async runtime")?;
     rt.block_on(async {
         let resp = reqwest::Client::new()
-            .get(url.clone())
+            .request(method, url.clone())
             .bearer_auth(token)
             .send()
             .await
@@ -94,27 +106,19 @@ fn now() -> anyhow::Result<i64> {
     Ok(handoff::daemon::clock()?.now())
 }
 
-/// `handoff stats --since 7d [--json]`.
-pub fn stats(path: &Path, since: &str, json: bool) -> anyhow::Result<()> {
+/// `handoff stats --since 7d [--format text|json|csv]`.
+pub fn stats(path: &Path, since: &str, format: &str) -> anyhow::Result<()> {
     let (config, _) = parse_lenient(path)?;
+    let fmt: report::StatsFormat = format.parse().map_err(anyhow::Error::msg)?;
     let now = now()?;
     let from = parse_since(since, now).map_err(anyhow::Error::msg)?;
     let out = match source(&config)? {
-        Source::Store(store) => {
-            let s = report::stats(&store, from, now)?;
-            if json {
-                serde_json::to_string_pretty(&s)? + "\n"
-            } else {
-                s.render()
-            }
-        }
-        Source::Daemon(url, token) => {
-            let mut q = vec![("since", since)];
-            if json {
-                q.push(("format", "json"));
-            }
-            ask_daemon(&format!("{url}/api/stats"), &token, &q)?
-        }
+        Source::Store(store) => report::stats(&store, &config, from, now)?.format(fmt)?,
+        Source::Daemon(url, token) => ask_daemon(
+            &format!("{url}/api/stats"),
+            &token,
+            &[("since", since), ("format", format)],
+        )?,
     };
     print!("{out}");
     Ok(())
@@ -197,5 +201,40 @@ pub fn outbox_retry(path: &Path, id: Option<u64>) -> anyhow::Result<()> {
         seqs.len(),
         if seqs.len() == 1 { "y" } else { "ies" }
     );
+    Ok(())
+}
+
+/// `handoff backup --to DIR`.
+pub fn backup(path: &Path, to: &Path) -> anyhow::Result<()> {
+    let (config, _) = parse_lenient(path)?;
+    let to = std::path::absolute(to)
+        .with_context(|| format!("{}: cannot make the path absolute", to.display()))?;
+    let report = match source(&config)? {
+        Source::Store(store) => {
+            backup::backup(&store, &backup::matrix_dir(&config.bot.store), &to)?
+        }
+        Source::Daemon(url, token) => {
+            let to = to
+                .to_str()
+                .with_context(|| format!("{}: the path is not UTF-8", to.display()))?;
+            let body = call_daemon(
+                reqwest::Method::POST,
+                &format!("{url}/api/backup"),
+                &token,
+                &[("to", to)],
+            )?;
+            serde_json::from_str(&body)
+                .with_context(|| format!("the daemon's answer is not a backup report: {body}"))?
+        }
+    };
+    print!("{}", report.render("backed up to"));
+    Ok(())
+}
+
+/// `handoff restore --from DIR [--force]`.
+pub fn restore(path: &Path, from: &Path, force: bool) -> anyhow::Result<()> {
+    let (config, _) = parse_lenient(path)?;
+    let report = backup::restore(from, &config.bot.store, force)?;
+    print!("{}", report.render("restored"));
     Ok(())
 }

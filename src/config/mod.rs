@@ -31,6 +31,7 @@ pub struct Config {
     pub messages: Messages,
     pub privacy: PrivacyConfig,
     pub metrics: Option<MetricsConfig>,
+    pub log: LogConfig,
     pub teams: Vec<Team>,
 }
 
@@ -65,6 +66,8 @@ struct RawConfig {
     messages: Messages,
     privacy: Option<Spanned<PrivacyConfig>>,
     metrics: Option<MetricsConfig>,
+    #[serde(default)]
+    log: LogConfig,
     #[serde(default, rename = "team")]
     teams: Vec<Spanned<RawTeam>>,
 }
@@ -136,6 +139,7 @@ impl Config {
             messages: raw.messages,
             privacy,
             metrics: raw.metrics,
+            log: raw.log,
             teams,
         })
     }

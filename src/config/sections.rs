@@ -228,6 +228,23 @@ impl PrivacyConfig {
     }
 }
 
+/// `[log]`: how log lines are written (the filter stays `RUST_LOG`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+/// `[log] format`: human-readable text (the default) or one JSON object
+/// per line, for the journal or a log shipper.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
 /// `[metrics]`: the Prometheus and health endpoint.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

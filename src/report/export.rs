@@ -1,5 +1,6 @@
 //! `handoff export`: whole case transcripts for managers and audits, as
-//! JSON Lines (one case per line) or Markdown.
+//! JSON Lines (one case per line), Markdown, or CSV (one transcript line
+//! per row, with its case's team, state and agent).
 //!
 //! Pure rendering of stored cases. Who said what is kept exactly (customer,
 //! bot, agents by name, system notices), internal notes are kept and marked
@@ -19,6 +20,7 @@ use super::stats::when;
 pub enum Format {
     Jsonl,
     Markdown,
+    Csv,
 }
 
 impl std::str::FromStr for Format {
@@ -27,7 +29,10 @@ impl std::str::FromStr for Format {
         match s {
             "jsonl" | "json" => Ok(Format::Jsonl),
             "md" | "markdown" => Ok(Format::Markdown),
-            other => Err(format!("unknown export format {other:?}: use jsonl or md")),
+            "csv" => Ok(Format::Csv),
+            other => Err(format!(
+                "unknown export format {other:?}: use jsonl, md or csv"
+            )),
         }
     }
 }
@@ -104,7 +109,49 @@ pub fn render(cases: &[Case], format: Format, masker: &Masker, bot: &str) -> Str
             })
             .collect(),
         Format::Markdown => cases.iter().map(|c| markdown(c, masker, bot)).collect(),
+        Format::Csv => csv_rows(cases, masker, bot).unwrap_or_else(|e| {
+            // Writing to memory cannot fail; if it ever did, say so.
+            format!("error writing CSV: {e}\n")
+        }),
     }
+}
+
+/// One row per transcript line, its case's fields repeated.
+fn csv_rows(cases: &[Case], masker: &Masker, bot: &str) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "case",
+        "team",
+        "state",
+        "agent",
+        "customer",
+        "opened_at",
+        "at",
+        "speaker",
+        "name",
+        "internal",
+        "text",
+    ])?;
+    for c in cases {
+        let l = to_line(c, masker, bot);
+        for t in &l.transcript {
+            w.write_record([
+                l.case.to_string().as_str(),
+                l.team,
+                l.state,
+                l.agent.unwrap_or(""),
+                l.customer,
+                l.opened_at.as_str(),
+                t.at.as_str(),
+                t.speaker,
+                t.name,
+                if t.internal { "true" } else { "false" },
+                t.text.as_str(),
+            ])?;
+        }
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn to_line<'a>(c: &'a Case, masker: &Masker, bot: &'a str) -> CaseLine<'a> {

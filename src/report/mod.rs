@@ -19,6 +19,45 @@ use crate::store::{Store, StoreError};
 pub use export::Format;
 pub use stats::Stats;
 
+/// How `stats` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsFormat {
+    Text,
+    Json,
+    Csv,
+}
+
+impl std::str::FromStr for StatsFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<StatsFormat, String> {
+        match s {
+            "text" => Ok(StatsFormat::Text),
+            "json" => Ok(StatsFormat::Json),
+            "csv" => Ok(StatsFormat::Csv),
+            other => Err(format!(
+                "unknown stats format {other:?}: use text, json or csv"
+            )),
+        }
+    }
+}
+
+impl Stats {
+    /// The figures in `format`.
+    pub fn format(&self, format: StatsFormat) -> Result<String, ReportError> {
+        Ok(match format {
+            StatsFormat::Text => self.render(),
+            StatsFormat::Json => {
+                serde_json::to_string_pretty(self)
+                    .map_err(|e| ReportError::Output(e.to_string()))?
+                    + "\n"
+            }
+            StatsFormat::Csv => self
+                .to_csv()
+                .map_err(|e| ReportError::Output(e.to_string()))?,
+        })
+    }
+}
+
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -28,6 +67,8 @@ pub enum ReportError {
     NoSuchCase(CaseId),
     #[error("bad [privacy] settings: {0}")]
     Privacy(String),
+    #[error("cannot write the report: {0}")]
+    Output(String),
 }
 
 /// Which cases to export.
@@ -37,11 +78,16 @@ pub enum Selection {
     Since(Millis),
 }
 
-/// The stats for `[since, now]`.
-pub fn stats(store: &dyn Store, since: Millis, now: Millis) -> Result<Stats, ReportError> {
+/// The stats for `[since, now]`, business times by `config`'s teams.
+pub fn stats(
+    store: &dyn Store,
+    config: &Config,
+    since: Millis,
+    now: Millis,
+) -> Result<Stats, ReportError> {
     let conversations = store.conversations()?;
     let cases = store.cases_since(since)?;
-    let mut stats = Stats::compute(&conversations, &cases, since, now);
+    let mut stats = Stats::compute(&conversations, &cases, since, now, &config.teams);
     stats.parked_outbox = store.outbox_parked()?.len() as u64;
     Ok(stats)
 }

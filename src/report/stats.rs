@@ -8,8 +8,11 @@
 //!
 //! Definitions (also in the README): a conversation counts in the window
 //! when the customer wrote in it; containment is the share of those that
-//! needed no case; times are medians and 90th percentiles (nearest rank)
-//! over the cases opened in the window.
+//! needed no case; times are medians (the mean of the two middle values
+//! for an even count) and 90th percentiles (nearest rank) over the cases
+//! opened in the window, in wall time and in the team's business hours
+//! (time the team was open); per agent (who owns or resolved the case)
+//! and per day (UTC date the case was opened) as well as in total.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +20,8 @@ use handoff_bridge_api::Millis;
 use serde::Serialize;
 
 use crate::case::{Case, CaseState, Conversation};
+use crate::config::Team;
+use crate::hours::BusinessHours;
 
 /// The figures of one window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -44,6 +49,108 @@ pub struct Stats {
     /// Outbox entries that failed for good and wait for `handoff outbox
     /// retry` (now, not in the window).
     pub parked_outbox: u64,
+    /// First reply and resolution counted in the team's business hours.
+    pub first_reply_business: Percentiles,
+    pub resolution_business: Percentiles,
+    /// Per agent: who owns the case, or resolved it.
+    pub by_agent: BTreeMap<String, Figures>,
+    /// Per UTC date the case was opened (`2026-11-26`).
+    pub by_day: BTreeMap<String, Figures>,
+}
+
+/// The figures of one group of cases (an agent's, a day's).
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Figures {
+    pub cases: u64,
+    pub resolved: u64,
+    pub abandoned: u64,
+    pub sla_breaches: u64,
+    pub first_reply: Percentiles,
+    pub first_reply_business: Percentiles,
+    pub resolution: Percentiles,
+    pub resolution_business: Percentiles,
+    pub csat_responses: u64,
+    pub csat_average: Option<f64>,
+}
+
+/// The raw numbers of a group, before the percentiles.
+#[derive(Default)]
+struct Acc {
+    cases: u64,
+    resolved: u64,
+    abandoned: u64,
+    breaches: u64,
+    first: Vec<f64>,
+    first_business: Vec<f64>,
+    resolution: Vec<f64>,
+    resolution_business: Vec<f64>,
+    csat: Vec<u8>,
+}
+
+impl Acc {
+    fn add(&mut self, c: &Case, hours: &BusinessHours) {
+        self.cases += 1;
+        if let Some(at) = c.first_human_reply_at {
+            self.first.push(secs(c.opened_at, at));
+            self.first_business
+                .push(hours.open_ms_between(c.opened_at, at) as f64 / 1000.0);
+        }
+        match &c.state {
+            CaseState::Resolved { .. } => {
+                self.resolved += 1;
+                if let Some(at) = c.closed_at {
+                    self.resolution.push(secs(c.opened_at, at));
+                    self.resolution_business
+                        .push(hours.open_ms_between(c.opened_at, at) as f64 / 1000.0);
+                }
+            }
+            CaseState::Abandoned => self.abandoned += 1,
+            _ => {}
+        }
+        if c.overdue {
+            self.breaches += 1;
+        }
+        if let Some(score) = c.csat {
+            self.csat.push(score);
+        }
+    }
+
+    fn figures(self) -> Figures {
+        let responses = self.csat.len() as u64;
+        let sum: u64 = self.csat.iter().map(|s| u64::from(*s)).sum();
+        Figures {
+            cases: self.cases,
+            resolved: self.resolved,
+            abandoned: self.abandoned,
+            sla_breaches: self.breaches,
+            first_reply: Percentiles::of(self.first),
+            first_reply_business: Percentiles::of(self.first_business),
+            resolution: Percentiles::of(self.resolution),
+            resolution_business: Percentiles::of(self.resolution_business),
+            csat_responses: responses,
+            csat_average: (responses > 0).then(|| sum as f64 / responses as f64),
+        }
+    }
+}
+
+/// The agent a case is counted for: its owner, or who resolved it.
+pub fn agent_of(c: &Case) -> Option<&str> {
+    match &c.state {
+        CaseState::Assigned { agent, .. } => Some(agent),
+        CaseState::Resolved { by } => Some(by),
+        CaseState::Queued | CaseState::Abandoned => None,
+    }
+}
+
+/// The UTC date of `ms`, `2026-11-26`.
+pub fn day_of(ms: Millis) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| {
+            t.to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                .date()
+                .to_string()
+        })
+        .unwrap_or_else(|_| ms.to_string())
 }
 
 /// Median and 90th percentile of durations, in seconds.
@@ -64,12 +171,19 @@ pub struct Csat {
 }
 
 impl Percentiles {
-    fn of(mut secs: Vec<f64>) -> Percentiles {
+    pub(crate) fn of(mut secs: Vec<f64>) -> Percentiles {
         secs.sort_by(|a, b| a.total_cmp(b));
+        let n = secs.len();
+        // The median of an even count is the mean of the two middle values.
+        let median = match n {
+            0 => None,
+            _ if n % 2 == 0 => Some((secs[n / 2 - 1] + secs[n / 2]) / 2.0),
+            _ => Some(secs[n / 2]),
+        };
         let rank = |q: f64| crate::percentile::nearest_rank(&secs, q);
         Percentiles {
-            count: secs.len() as u64,
-            median_secs: rank(0.5),
+            count: n as u64,
+            median_secs: median,
             p90_secs: rank(0.9),
         }
     }
@@ -81,13 +195,22 @@ fn secs(from: Millis, to: Millis) -> f64 {
 
 impl Stats {
     /// The figures for `[since, until]` from all conversations and the
-    /// cases opened since `since`.
+    /// cases opened since `since`; `teams` give the business hours (a case
+    /// of a team no longer configured counts wall time).
     pub fn compute(
         conversations: &[Conversation],
         cases: &[Case],
         since: Millis,
         until: Millis,
+        teams: &[Team],
     ) -> Stats {
+        let always = BusinessHours::always();
+        let hours_of = |team: &str| {
+            teams
+                .iter()
+                .find(|t| t.name.eq_ignore_ascii_case(team))
+                .map_or(&always, |t| &t.hours)
+        };
         let in_window = |t: Millis| t >= since && t <= until;
         let cases: Vec<&Case> = cases.iter().filter(|c| in_window(c.opened_at)).collect();
         let mut escalated: Vec<&str> = cases.iter().map(|c| c.conversation.0.as_str()).collect();
@@ -105,7 +228,16 @@ impl Stats {
         let (mut first, mut resolution) = (Vec::new(), Vec::new());
         let (mut open, mut resolved, mut abandoned, mut breaches) = (0, 0, 0, 0);
         let mut csat = Csat::default();
+        let mut total = Acc::default();
+        let mut agents: BTreeMap<String, Acc> = BTreeMap::new();
+        let mut days: BTreeMap<String, Acc> = BTreeMap::new();
         for c in &cases {
+            let hours = hours_of(&c.team);
+            total.add(c, hours);
+            if let Some(agent) = agent_of(c) {
+                agents.entry(agent.to_string()).or_default().add(c, hours);
+            }
+            days.entry(day_of(c.opened_at)).or_default().add(c, hours);
             *by_reason.entry(c.reason.label().to_string()).or_insert(0) += 1;
             *by_team.entry(c.team.clone()).or_insert(0) += 1;
             if let Some(at) = c.first_human_reply_at {
@@ -134,6 +266,7 @@ impl Stats {
             csat.average = Some(sum as f64 / csat.responses as f64);
         }
         let n = cases.len() as u64;
+        let total = total.figures();
         Stats {
             since,
             until,
@@ -153,6 +286,10 @@ impl Stats {
             sla_breaches: breaches,
             csat,
             parked_outbox: 0,
+            first_reply_business: total.first_reply_business,
+            resolution_business: total.resolution_business,
+            by_agent: agents.into_iter().map(|(k, a)| (k, a.figures())).collect(),
+            by_day: days.into_iter().map(|(k, a)| (k, a.figures())).collect(),
         }
     }
 
@@ -191,7 +328,9 @@ impl Stats {
         }
         for (title, p) in [
             ("first human reply", &self.first_reply),
+            ("  in business hours", &self.first_reply_business),
             ("resolution time", &self.resolution),
+            ("  in business hours", &self.resolution_business),
         ] {
             let _ = writeln!(
                 s,
@@ -231,7 +370,86 @@ impl Stats {
                 ""
             }
         );
+        for (title, groups) in [("per agent", &self.by_agent), ("per day", &self.by_day)] {
+            if groups.is_empty() {
+                continue;
+            }
+            let _ = writeln!(s, "  {title}:");
+            for (name, f) in groups {
+                let _ = writeln!(
+                    s,
+                    "    {name:<20} {} case(s), {} resolved; first reply median {} ({} business); resolution median {} ({} business); CSAT {}",
+                    f.cases,
+                    f.resolved,
+                    dur(f.first_reply.median_secs),
+                    dur(f.first_reply_business.median_secs),
+                    dur(f.resolution.median_secs),
+                    dur(f.resolution_business.median_secs),
+                    f.csat_average
+                        .map_or_else(|| "n/a".into(), |a| format!("{a:.2} ({})", f.csat_responses)),
+                );
+            }
+        }
         s
+    }
+
+    /// The figures as CSV, one row per group: `scope` is `total`, `agent`
+    /// or `day`, `name` the agent or date. Times in seconds; empty when
+    /// there is none.
+    pub fn to_csv(&self) -> Result<String, csv::Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record([
+            "scope",
+            "name",
+            "cases",
+            "resolved",
+            "abandoned",
+            "sla_breaches",
+            "first_reply_median_s",
+            "first_reply_business_median_s",
+            "first_reply_p90_s",
+            "resolution_median_s",
+            "resolution_business_median_s",
+            "resolution_p90_s",
+            "csat_responses",
+            "csat_average",
+        ])?;
+        let total = Figures {
+            cases: self.cases,
+            resolved: self.resolved,
+            abandoned: self.abandoned,
+            sla_breaches: self.sla_breaches,
+            first_reply: self.first_reply.clone(),
+            first_reply_business: self.first_reply_business.clone(),
+            resolution: self.resolution.clone(),
+            resolution_business: self.resolution_business.clone(),
+            csat_responses: self.csat.responses,
+            csat_average: self.csat.average,
+        };
+        let rows = std::iter::once(("total", String::new(), &total))
+            .chain(self.by_agent.iter().map(|(k, f)| ("agent", k.clone(), f)))
+            .chain(self.by_day.iter().map(|(k, f)| ("day", k.clone(), f)));
+        let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+        for (scope, name, f) in rows {
+            w.write_record([
+                scope.to_string(),
+                name,
+                f.cases.to_string(),
+                f.resolved.to_string(),
+                f.abandoned.to_string(),
+                f.sla_breaches.to_string(),
+                num(f.first_reply.median_secs),
+                num(f.first_reply_business.median_secs),
+                num(f.first_reply.p90_secs),
+                num(f.resolution.median_secs),
+                num(f.resolution_business.median_secs),
+                num(f.resolution.p90_secs),
+                f.csat_responses.to_string(),
+                num(f.csat_average),
+            ])?;
+        }
+        let bytes = w.into_inner().map_err(|e| e.into_error())?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 

@@ -55,7 +55,10 @@ const IDLE: Duration = Duration::from_secs(300);
 pub(super) fn spawn(router: Router, key: ConversationKey) -> mpsc::UnboundedSender<Job> {
     let (tx, rx) = mpsc::unbounded_channel();
     let (dtx, drx) = mpsc::unbounded_channel();
-    let span = tracing::info_span!(parent: None, "conversation", key = %key);
+    // `case` is filled in once the conversation has one (see
+    // `Worker::note_case`), so every line about a case names it.
+    let span =
+        tracing::info_span!(parent: None, "conversation", key = %key, case = tracing::field::Empty);
     tokio::spawn(
         super::delivery::run(router.clone(), key.clone(), drx, tx.downgrade())
             .instrument(span.clone()),
@@ -67,6 +70,7 @@ pub(super) fn spawn(router: Router, key: ConversationKey) -> mpsc::UnboundedSend
             state: None,
             refresh: None,
             deliveries: dtx,
+            case: None,
         }
         .run(rx)
         .instrument(span),
@@ -82,9 +86,24 @@ struct Worker {
     /// queue is empty (see [`Router::tick_open_cases`]).
     refresh: Option<Refresh>,
     deliveries: mpsc::UnboundedSender<(u64, Box<OutboxEntry>)>,
+    /// The case number last recorded on the conversation's span.
+    case: Option<CaseId>,
 }
 
 impl Worker {
+    /// Records `state`'s case number on the conversation's span (shared
+    /// with its delivery task) when it is new, so that the lines that
+    /// follow carry it.
+    fn note_case(&mut self, state: &State) {
+        let id = state.case.as_ref().map(|c| c.id);
+        if id.is_some() && id != self.case {
+            self.case = id;
+            if let Some(id) = id {
+                tracing::Span::current().record("case", id);
+            }
+        }
+    }
+
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
         loop {
             let job = match tokio::time::timeout(IDLE, rx.recv()).await {
@@ -191,7 +210,10 @@ impl Worker {
         let now = shared.clock.now();
         let is_agent = matches!(event, Event::Agent { .. });
         let (state, new) = match self.load_or_start(customer, now) {
-            Ok(Some(s)) => s,
+            Ok(Some(s)) => {
+                self.note_case(&s.0);
+                s
+            }
             Ok(None) => {
                 tracing::debug!("no conversation for this event; ignored");
                 self.note(None);
@@ -215,6 +237,7 @@ impl Worker {
         };
         match shared.engine.step(&state, event, now, &world) {
             Ok(t) => {
+                self.note_case(&t.state);
                 let outbox = entries(&self.key, &prefix, t.effects);
                 let case_changed = t.state.case != state.case;
                 let commit = Commit {

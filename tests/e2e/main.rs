@@ -1,5 +1,6 @@
 //! End-to-end tests of the real `handoff` binary: CLI, Matrix journeys on a real Synapse, Slack desk via the emulator,
-//! faults (SIGKILL crashes, downtime, outages, a full disk) and a 100-conversation load run
+//! faults (SIGKILL crashes, downtime, outages, a full disk), operations (systemd readiness, JSON logs,
+//! backup and restore while running) and a 100-conversation load run
 //! (one test binary, so each heavy dependency is linked once).
 
 #![recursion_limit = "256"]
@@ -13,6 +14,7 @@ mod load;
 mod manager;
 mod matrix_e2e;
 mod matrix_relay;
+mod ops;
 mod outage;
 mod slack_e2e;
 mod slack_relay;

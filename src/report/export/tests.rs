@@ -116,8 +116,38 @@ fn markdown_marks_notes_internal() {
 fn format_names() {
     assert_eq!("jsonl".parse::<Format>(), Ok(Format::Jsonl));
     assert_eq!("md".parse::<Format>(), Ok(Format::Markdown));
-    assert!("csv"
+    // csv was refused before CSV export existed; now it is a format.
+    assert_eq!("csv".parse::<Format>(), Ok(Format::Csv));
+    assert!("xlsx"
         .parse::<Format>()
         .unwrap_err()
-        .contains("use jsonl or md"));
+        .contains("use jsonl, md or csv"));
+}
+
+#[test]
+fn csv_is_one_masked_row_per_transcript_line() {
+    let mut two = resolved_case();
+    two.id = 8;
+    two.transcript[3].text = "Refund, \"twice\", on its way.\nBye".into();
+    let out = render(&[resolved_case(), two], Format::Csv, &masker(), "Helper");
+    let mut reader = csv::Reader::from_reader(out.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header[0], "case");
+    assert_eq!(header.last().map(String::as_str), Some("text"));
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 8, "{out}");
+    assert_eq!(&rows[0][0], "7");
+    assert_eq!(&rows[0][1], "billing");
+    assert_eq!(&rows[0][2], "resolved");
+    assert_eq!(&rows[0][3], "Alice");
+    assert_eq!(&rows[2][7], "agent");
+    assert_eq!(&rows[2][9], "true");
+    assert!(
+        !rows[0][10].contains("4111 1111"),
+        "card not masked: {}",
+        &rows[0][10]
+    );
+    // Quotes, commas and newlines survive the round trip.
+    assert_eq!(&rows[7][0], "8");
+    assert_eq!(&rows[7][10], "Refund, \"twice\", on its way.\nBye");
 }

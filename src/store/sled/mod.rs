@@ -18,6 +18,7 @@ mod tx;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
 use std::time::Instant;
 
 use ::sled::transaction::{TransactionError, TransactionalTree};
@@ -45,6 +46,9 @@ pub struct SledStore {
     opened: Instant,
     /// When the last flush ended, in ms since `opened`.
     flushed_at_ms: AtomicU64,
+    /// Every write holds it shared; [`SledStore::copy_to`] holds it
+    /// exclusively, so that its copy is of one point in time.
+    gate: RwLock<()>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -68,11 +72,44 @@ impl SledStore {
             path,
             opened: Instant::now(),
             flushed_at_ms: AtomicU64::new(0),
+            gate: RwLock::new(()),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Copies every record into a new store at `to` (which must not
+    /// exist yet), as of one point in time: writes wait while the copy
+    /// runs. The copy is a store of its own, opened with [`SledStore::open`].
+    pub fn copy_to(&self, to: &Path) -> Result<(), StoreError> {
+        if to.exists() {
+            return Err(StoreError::Io {
+                path: to.to_path_buf(),
+                op: "creating the copy",
+                source: std::io::ErrorKind::AlreadyExists.into(),
+            });
+        }
+        let _quiet = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        self.flush()?;
+        let copy = ::sled::Config::new()
+            .path(to)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| sled_error(to, "creating the copy", e))?;
+        // sled's import panics on an I/O error instead of returning it.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            copy.import(self.db.export())
+        }))
+        .map_err(|_| StoreError::Backend {
+            path: to.to_path_buf(),
+            op: "writing the copy",
+            detail: "sled failed while importing (an I/O error; see the log)".into(),
+        })?;
+        copy.flush()
+            .map_err(|e| sled_error(to, "flushing the copy", e))?;
+        Ok(())
     }
 
     fn tree(&self, t: T) -> &::sled::Tree {
@@ -94,6 +131,7 @@ impl SledStore {
 
     /// Writes a bridge record without flushing.
     fn bridge_insert(&self, bridge: &str, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let _open = self.gate.read().unwrap_or_else(|e| e.into_inner());
         self.tree(T::Bridge)
             .insert(codec::bridge_key(bridge, key), value)
             .map_err(self.err("writing bridge state"))?;
@@ -115,6 +153,7 @@ impl SledStore {
         op: &'static str,
         f: impl Fn(&Tx<'_>) -> tx::TxResult<A>,
     ) -> Result<A, StoreError> {
+        let _open = self.gate.read().unwrap_or_else(|e| e.into_inner());
         let result = self
             .trees
             .as_slice()

@@ -93,6 +93,20 @@ impl Handoff {
         }
     }
 
+    /// Stops the process the way systemd does (SIGTERM) and waits for it;
+    /// true when it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return false;
+        };
+        let sent = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "could not send SIGTERM to handoff");
+        c.wait().is_ok_and(|s| s.success())
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -1,0 +1,297 @@
+//! Backups and restores of everything a handoff instance keeps: the sled
+//! store (copied from one point in time, also while the daemon writes to
+//! it) and the Matrix bridge's data directory (session, store key and
+//! matrix-sdk's SQLite state and crypto stores, each copied with SQLite's
+//! own `VACUUM INTO`, which reads one transaction's view).
+//!
+//! A backup directory holds `handoff.sled/` and, when the instance has one,
+//! `handoff.matrix/`. Restoring refuses a store in use and, without
+//! `force`, any existing store or Matrix directory.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::sled::SledStore;
+use crate::store::{Store, StoreError};
+
+/// The store's name inside a backup directory.
+pub const STORE_DIR: &str = "handoff.sled";
+/// The Matrix data directory's name inside a backup directory.
+pub const MATRIX_DIR: &str = "handoff.matrix";
+
+/// Files that belong to a running process, never copied.
+const SKIPPED: &[&str] = &["handoff.pid"];
+
+/// Where the Matrix bridge keeps its session and crypto store for the
+/// store at `store`: next to it, `<store without extension>.matrix`.
+pub fn matrix_dir(store: &Path) -> PathBuf {
+    store.with_extension("matrix")
+}
+
+/// Why a backup or restore did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{}: {what}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{}: cannot copy the SQLite database: {detail}", .path.display())]
+    Sqlite { path: PathBuf, detail: String },
+    #[error("{}: {why}", .path.display())]
+    Refused { why: String, path: PathBuf },
+}
+
+fn io<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(std::io::Error) -> BackupError + 'a {
+    move |source| BackupError::Io {
+        path: path.to_path_buf(),
+        what,
+        source,
+    }
+}
+
+/// What a backup or restore copied.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Report {
+    /// The backup directory (backup) or the store (restore).
+    pub path: PathBuf,
+    /// Cases in the copied store.
+    pub cases: usize,
+    /// Conversations in the copied store.
+    pub conversations: usize,
+    /// Files copied from the Matrix data directory (relative paths).
+    pub matrix_files: Vec<String>,
+}
+
+impl Report {
+    /// One line per fact, for the command line.
+    pub fn render(&self, verb: &str) -> String {
+        let mut out = format!(
+            "{verb} {}: {} case(s), {} conversation(s)\n",
+            self.path.display(),
+            self.cases,
+            self.conversations
+        );
+        if self.matrix_files.is_empty() {
+            out.push_str("  no Matrix session directory\n");
+        } else {
+            out.push_str(&format!(
+                "  Matrix session and crypto store: {}\n",
+                self.matrix_files.join(", ")
+            ));
+        }
+        out
+    }
+}
+
+/// `to` must not exist or be an empty directory; it is created.
+fn fresh_dir(to: &Path) -> Result<(), BackupError> {
+    if to.exists() {
+        let mut entries = fs::read_dir(to).map_err(io(to, "reading the target"))?;
+        if entries.next().is_some() {
+            return Err(BackupError::Refused {
+                why: "the backup target is not empty; give a new directory".into(),
+                path: to.to_path_buf(),
+            });
+        }
+    }
+    fs::create_dir_all(to).map_err(io(to, "creating the backup directory"))
+}
+
+/// Backs `store` (and `matrix`, the Matrix data directory, if it exists)
+/// up into `to`, a new or empty directory. Safe while the daemon runs:
+/// call it with the daemon's own store.
+pub fn backup(store: &SledStore, matrix: &Path, to: &Path) -> Result<Report, BackupError> {
+    fresh_dir(to)?;
+    store.copy_to(&to.join(STORE_DIR))?;
+    let matrix_files = if matrix.is_dir() {
+        copy_matrix(matrix, &to.join(MATRIX_DIR))?
+    } else {
+        Vec::new()
+    };
+    let (cases, conversations) = count(&to.join(STORE_DIR))?;
+    tracing::info!(to = %to.display(), cases, conversations, "backup written");
+    Ok(Report {
+        path: to.to_path_buf(),
+        cases,
+        conversations,
+        matrix_files,
+    })
+}
+
+/// Opens the store at `path` (checking it) and counts what it holds.
+fn count(path: &Path) -> Result<(usize, usize), BackupError> {
+    let store = SledStore::open(path)?;
+    let cases = store.cases_since(i64::MIN)?.len();
+    let conversations = store.conversations()?.len();
+    drop(store);
+    let _ = fs::remove_file(path.join("handoff.pid"));
+    Ok((cases, conversations))
+}
+
+/// True when `path` starts with SQLite's file header.
+fn is_sqlite(path: &Path) -> bool {
+    let mut head = [0u8; 16];
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map(|()| &head == b"SQLite format 3\0")
+        .unwrap_or(false)
+}
+
+/// Copies the Matrix data directory: SQLite databases through `VACUUM
+/// INTO` (their `-wal`/`-shm` files are folded in), everything else as
+/// files. Returns the relative paths written.
+fn copy_matrix(from: &Path, to: &Path) -> Result<Vec<String>, BackupError> {
+    let mut copied = Vec::new();
+    for entry in walkdir::WalkDir::new(from).sort_by_file_name() {
+        let entry = entry.map_err(|e| BackupError::Io {
+            path: from.to_path_buf(),
+            what: "reading the Matrix directory",
+            source: e.into(),
+        })?;
+        let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
+        let target = to.join(rel);
+        if entry.file_type().is_dir() {
+            fs::create_dir_all(&target).map_err(io(&target, "creating a directory"))?;
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy();
+        if name.ends_with("-wal") || name.ends_with("-shm") || name.ends_with("-journal") {
+            continue;
+        }
+        if is_sqlite(entry.path()) {
+            vacuum_into(entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), &target).map_err(io(entry.path(), "copying"))?;
+        }
+        copied.push(rel.display().to_string());
+    }
+    Ok(copied)
+}
+
+/// A consistent copy of a live SQLite database.
+fn vacuum_into(from: &Path, to: &Path) -> Result<(), BackupError> {
+    let err = |e: rusqlite::Error| BackupError::Sqlite {
+        path: from.to_path_buf(),
+        detail: e.to_string(),
+    };
+    let db = rusqlite::Connection::open_with_flags(
+        from,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(err)?;
+    // matrix-sdk writes concurrently; wait for its locks rather than fail.
+    db.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(err)?;
+    let target = to.to_str().ok_or_else(|| BackupError::Sqlite {
+        path: to.to_path_buf(),
+        detail: "the target path is not UTF-8".into(),
+    })?;
+    db.execute("VACUUM INTO ?1", [target]).map_err(err)?;
+    Ok(())
+}
+
+/// Restores the backup in `from` into `store` and its Matrix directory.
+/// Refuses while another process holds `store`, and refuses an existing
+/// store or Matrix directory unless `force` (then they are moved aside to
+/// `*.before-restore-<unix seconds>`).
+pub fn restore(from: &Path, store: &Path, force: bool) -> Result<Report, BackupError> {
+    let source = from.join(STORE_DIR);
+    if !source.is_dir() {
+        return Err(BackupError::Refused {
+            why: format!("not a handoff backup (no {STORE_DIR} inside)"),
+            path: from.to_path_buf(),
+        });
+    }
+    let matrix = matrix_dir(store);
+    if occupied(store)? {
+        // Opening fails with `Locked` while a daemon holds it; a damaged
+        // store may be replaced (it is moved aside), but only with force.
+        match SledStore::open(store) {
+            Ok(s) => drop(s),
+            Err(e @ StoreError::Locked { .. }) => return Err(e.into()),
+            Err(e) if !force => return Err(e.into()),
+            Err(_) => {}
+        }
+    }
+    let mut moved = Vec::new();
+    for target in [store, matrix.as_path()] {
+        if !occupied(target)? {
+            continue;
+        }
+        if !force {
+            return Err(BackupError::Refused {
+                why:
+                    "already exists; restore over it with --force (it is moved aside, not deleted)"
+                        .into(),
+                path: target.to_path_buf(),
+            });
+        }
+        moved.push(target);
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for target in moved {
+        let aside = PathBuf::from(format!("{}.before-restore-{stamp}", target.display()));
+        fs::rename(target, &aside).map_err(io(target, "moving aside"))?;
+        tracing::info!(from = %target.display(), to = %aside.display(), "moved aside before the restore");
+    }
+    copy_tree(&source, store)?;
+    let matrix_files = if from.join(MATRIX_DIR).is_dir() {
+        copy_tree(&from.join(MATRIX_DIR), &matrix)?
+    } else {
+        Vec::new()
+    };
+    let (cases, conversations) = count(store)?;
+    Ok(Report {
+        path: store.to_path_buf(),
+        cases,
+        conversations,
+        matrix_files,
+    })
+}
+
+/// Exists and is not an empty directory.
+fn occupied(path: &Path) -> Result<bool, BackupError> {
+    if !path.exists() {
+        return Ok(false);
+    }
+    if !path.is_dir() {
+        return Ok(true);
+    }
+    let mut entries = fs::read_dir(path).map_err(io(path, "reading"))?;
+    Ok(entries.next().is_some())
+}
+
+/// Copies the directory `from` to `to` (files and folders, modes kept);
+/// returns the relative paths of the files.
+fn copy_tree(from: &Path, to: &Path) -> Result<Vec<String>, BackupError> {
+    let mut copied = Vec::new();
+    for entry in walkdir::WalkDir::new(from).sort_by_file_name() {
+        let entry = entry.map_err(|e| BackupError::Io {
+            path: from.to_path_buf(),
+            what: "reading the backup",
+            source: e.into(),
+        })?;
+        let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
+        let target = to.join(rel);
+        if entry.file_type().is_dir() {
+            fs::create_dir_all(&target).map_err(io(&target, "creating a directory"))?;
+        } else if !SKIPPED.iter().any(|s| entry.file_name() == *s) {
+            fs::copy(entry.path(), &target).map_err(io(&target, "writing"))?;
+            copied.push(rel.display().to_string());
+        }
+    }
+    Ok(copied)
+}
+
+#[cfg(test)]
+mod tests;
