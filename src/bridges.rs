@@ -68,6 +68,9 @@ pub async fn slack(
     cfg.listen = s.listen.clone();
     cfg.api_url = s.api_url.clone();
     cfg.ignore_users = s.ignore_users.clone();
+    if let Some(hosts) = &s.file_hosts {
+        cfg.file_hosts = hosts.clone();
+    }
     cfg.show_names_as = if s.show_agent_names {
         NameStyle::Username
     } else {

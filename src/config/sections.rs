@@ -90,6 +90,12 @@ pub struct SlackConfig {
     /// are never handled or relayed.
     #[serde(default)]
     pub ignore_users: Vec<String>,
+    /// Hosts the bot token may be sent to when downloading a file shared
+    /// in Slack: host names (https only) or whole origins
+    /// (`http://127.0.0.1:3000`, for an emulator). `api_url`'s origin is
+    /// always allowed. Unset: `files.slack.com`.
+    #[serde(default)]
+    pub file_hosts: Option<Vec<String>>,
 }
 
 fn default_internal_prefix() -> String {

@@ -19,13 +19,13 @@ use tracing::info;
 
 use crate::config::{Mode, SlackBridgeConfig};
 use crate::directory::Directory;
-use crate::inbound::{self, Raw};
+use crate::inbound::{self, Job, Raw};
 use crate::outbound;
 use crate::parse::Senders;
 use crate::post::PostedCache;
 use crate::queue::ChannelQueues;
 use crate::store::Store;
-use crate::web::WebApi;
+use crate::web::{FileHosts, WebApi};
 use crate::{events_api, socket, NETWORK};
 
 /// Who the bot is in this workspace (from `auth.test`).
@@ -83,7 +83,13 @@ impl SlackBridge {
     ) -> Result<SlackBridge, BridgeError> {
         install_crypto_provider();
         let mode = cfg.mode()?;
-        let web = WebApi::new(&cfg.bot_token, cfg.api_url.as_deref(), cfg.retry.clone())?;
+        let file_hosts = FileHosts::new(&cfg.file_hosts, cfg.api_url.as_deref())?;
+        let web = WebApi::new(
+            &cfg.bot_token,
+            cfg.api_url.as_deref(),
+            cfg.retry.clone(),
+            file_hosts,
+        )?;
         let auth = web.get("auth.test", &[]).await?;
         let field = |k: &str| auth[k].as_str().unwrap_or_default().to_string();
         let bot = BotIdentity {
@@ -171,8 +177,13 @@ impl Bridge for SlackBridge {
 
     async fn run(&self, inbound: InboundSender) -> Result<(), BridgeError> {
         self.shutdown.send_replace(false);
-        let (raw_tx, raw_rx) = mpsc::unbounded_channel::<Raw>();
-        let worker = tokio::spawn(inbound::run_worker(self.inner.clone(), raw_rx, inbound));
+        let (raw_tx, raw_rx) = mpsc::channel::<Job>(inbound::QUEUE);
+        let worker = tokio::spawn(inbound::run_worker(
+            self.inner.clone(),
+            raw_rx,
+            raw_tx.downgrade(),
+            inbound,
+        ));
         let shutdown = self.shutdown.subscribe();
         let result = match &self.mode {
             Mode::SocketMode => socket::run(self.inner.clone(), raw_tx, shutdown).await,
@@ -199,7 +210,12 @@ impl Bridge for SlackBridge {
                         })
                     }
                 };
-                let _ = raw_tx.send(Raw::CatchUp);
+                let _ = raw_tx
+                    .send(Job {
+                        raw: Raw::CatchUp,
+                        stored: None,
+                    })
+                    .await;
                 self.inner.connected.store(true, Ordering::SeqCst);
                 events_api::serve(listener, self.inner.clone(), raw_tx, shutdown).await
             }

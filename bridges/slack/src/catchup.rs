@@ -5,13 +5,15 @@
 //! Not for live events (`translate`, whose message rules it reuses). The
 //! invariant: a reply already relayed (recorded in the thread's progress)
 //! is not relayed again; ids are `{channel}:{ts}`, the same as live, so the
-//! core's dedupe also covers both paths.
+//! core's dedupe also covers both paths. A thread whose read fails is
+//! reported (never silently skipped) so the worker retries it and keeps
+//! its progress where it is until then.
 
 use handoff_bridge_api::BridgeError;
 use tracing::{debug, warn};
 
 use crate::bridge::Inner;
-use crate::inbound::Emit;
+use crate::inbound::{Emit, Thread};
 use crate::{translate, ts};
 
 /// Threads idle longer than this are not read back.
@@ -21,24 +23,45 @@ const WINDOW_SECS: i64 = 7 * 24 * 3600;
 const OVERLAP_SECS: u64 = 30;
 const MAX_PAGES: usize = 50;
 
-/// Every missed human reply in every recent case thread, oldest first per
-/// thread.
-pub(crate) async fn missed(inner: &Inner) -> Result<Vec<Emit>, BridgeError> {
-    let mut emits = Vec::new();
+/// What one catch-up found.
+#[derive(Debug, Default)]
+pub(crate) struct Missed {
+    /// Missed human replies, oldest first per thread.
+    pub emits: Vec<Emit>,
+    /// Threads read completely (or idle past the window).
+    pub read: Vec<Thread>,
+    /// Threads whose read failed: to retry.
+    pub failed: Vec<Thread>,
+}
+
+/// Every missed human reply in every recent case thread.
+pub(crate) async fn missed(inner: &Inner) -> Result<Missed, BridgeError> {
+    let mut found = Missed::default();
     let horizon = ts::now_secs() - WINDOW_SECS;
     for (channel, root) in inner.store.case_threads()? {
         let progress = inner.store.progress(&channel, &root)?;
         let newest = progress.last_seen.as_deref().unwrap_or(&root);
         if ts::to_millis(newest) / 1000 < horizon {
+            found.read.push((channel, root));
             continue;
         }
         match thread(inner, &channel, &root, progress.last_seen.as_deref()).await {
-            Ok(mut found) => emits.append(&mut found),
-            Err(e) => warn!(channel, root, error = %e, "catch-up of a case thread failed"),
+            Ok(mut emits) => {
+                found.emits.append(&mut emits);
+                found.read.push((channel, root));
+            }
+            Err(e) => {
+                warn!(channel, root, error = %e, "catch-up of a case thread failed; it is retried");
+                found.failed.push((channel, root));
+            }
         }
     }
-    debug!(count = emits.len(), "catch-up done");
-    Ok(emits)
+    debug!(
+        count = found.emits.len(),
+        failed = found.failed.len(),
+        "catch-up done"
+    );
+    Ok(found)
 }
 
 async fn thread(

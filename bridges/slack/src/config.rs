@@ -29,9 +29,10 @@ pub enum NameStyle {
 pub struct RetryPolicy {
     /// Attempts in total, the first included.
     pub max_attempts: u32,
-    /// Delay before the first retry; doubles per retry, with jitter.
+    /// Delay before the first retry; doubles per retry, plus up to 100 %
+    /// jitter.
     pub base_delay: Duration,
-    /// Upper bound of one delay.
+    /// Upper bound of one delay before its jitter.
     pub max_delay: Duration,
 }
 
@@ -46,17 +47,22 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The delay before retry number `retry` (1-based): capped exponential
-    /// with up to 50 % random jitter.
-    pub fn delay(&self, retry: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32 << retry.saturating_sub(1).min(16));
-        let capped = exp.min(self.max_delay);
-        let jitter: f64 = rand::random::<f64>() * 0.5;
-        capped.mul_f64(1.0 - jitter / 2.0)
+    /// The delays between attempts (`max_attempts - 1` of them): doubling
+    /// from `base_delay`, capped at `max_delay`, each plus up to 100 %
+    /// random jitter (backon's exponential backoff).
+    pub fn backoff(&self) -> backon::ExponentialBackoff {
+        use backon::BackoffBuilder;
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.base_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(self.max_attempts.saturating_sub(1) as usize)
+            .with_jitter()
+            .build()
     }
 }
+
+/// Slack's file host (`url_private` downloads).
+pub const DEFAULT_FILE_HOST: &str = "files.slack.com";
 
 /// Everything a [`crate::SlackBridge`] is started with.
 #[derive(Clone)]
@@ -80,6 +86,11 @@ pub struct SlackBridgeConfig {
     pub ignore_users: Vec<String>,
     /// Files larger than this are not downloaded (a note is relayed instead).
     pub max_file_bytes: usize,
+    /// Hosts the bot token may be sent to for file downloads: a host name
+    /// (https only) or a whole origin such as `http://127.0.0.1:3000` (for
+    /// an emulator). The Web API's own origin (`api_url`) is always
+    /// allowed. Default: Slack's file host, `files.slack.com`.
+    pub file_hosts: Vec<String>,
     pub retry: RetryPolicy,
     /// Socket Mode: wait between reconnection attempts (whole seconds, ≥ 1).
     pub reconnect_delay: Duration,
@@ -104,6 +115,7 @@ impl SlackBridgeConfig {
             show_names_as: NameStyle::default(),
             ignore_users: Vec::new(),
             max_file_bytes: 20 * 1024 * 1024,
+            file_hosts: vec![DEFAULT_FILE_HOST.to_string()],
             retry: RetryPolicy::default(),
             reconnect_delay: Duration::from_secs(5),
         }
@@ -155,6 +167,7 @@ impl fmt::Debug for SlackBridgeConfig {
             .field("show_names_as", &self.show_names_as)
             .field("ignore_users", &self.ignore_users)
             .field("max_file_bytes", &self.max_file_bytes)
+            .field("file_hosts", &self.file_hosts)
             .field("retry", &self.retry)
             .field("reconnect_delay", &self.reconnect_delay)
             .finish()
@@ -193,14 +206,20 @@ mod tests {
     }
 
     #[test]
-    fn retry_delay_is_capped() {
+    fn retry_delays_double_are_capped_and_counted() {
         let p = RetryPolicy {
-            max_attempts: 3,
+            max_attempts: 8,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(300),
         };
-        assert!(p.delay(1) <= Duration::from_millis(100));
-        assert!(p.delay(1) >= Duration::from_millis(75));
-        assert!(p.delay(10) <= Duration::from_millis(300));
+        let delays: Vec<Duration> = p.backoff().collect();
+        assert_eq!(delays.len(), 7, "one delay between each two attempts");
+        assert!(delays[0] >= Duration::from_millis(100));
+        assert!(delays[0] <= Duration::from_millis(200));
+        for d in &delays[2..] {
+            // Capped at 300 ms, plus at most as much jitter.
+            assert!(*d >= Duration::from_millis(300), "{d:?}");
+            assert!(*d <= Duration::from_millis(600), "{d:?}");
+        }
     }
 }

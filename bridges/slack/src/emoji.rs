@@ -1,88 +1,50 @@
 //! Slack emoji names (`thumbsup`, `white_check_mark`) to Unicode and back,
-//! for the reactions most used in support work.
+//! through the `emojis` crate's Unicode and GitHub (gemoji) shortcode
+//! tables, which Slack's standard names follow, plus the few Slack names
+//! that differ from gemoji's.
 //!
-//! Not a complete emoji database: names without an entry stay `:name:` on
-//! the way in, and a Unicode key without one is refused on the way out.
-//! The invariant: lookups ignore skin-tone suffixes and the U+FE0F variation
-//! selector, so `❤` and `❤️` are the same key.
+//! Not for custom workspace emoji: names without a Unicode character stay
+//! `:name:` on the way in, and a Unicode key without a shortcode is refused
+//! on the way out. The invariant: lookups ignore skin-tone suffixes and the
+//! U+FE0F variation selector, so `❤` and `❤️` are the same key.
 
-/// (Slack name, Unicode) pairs; the first name for a character is the one
-/// used when reacting.
-const TABLE: &[(&str, &str)] = &[
-    ("+1", "👍"),
-    ("thumbsup", "👍"),
-    ("-1", "👎"),
-    ("thumbsdown", "👎"),
-    ("white_check_mark", "✅"),
-    ("heavy_check_mark", "✔"),
-    ("x", "❌"),
-    ("eyes", "👀"),
-    ("heart", "❤"),
-    ("smile", "😄"),
-    ("slightly_smiling_face", "🙂"),
-    ("grinning", "😀"),
-    ("joy", "😂"),
-    ("wink", "😉"),
-    ("sweat_smile", "😅"),
-    ("thinking_face", "🤔"),
-    ("hugging_face", "🤗"),
-    ("slightly_frowning_face", "🙁"),
-    ("cry", "😢"),
-    ("sob", "😭"),
-    ("rage", "😡"),
-    ("tada", "🎉"),
-    ("pray", "🙏"),
-    ("clap", "👏"),
-    ("raised_hands", "🙌"),
-    ("wave", "👋"),
-    ("ok_hand", "👌"),
-    ("muscle", "💪"),
-    ("point_up", "☝"),
-    ("fire", "🔥"),
-    ("rocket", "🚀"),
-    ("star", "⭐"),
-    ("sparkles", "✨"),
-    ("100", "💯"),
-    ("bulb", "💡"),
-    ("memo", "📝"),
-    ("hourglass", "⌛"),
-    ("hourglass_flowing_sand", "⏳"),
-    ("warning", "⚠"),
-    ("no_entry", "⛔"),
-    ("question", "❓"),
-    ("exclamation", "❗"),
-    ("heavy_plus_sign", "➕"),
-    ("arrow_right", "➡"),
-    ("phone", "☎"),
-    ("email", "📧"),
-    ("lock", "🔒"),
-    ("moneybag", "💰"),
-    ("bug", "🐛"),
-    ("wrench", "🔧"),
+/// Slack's names where they differ from gemoji's: (Slack, gemoji).
+const SLACK_NAMES: &[(&str, &str)] = &[
+    ("thinking_face", "thinking"),
+    ("hugging_face", "hugs"),
+    ("face_with_rolling_eyes", "roll_eyes"),
+    ("robot_face", "robot"),
 ];
-
-fn normalize(unicode: &str) -> String {
-    unicode.chars().filter(|c| *c != '\u{FE0F}').collect()
-}
 
 fn bare_name(name: &str) -> &str {
     let name = name.trim().trim_matches(':');
     name.split("::").next().unwrap_or(name)
 }
 
+/// The emoji for `unicode`, with or without the variation selector.
+fn lookup(unicode: &str) -> Option<&'static emojis::Emoji> {
+    emojis::get(unicode).or_else(|| {
+        let bare: String = unicode.chars().filter(|c| *c != '\u{FE0F}').collect();
+        emojis::get(&bare).or_else(|| emojis::get(&format!("{bare}\u{FE0F}")))
+    })
+}
+
 /// The reaction key handoff uses for a Slack emoji name: Unicode when
 /// known, `:name:` otherwise.
 pub fn key_for_name(name: &str) -> String {
     let bare = bare_name(name);
-    TABLE
+    let gemoji = SLACK_NAMES
         .iter()
-        .find(|(n, _)| *n == bare)
-        .map(|(_, u)| (*u).to_string())
-        .unwrap_or_else(|| format!(":{bare}:"))
+        .find(|(slack, _)| *slack == bare)
+        .map_or(bare, |(_, g)| g);
+    match emojis::get_by_shortcode(gemoji) {
+        Some(e) => e.as_str().to_string(),
+        None => format!(":{bare}:"),
+    }
 }
 
-/// The Slack emoji name for a reaction key: Unicode from the table, or a
-/// `:name:` key as given. `None` when Slack would not know it.
+/// The Slack emoji name for a reaction key: the shortcode of a Unicode
+/// emoji, or a `:name:` key as given. `None` when Slack would not know it.
 pub fn name_for_key(key: &str) -> Option<String> {
     let key = key.trim();
     if key.len() > 2 && key.starts_with(':') && key.ends_with(':') {
@@ -93,11 +55,12 @@ pub fn name_for_key(key: &str) -> Option<String> {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '\''));
         return valid.then(|| name.to_string());
     }
-    let wanted = normalize(key);
-    TABLE
+    let gemoji = lookup(key)?.shortcode()?;
+    let slack = SLACK_NAMES
         .iter()
-        .find(|(_, u)| normalize(u) == wanted)
-        .map(|(n, _)| (*n).to_string())
+        .find(|(_, g)| *g == gemoji)
+        .map_or(gemoji, |(slack, _)| slack);
+    Some(slack.to_string())
 }
 
 #[cfg(test)]
@@ -120,8 +83,25 @@ mod tests {
     }
 
     #[test]
+    fn the_whole_unicode_set_and_slack_s_own_names() {
+        // Beyond the old 50-entry table.
+        assert_eq!(key_for_name("flamingo"), "🦩");
+        assert_eq!(name_for_key("🦩").as_deref(), Some("flamingo"));
+        assert_eq!(key_for_name("thinking_face"), "🤔");
+        assert_eq!(name_for_key("🤔").as_deref(), Some("thinking_face"));
+        assert_eq!(name_for_key("❤").as_deref(), Some("heart"));
+        assert_eq!(key_for_name("heart"), "❤\u{FE0F}");
+        // Every emoji with a shortcode goes out and comes back the same.
+        for e in emojis::iter().filter(|e| e.shortcode().is_some()) {
+            let name = name_for_key(e.as_str()).expect("named");
+            assert_eq!(key_for_name(&name), e.as_str(), "{name}");
+        }
+    }
+
+    #[test]
     fn unknown_unicode_is_refused() {
-        assert_eq!(name_for_key("🦩"), None);
+        assert_eq!(name_for_key("a"), None);
+        assert_eq!(name_for_key("👍👍"), None);
         assert_eq!(name_for_key("::"), None);
         assert_eq!(name_for_key(":bad name:"), None);
     }

@@ -57,7 +57,8 @@ mod upload;
 mod web;
 
 pub use bridge::SlackBridge;
-pub use config::{NameStyle, RetryPolicy, SlackBridgeConfig};
+pub use config::{NameStyle, RetryPolicy, SlackBridgeConfig, DEFAULT_FILE_HOST};
+pub use inbound::TEST_HOLD_ENV;
 pub use limits::{MAX_BODY_BYTES, MAX_TEXT_CHARS};
 pub use signature::{verify_signature, SignatureError, MAX_AGE_SECS};
 

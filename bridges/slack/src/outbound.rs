@@ -218,7 +218,9 @@ async fn perform(inner: &Inner, channel: &str, out: &Outgoing) -> Result<Deliver
             let body = json!({
                 "channel": channel,
                 "ts": summary_message.id,
-                "text": fitted(summary.plain.clone()),
+                // Customer text: escaped like the first post's, so an
+                // update cannot ping `<!channel>` or forge a link.
+                "text": fitted(escape(&summary.plain)),
                 "blocks": summary_blocks(summary, &mark),
             });
             inner.web.post("chat.update", &body).await?;

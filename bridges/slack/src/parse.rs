@@ -288,3 +288,19 @@ pub(crate) fn interaction<'a>(p: &'a Value, who: &Senders) -> Result<Pressed<'a>
 #[cfg(test)]
 #[path = "parse_tests.rs"]
 mod tests;
+
+/// A stable id for one interaction payload (its `trigger_id`, else its
+/// message, user and first action time), for the interaction journal.
+pub(crate) fn interaction_id(p: &Value) -> String {
+    if let Some(trigger) = s(&p["trigger_id"]) {
+        return trigger.to_string();
+    }
+    let first = &p["actions"][0];
+    format!(
+        "{}:{}:{}:{}",
+        s(&p["container"]["channel_id"]).unwrap_or_default(),
+        s(&p["container"]["message_ts"]).unwrap_or_default(),
+        s(&p["user"]["id"]).unwrap_or_default(),
+        s(&first["action_ts"]).unwrap_or_default(),
+    )
+}

@@ -21,6 +21,9 @@ use tokio::sync::Mutex;
 use crate::ts;
 use crate::NETWORK;
 
+/// The interaction journal's key.
+const JOURNAL: &str = "slack/journal";
+
 /// How many relayed ts per thread are remembered for dedupe.
 const RECENT: usize = 64;
 
@@ -178,6 +181,41 @@ impl Store {
         if !threads.iter().any(|(c, r)| c == channel && r == root) {
             threads.push((channel.to_string(), root.to_string()));
             self.put_json("slack/cases", &threads)?;
+        }
+        Ok(())
+    }
+
+    /// Interactions handed over but not yet stored by the core, as
+    /// `(id, payload)`, oldest first.
+    pub fn journal(&self) -> Result<Vec<(String, serde_json::Value)>, BridgeError> {
+        Ok(self.get_json(JOURNAL)?.unwrap_or_default())
+    }
+
+    /// Adds an interaction to the journal, durably (Slack never
+    /// redelivers one, so this record is all a crash leaves of it).
+    pub async fn journal_add(
+        &self,
+        id: &str,
+        payload: &serde_json::Value,
+    ) -> Result<(), BridgeError> {
+        let _guard = self.lists.lock().await;
+        let mut entries = self.journal()?;
+        if !entries.iter().any(|(i, _)| i == id) {
+            entries.push((id.to_string(), payload.clone()));
+            self.put_json(JOURNAL, &entries)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets a journaled interaction the core stored. Lazy: a crash
+    /// that loses this write only replays a press the core dedupes.
+    pub async fn journal_remove(&self, id: &str) -> Result<(), BridgeError> {
+        let _guard = self.lists.lock().await;
+        let mut entries = self.journal()?;
+        let before = entries.len();
+        entries.retain(|(i, _)| i != id);
+        if entries.len() != before {
+            self.put_json_lazy(JOURNAL, &entries)?;
         }
         Ok(())
     }

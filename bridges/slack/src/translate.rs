@@ -180,6 +180,13 @@ async fn file(inner: &Inner, msg_ts: &str, f: &Value) -> InboundKind {
     let Some(url) = url else {
         return note("not downloadable".into());
     };
+    if !inner.web.file_host_allowed(url) {
+        warn!(
+            file = file_id,
+            "file URL is not on an allowed Slack file host; not downloaded"
+        );
+        return note("not on a Slack file host, not downloaded".into());
+    }
     if usize::try_from(size).map_or(true, |n| n > cap) {
         return note(format!("{size} bytes, over the {cap} byte limit"));
     }

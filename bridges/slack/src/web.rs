@@ -1,13 +1,15 @@
 //! The Web API as the bridge uses it: slack-morphism's HTTP session for
 //! transport, auth and Slack's error envelope, JSON in and out, and the
 //! retry rules (wait out 429 `Retry-After`; capped exponential backoff with
-//! jitter for 5xx and connection errors; everything else is final).
+//! jitter, backon's, for 5xx and connection errors; everything else is
+//! final).
 //!
 //! Not for deciding what to call (`outbound`, `inbound`). slack-morphism's
 //! own rate controller stays off: it throttles per team, which would stall
 //! every case behind a busy one; per-channel queues (`queue`) do the
-//! ordering instead. The invariant: a 429 is never turned into a drop, and
-//! tokens never appear in errors or logs.
+//! ordering instead. The invariant: a 429 is never turned into a drop,
+//! tokens never appear in errors or logs, and the bot token goes with a
+//! file download only to an allowed file host ([`FileHosts`]).
 
 use std::future::Future;
 use std::time::Duration;
@@ -88,6 +90,50 @@ fn classify(method: &str, err: SlackClientError) -> CallError {
     }
 }
 
+/// The origins (scheme, host, port) a file download may send the bot
+/// token to: the configured file hosts (a bare host name means https on
+/// port 443; an entry with `://` is taken as a whole origin, for an
+/// emulator) plus the Web API's own origin, which receives the token on
+/// every call anyway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FileHosts(Vec<url::Origin>);
+
+impl FileHosts {
+    pub fn new(entries: &[String], api_url: Option<&str>) -> Result<FileHosts, BridgeError> {
+        let mut origins = Vec::new();
+        for entry in entries {
+            let entry = entry.trim();
+            let text = if entry.contains("://") {
+                entry.to_string()
+            } else {
+                format!("https://{entry}/")
+            };
+            let url = url::Url::parse(&text).map_err(|e| {
+                rejected(format!(
+                    "config: [slack] file_hosts entry {entry:?} is not a host or origin: {e}"
+                ))
+            })?;
+            if url.host().is_none() {
+                return Err(rejected(format!(
+                    "config: [slack] file_hosts entry {entry:?} names no host"
+                )));
+            }
+            origins.push(url.origin());
+        }
+        if let Some(api) = api_url {
+            let url = url::Url::parse(api)
+                .map_err(|e| rejected(format!("config: api_url {api:?} does not parse: {e}")))?;
+            origins.push(url.origin());
+        }
+        Ok(FileHosts(origins))
+    }
+
+    /// Whether the bot token may be sent to `url`.
+    pub fn allows(&self, url: &str) -> bool {
+        url::Url::parse(url).is_ok_and(|u| self.0.contains(&u.origin()))
+    }
+}
+
 /// The Web API client.
 pub(crate) struct WebApi {
     client: SlackClient<Connector>,
@@ -95,6 +141,7 @@ pub(crate) struct WebApi {
     bot_token: String,
     retry: RetryPolicy,
     files: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    file_hosts: FileHosts,
 }
 
 /// The TLS-or-plain connector (plain HTTP only matters for the emulator).
@@ -113,6 +160,7 @@ impl WebApi {
         bot_token: &str,
         api_url: Option<&str>,
         retry: RetryPolicy,
+        file_hosts: FileHosts,
     ) -> Result<WebApi, BridgeError> {
         let mut connector = SlackClientHyperConnector::with_connector(https_connector()?);
         if let Some(url) = api_url {
@@ -125,6 +173,7 @@ impl WebApi {
             bot_token: bot_token.to_string(),
             retry,
             files,
+            file_hosts,
         })
     }
 
@@ -172,7 +221,7 @@ impl WebApi {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, CallError>>,
     {
-        let mut failures = 0u32;
+        let mut backoff = self.retry.backoff();
         let mut waits = 0u32;
         loop {
             match attempt().await {
@@ -190,14 +239,12 @@ impl WebApi {
                     tokio::time::sleep(wait).await;
                 }
                 Err(CallError::Transient(detail)) => {
-                    failures += 1;
-                    if failures >= self.retry.max_attempts.max(1) {
+                    let Some(delay) = backoff.next() else {
                         return Err(BridgeError::Unavailable {
                             network: NETWORK.into(),
                             detail,
                         });
-                    }
-                    let delay = self.retry.delay(failures);
+                    };
                     warn!(method, %detail, ?delay, "transient Slack failure; retrying");
                     tokio::time::sleep(delay).await;
                 }
@@ -231,9 +278,20 @@ impl WebApi {
         .await
     }
 
+    /// Whether [`WebApi::download`] would fetch `url` (with the token).
+    pub fn file_host_allowed(&self, url: &str) -> bool {
+        self.file_hosts.allows(url)
+    }
+
     /// Downloads a file's `url_private` with the bot token, at most `cap`
-    /// bytes.
+    /// bytes; refused without a request when `url` is not on an allowed
+    /// file host.
     pub async fn download(&self, url: &str, cap: usize) -> Result<Vec<u8>, BridgeError> {
+        if !self.file_hosts.allows(url) {
+            return Err(rejected(
+                "file URL is not on an allowed Slack file host; the bot token is not sent".into(),
+            ));
+        }
         let uri: hyper::Uri = url
             .parse()
             .map_err(|e| rejected(format!("file URL does not parse: {e}")))?;
@@ -275,5 +333,39 @@ impl WebApi {
             Ok(body.to_bytes().to_vec())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_goes_only_to_allowed_file_hosts_over_their_scheme() {
+        let hosts = FileHosts::new(
+            &[
+                "files.slack.com".to_string(),
+                "http://127.0.0.1:9".to_string(),
+            ],
+            Some("http://127.0.0.1:8080/api/"),
+        )
+        .unwrap();
+        assert!(hosts.allows("https://files.slack.com/files-pri/T1-F1/a.png"));
+        // The same host over plain http, another port or a look-alike host.
+        assert!(!hosts.allows("http://files.slack.com/files-pri/T1-F1/a.png"));
+        assert!(!hosts.allows("https://files.slack.com:8443/a.png"));
+        assert!(!hosts.allows("https://files.slack.com.evil.example/a.png"));
+        assert!(!hosts.allows("https://evil.example/?files.slack.com"));
+        // Origins given whole, and the Web API's own.
+        assert!(hosts.allows("http://127.0.0.1:9/f"));
+        assert!(hosts.allows("http://127.0.0.1:8080/files-pri/T1-F1/a.png"));
+        assert!(!hosts.allows("http://127.0.0.1:8081/f"));
+        assert!(!hosts.allows("not a url"));
+    }
+
+    #[test]
+    fn a_bad_file_hosts_entry_is_a_clear_error() {
+        let err = FileHosts::new(&["http://".to_string()], None).unwrap_err();
+        assert!(err.to_string().contains("file_hosts"), "{err}");
     }
 }

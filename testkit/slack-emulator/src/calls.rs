@@ -2,11 +2,13 @@
 //! order, counts and parameters.
 //!
 //! Not for events sent out (`delivery` keeps those). The invariant: tokens
-//! never enter the log; each call is recorded once, in arrival order, and
-//! its outcome is filled in when the answer is known.
+//! never enter the log; each call is recorded once, in arrival order, with
+//! the moment it arrived, and its outcome is filled in when the answer is
+//! known.
 
 use serde_json::{Map, Value};
 use std::sync::Mutex;
+use std::time::Instant;
 
 /// How a call was answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +34,9 @@ pub struct Call {
     /// Query and body parameters merged, without `token`.
     pub params: Map<String, Value>,
     pub outcome: CallOutcome,
+    /// When the request arrived (monotonic), so tests can check the gap
+    /// between a 429 and the retry that honoured its `Retry-After`.
+    pub at: Instant,
 }
 
 impl Call {

@@ -86,6 +86,15 @@ impl Handoff {
         self.spawn();
     }
 
+    /// Sets (`Some`) or removes (`None`) an environment variable for the
+    /// next start (a test-only hook switched on for one run).
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.env.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.env.push((key.to_string(), v.to_string()));
+        }
+    }
+
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();

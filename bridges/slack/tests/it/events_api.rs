@@ -209,22 +209,29 @@ async fn retried_deliveries_keep_their_event_id_and_are_acked() {
         .payload
         .to_string();
 
-    // Slack's retries of both (1, 2, 3), each freshly signed.
+    // Slack's retries of both (1, 2, 3), each freshly signed. Each is
+    // answered once the core stored it, so the core reads meanwhile.
     let message_body = delivered_payload(&emu, &ts);
-    for retry in 1..=3 {
-        for body in [&message_body, &reaction_body] {
-            let mut headers = signed(SECRET, now(), body);
-            headers.push(("x-slack-retry-num", retry.to_string()));
-            headers.push(("x-slack-retry-reason", "http_timeout".to_string()));
-            assert_eq!(post(&url, body, &headers).await, 200, "retry {retry} acked");
+    let retries = tokio::spawn(async move {
+        let mut statuses = Vec::new();
+        for retry in 1..=3 {
+            for body in [&message_body, &reaction_body] {
+                let mut headers = signed(SECRET, now(), body);
+                headers.push(("x-slack-retry-num", retry.to_string()));
+                headers.push(("x-slack-retry-reason", "http_timeout".to_string()));
+                statuses.push(post(&url, body, &headers).await);
+            }
         }
-    }
+        statuses
+    });
     let mut reaction_ids = vec![reaction.event_id.clone()];
     for _ in 0..3 {
         let ev = next(&mut rx).await;
         assert!(matches!(ev.kind, InboundKind::Reaction { .. }), "{ev:?}");
         reaction_ids.push(ev.event_id);
     }
+    let statuses = retries.await.expect("retries posted");
+    assert_eq!(statuses, [200; 6], "every retry acked once stored");
     assert!(
         reaction_ids.iter().all(|id| *id == reaction.event_id),
         "one event id across the deliveries: {reaction_ids:?}"

@@ -3,7 +3,9 @@
 
 #![recursion_limit = "256"]
 
+mod acks;
 mod common;
+mod connection;
 mod events_api;
 mod hostile_http;
 mod hostile_socket;

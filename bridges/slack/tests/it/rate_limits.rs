@@ -120,3 +120,47 @@ async fn rate_limits_lose_and_reorder_nothing_and_do_not_block_other_channels() 
         "the calm channel finished while the busy one was still waiting out 429s"
     );
 }
+
+/// A 429's `Retry-After` is waited out before the same call is sent
+/// again: in the emulator's call log the retry arrives no earlier than
+/// `Retry-After` after the 429 (a lower bound on the gap between two
+/// recorded calls, not a speed assertion).
+#[tokio::test]
+async fn a_429_s_retry_after_is_waited_for_before_the_retry() {
+    let emu = emulator(EmulatorConfig::default().without_rate_limits()).await;
+    let channel = emu.add_channel("desk");
+    let bridge = bridge(&emu, Arc::new(MemState::default())).await;
+    let (_, root) = opened(&bridge, "open", &channel).await;
+    let retry_after = std::time::Duration::from_secs(2);
+    emu.fail_next(
+        "chat.postMessage",
+        1,
+        Fault::RateLimited {
+            retry_after_secs: retry_after.as_secs(),
+        },
+    );
+    bridge
+        .send(&send("after-429".into(), &channel, &root, "waited".into()))
+        .await
+        .expect("posted after the wait");
+    let calls = emu.calls("chat.postMessage");
+    let limited = calls
+        .iter()
+        .position(|c| matches!(c.outcome, CallOutcome::RateLimited(2)))
+        .expect("the 429 was answered");
+    let retry = calls.get(limited + 1).expect("the call was retried");
+    assert_eq!(retry.outcome, CallOutcome::Ok);
+    assert_eq!(retry.param("text"), calls[limited].param("text"));
+    let gap = retry.at.duration_since(calls[limited].at);
+    assert!(
+        gap >= retry_after,
+        "retried {gap:?} after a 429 asking for {retry_after:?}"
+    );
+    assert_eq!(
+        emu.thread(&channel, &root)
+            .iter()
+            .filter(|m| m.text == "waited")
+            .count(),
+        1
+    );
+}

@@ -135,6 +135,7 @@ pub(crate) async fn handle(
         http_method: http_method.to_string(),
         params: params.0.clone(),
         outcome: CallOutcome::Pending,
+        at: std::time::Instant::now(),
     });
     inner.bump();
     let (response, outcome) = match body_token {

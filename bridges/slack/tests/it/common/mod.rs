@@ -77,6 +77,20 @@ pub async fn next(rx: &mut InboundReceiver) -> Inbound {
         .expect("inbound channel open")
 }
 
+/// Polls `cond` until it holds, failing the test with `what` after `WAIT`
+/// (for state outside the emulator, whose `wait_for` re-checks only on
+/// the emulator's own changes).
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Asserts nothing arrives within `d`.
 pub async fn nothing_within(rx: &mut InboundReceiver, d: Duration) {
     if let Ok(Some(ev)) = tokio::time::timeout(d, rx.recv()).await {
