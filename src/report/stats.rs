@@ -177,7 +177,7 @@ impl Percentiles {
         // The median of an even count is the mean of the two middle values.
         let median = match n {
             0 => None,
-            _ if n % 2 == 0 => Some((secs[n / 2 - 1] + secs[n / 2]) / 2.0),
+            _ if n.is_multiple_of(2) => Some((secs[n / 2 - 1] + secs[n / 2]) / 2.0),
             _ => Some(secs[n / 2]),
         };
         let rank = |q: f64| crate::percentile::nearest_rank(&secs, q);
