@@ -16,6 +16,7 @@
 
 mod calibrate;
 pub mod cli;
+mod decide;
 mod error;
 pub mod eval;
 mod index;
@@ -27,6 +28,7 @@ mod text;
 
 use std::path::Path;
 
+pub use decide::Decision;
 pub use error::{FaqError, Position};
 
 use calibrate::Calibration;
@@ -39,6 +41,10 @@ use model::{softmax, Model, TrainParams};
 /// unrelated questions with a 100-question-per-entry and a 10-per-entry
 /// FAQ (CLINC150 `oos-train`); calibration makes one value fit both.
 pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.69;
+
+/// How far below `min_confidence` a best match still leads to a
+/// clarifying question rather than a handover, until calibrated.
+const DEFAULT_CLARIFY_BAND: f32 = 0.2;
 
 /// One FAQ topic: the questions that ask for it and the answer to give.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +125,9 @@ pub struct Faq {
     /// The questions' vectors, inverted per entry, for the similarity of
     /// a query to an entry's nearest question.
     questions: QuestionIndex,
+    /// How far below `min_confidence` the bot still asks "did you mean"
+    /// instead of declining (see `decide.rs`).
+    clarify_band: f32,
 }
 
 impl std::fmt::Debug for Faq {
@@ -204,6 +213,7 @@ impl Faq {
             vectoriser,
             model,
             calibration,
+            clarify_band: DEFAULT_CLARIFY_BAND,
         }
     }
 
