@@ -155,6 +155,22 @@ impl Faq {
         Self::from_toml_str_with(&src, &path.display().to_string(), params)
     }
 
+    /// Reads and validates the entries of the FAQ file at `path` without
+    /// indexing them.
+    pub fn read_entries(path: &Path) -> Result<Vec<FaqEntry>, FaqError> {
+        let src = std::fs::read_to_string(path).map_err(|source| FaqError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        load::parse_entries(&src, &path.display().to_string())
+    }
+
+    /// Indexes already validated entries (e.g. a FAQ with some entries
+    /// held out for evaluation).
+    pub fn from_entries(entries: Vec<FaqEntry>, params: &MatcherParams) -> Faq {
+        Self::build(entries, params)
+    }
+
     /// Parses and indexes FAQ TOML; `origin` names it in errors.
     pub fn from_toml_str(src: &str, origin: &str) -> Result<Faq, FaqError> {
         Self::from_toml_str_with(src, origin, &MatcherParams::default())
