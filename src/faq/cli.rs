@@ -9,11 +9,30 @@
 //! Invariant: errors are returned as `FaqCliError`, never printed and exited
 //! here; the binary decides the exit code.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::eval::{evaluate, parse_cases};
-use super::{Faq, FaqError, DEFAULT_MIN_CONFIDENCE};
+use super::eval::{evaluate, parse_cases_for, pick_held_out};
+use super::{Faq, FaqError, MatcherParams, DEFAULT_MIN_CONFIDENCE};
+
+/// `--hold-out-entries`: a share like `10%` or `0.1`.
+fn share_arg(s: &str) -> Result<f64, String> {
+    let (num, scale) = match s.strip_suffix('%') {
+        Some(n) => (n, 100.0),
+        None => (s, 1.0),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a share like 10% or 0.1"))?;
+    let v = v / scale;
+    if (0.0..1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{s:?} is not between 0% and 100% (exclusive)"))
+    }
+}
 
 fn confidence_arg(s: &str) -> Result<f32, String> {
     let v: f32 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
@@ -48,6 +67,13 @@ pub enum FaqCommand {
         /// the built-in `[bot] min_confidence` default.
         #[arg(long, value_name = "X", default_value_t = DEFAULT_MIN_CONFIDENCE, value_parser = confidence_arg)]
         min_confidence: f32,
+        /// Remove this share of the FAQ's entries (e.g. 10%) before
+        /// indexing and count their questions as must-not-answer.
+        #[arg(long, value_name = "SHARE", value_parser = share_arg)]
+        hold_out_entries: Option<f64>,
+        /// Seed of the choice of held-out entries.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        seed: u64,
     },
     /// Show the best FAQ entries for a question, with confidences, and
     /// whether the bot would answer it.
@@ -101,21 +127,40 @@ pub fn run_with(
             cases,
             json,
             min_confidence,
+            hold_out_entries,
+            seed,
         } => {
+            let entries = Faq::read_entries(&faq)?;
+            let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+            let known: HashSet<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+            let held_out = pick_held_out(&ids, hold_out_entries.unwrap_or(0.0), seed);
+            let kept = entries
+                .iter()
+                .filter(|e| !held_out.contains(&e.id))
+                .cloned()
+                .collect();
             let started = std::time::Instant::now();
-            let faq_index = Faq::load(&faq)?;
+            let faq_index = Faq::from_entries(kept, &MatcherParams::default());
             let load_ms = started.elapsed().as_secs_f64() * 1e3;
             let src = std::fs::read_to_string(&cases).map_err(|source| FaqCliError::Cases {
                 path: cases.clone(),
                 source,
             })?;
-            let (parsed, skipped) = parse_cases(&src, &faq_index);
+            let (parsed, skipped) = parse_cases_for(&src, |id| known.contains(id));
             for s in &skipped {
                 writeln!(err, "{}:{}: skipped: {}", cases.display(), s.line, s.reason)?;
             }
-            let r = evaluate(&faq_index, &parsed, min_confidence, skipped.len());
+            let r = evaluate(
+                &faq_index,
+                &parsed,
+                min_confidence,
+                skipped.len(),
+                &held_out,
+            );
             if json {
-                writeln!(out, "{}", r.to_json())?;
+                let mut v = r.to_json();
+                v["faq_load_ms"] = serde_json::json!(load_ms);
+                writeln!(out, "{v}")?;
                 return Ok(());
             }
             writeln!(
@@ -145,6 +190,24 @@ pub fn run_with(
                 r.oos_cases
             )?;
             writeln!(out, "false answers:      {}", r.false_answers)?;
+            let outcomes = |name: &str, o: &super::eval::Outcomes| {
+                format!(
+                    "{name}: answered right {}, answered wrong {}, clarified with the right entry {}, clarified without it {}, declined {}",
+                    o.answered_right, o.answered_wrong, o.clarified_with_right, o.clarified_without_right, o.declined
+                )
+            };
+            writeln!(out, "{}", outcomes("in scope", &r.in_scope))?;
+            writeln!(out, "{}", outcomes("out of scope", &r.oos))?;
+            if !held_out.is_empty() {
+                writeln!(out, "{}", outcomes("held-out entries", &r.held_out))?;
+                writeln!(
+                    out,
+                    "held-out entries ({}): {:.2} % of their {} questions declined or clarified",
+                    held_out.len(),
+                    100.0 * r.held_out_not_answered(),
+                    r.held_out.total()
+                )?;
+            }
             writeln!(
                 out,
                 "speed: {:.0} cases/s, latency p50 {:.1} µs, p99 {:.1} µs",

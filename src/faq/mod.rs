@@ -16,6 +16,7 @@
 
 mod calibrate;
 pub mod cli;
+mod decide;
 mod error;
 pub mod eval;
 mod index;
@@ -27,6 +28,7 @@ mod text;
 
 use std::path::Path;
 
+pub use decide::Decision;
 pub use error::{FaqError, Position};
 
 use calibrate::Calibration;
@@ -39,6 +41,10 @@ use model::{softmax, Model, TrainParams};
 /// unrelated questions with a 100-question-per-entry and a 10-per-entry
 /// FAQ (CLINC150 `oos-train`); calibration makes one value fit both.
 pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.69;
+
+/// How far below `min_confidence` a best match still leads to a
+/// clarifying question rather than a handover, until calibrated.
+const DEFAULT_CLARIFY_BAND: f32 = 0.2;
 
 /// One FAQ topic: the questions that ask for it and the answer to give.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +125,9 @@ pub struct Faq {
     /// The questions' vectors, inverted per entry, for the similarity of
     /// a query to an entry's nearest question.
     questions: QuestionIndex,
+    /// How far below `min_confidence` the bot still asks "did you mean"
+    /// instead of declining (see `decide.rs`).
+    clarify_band: f32,
 }
 
 impl std::fmt::Debug for Faq {
@@ -144,6 +153,22 @@ impl Faq {
             source,
         })?;
         Self::from_toml_str_with(&src, &path.display().to_string(), params)
+    }
+
+    /// Reads and validates the entries of the FAQ file at `path` without
+    /// indexing them.
+    pub fn read_entries(path: &Path) -> Result<Vec<FaqEntry>, FaqError> {
+        let src = std::fs::read_to_string(path).map_err(|source| FaqError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        load::parse_entries(&src, &path.display().to_string())
+    }
+
+    /// Indexes already validated entries (e.g. a FAQ with some entries
+    /// held out for evaluation).
+    pub fn from_entries(entries: Vec<FaqEntry>, params: &MatcherParams) -> Faq {
+        Self::build(entries, params)
     }
 
     /// Parses and indexes FAQ TOML; `origin` names it in errors.
@@ -204,6 +229,7 @@ impl Faq {
             vectoriser,
             model,
             calibration,
+            clarify_band: DEFAULT_CLARIFY_BAND,
         }
     }
 

@@ -257,7 +257,13 @@ fn eval_counts_and_skips_malformed_lines() {
     let lines: Vec<usize> = skipped.iter().map(|s| s.line).collect();
     assert_eq!(lines, vec![5, 6, 7, 8]);
     assert!(skipped[2].reason.contains("no_such_id"));
-    let r = evaluate(&faq, &cases, DEFAULT_MIN_CONFIDENCE, skipped.len());
+    let r = evaluate(
+        &faq,
+        &cases,
+        DEFAULT_MIN_CONFIDENCE,
+        skipped.len(),
+        &Default::default(),
+    );
     assert_eq!((r.cases, r.in_scope_cases, r.oos_cases), (3, 2, 1));
     assert_eq!(r.in_scope_correct, 2);
     assert_eq!(r.oos_rejected, 1);
@@ -265,7 +271,7 @@ fn eval_counts_and_skips_malformed_lines() {
     assert!((r.in_scope_accuracy() - 1.0).abs() < 1e-9);
     assert!(r.p99_us >= r.p50_us);
     // Answering everything turns the out-of-scope case into a false answer.
-    let r = evaluate(&faq, &cases, 0.0, 0);
+    let r = evaluate(&faq, &cases, 0.0, 0, &Default::default());
     assert_eq!(r.false_answers, 1);
     assert_eq!(r.oos_recall(), 0.0);
 }
@@ -283,6 +289,8 @@ fn cli_eval_json_is_one_object_on_the_last_line() {
         cases,
         json: true,
         min_confidence: DEFAULT_MIN_CONFIDENCE,
+        hold_out_entries: None,
+        seed: 1,
     };
     cli::run_with(cmd, &mut out, &mut err).expect("eval runs");
     let out = String::from_utf8(out).expect("utf8");
@@ -347,4 +355,41 @@ proptest! {
             prop_assert!((0.0..=1.0).contains(&m.confidence));
         }
     }
+}
+
+#[test]
+fn eval_counts_three_way_outcomes_and_held_out_entries() {
+    let faq = small();
+    let (cases, _) = parse_cases(CASES, &faq);
+    let r = evaluate(&faq, &cases, DEFAULT_MIN_CONFIDENCE, 0, &Default::default());
+    assert_eq!(r.in_scope.total(), r.in_scope_cases);
+    assert_eq!(r.oos.total(), r.oos_cases);
+    assert_eq!(r.in_scope.answered_right, r.in_scope_correct);
+    assert_eq!(r.held_out.total(), 0);
+    let v = r.to_json();
+    assert_eq!(v["in_scope"]["answered_right"], r.in_scope_correct);
+    assert!(v["out_of_scope"]["declined"].is_number());
+    // Holding out the entry of an in-scope case makes it must-not-answer.
+    let id = cases
+        .iter()
+        .find_map(|c| c.expect.clone())
+        .expect("an in-scope case");
+    let held: std::collections::HashSet<String> = [id].into_iter().collect();
+    let r = evaluate(&faq, &cases, DEFAULT_MIN_CONFIDENCE, 0, &held);
+    assert!(r.held_out.total() >= 1);
+    assert_eq!(r.in_scope_cases + r.oos_cases, r.cases);
+    assert_eq!(
+        r.in_scope.total() + r.oos.total() + r.held_out.total(),
+        r.cases
+    );
+}
+
+#[test]
+fn held_out_entries_are_a_seeded_share() {
+    let ids = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"];
+    let one = super::eval::pick_held_out(&ids, 0.2, 7);
+    assert_eq!(one.len(), 2);
+    assert_eq!(one, super::eval::pick_held_out(&ids, 0.2, 7));
+    assert_eq!(super::eval::pick_held_out(&ids, 0.01, 7).len(), 1);
+    assert!(super::eval::pick_held_out(&ids, 0.0, 7).is_empty());
 }
