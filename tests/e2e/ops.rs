@@ -39,6 +39,11 @@ name = "tech"
 desk = "matrix"
 agents = ["@alice:localhost"]
 default = true
+
+[[team]]
+name = "billing"
+desk = "matrix"
+agents = ["@alice:localhost"]
 "#
     )
 }
@@ -81,7 +86,8 @@ async fn readiness_json_logs_and_a_backup_taken_while_relaying() {
     );
 
     // READY=1 comes once the Matrix bridge is connected.
-    let ready = next_notice(&notify).expect("READY=1 on the notify socket");
+    let ready = next_notice(&notify)
+        .unwrap_or_else(|| panic!("READY=1 on the notify socket; log:\n{}", handoff.log()));
     assert!(ready.lines().any(|l| l == "READY=1"), "{ready:?}");
     let (status, body) = common::http_get(port, "/readyz").await;
     assert_eq!(status, 200, "ready was notified before /readyz: {body}");

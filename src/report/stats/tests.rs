@@ -146,11 +146,13 @@ password = "pw"
 [[team]]
 name = "billing"
 desk = "matrix"
+agents = ["@alice:localhost"]
 hours = "Mon-Fri 09:00-17:00 UTC"
 
 [[team]]
 name = "tech"
 desk = "matrix"
+agents = ["@alice:localhost"]
 default = true
 "#;
     crate::config::Config::parse(src, &dir.path().join("handoff.toml"), |_| None).expect("config")

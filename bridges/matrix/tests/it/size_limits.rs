@@ -45,20 +45,31 @@ async fn long_send_and_edit(bot: &Running, carol: &TestClient, room: &OwnedRoomI
     let to = Endpoint::new("matrix", room.as_str());
     let text = long_text();
     assert!(text.plain.len() > 2 * MAX_CONTENT_BYTES);
-    let id = sent_id(
-        bot.bridge
-            .send(&Outgoing {
-                key: format!("{tag}/long"),
-                action: Action::Send {
-                    to: to.clone(),
-                    body: text.clone(),
-                    reply_to: None,
-                    as_name: Some("Alice".into()),
-                },
-            })
-            .await
-            .expect("a long text is sent, not refused"),
-    );
+    let send = Outgoing {
+        key: format!("{tag}/long"),
+        action: Action::Send {
+            to: to.clone(),
+            body: text.clone(),
+            reply_to: None,
+            as_name: Some("Alice".into()),
+        },
+    };
+    // Carol sees the bot's join before the bot's own sync does: until its
+    // client has the room, the bridge rightly refuses (the key makes a
+    // repeat harmless).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let delivered = loop {
+        match bot.bridge.send(&send).await {
+            Err(e)
+                if e.to_string().contains("not in room")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            other => break other,
+        }
+    };
+    let id = sent_id(delivered.expect("a long text is sent, not refused"));
     let seen = carol
         .wait_for_message(room, |m| m.event_id.as_str() == id, WAIT)
         .await
