@@ -148,31 +148,50 @@ fn is_sqlite(path: &Path) -> bool {
 /// INTO` (their `-wal`/`-shm` files are folded in), everything else as
 /// files. Returns the relative paths written.
 fn copy_matrix(from: &Path, to: &Path) -> Result<Vec<String>, BackupError> {
-    let mut copied = Vec::new();
+    walk(
+        from,
+        to,
+        "reading the Matrix directory",
+        |source, target| {
+            let name = source.file_name().unwrap_or_default().to_string_lossy();
+            if name.ends_with("-wal") || name.ends_with("-shm") || name.ends_with("-journal") {
+                return Ok(false);
+            }
+            if is_sqlite(source) {
+                vacuum_into(source, target)?;
+            } else {
+                fs::copy(source, target).map_err(io(source, "copying"))?;
+            }
+            Ok(true)
+        },
+    )
+}
+
+/// Walks `from`, making each folder under `to` and handing each file with
+/// its target to `file`, which returns whether it wrote it. Returns the
+/// relative paths of the files written. `what` names the walk in errors.
+fn walk(
+    from: &Path,
+    to: &Path,
+    what: &'static str,
+    mut file: impl FnMut(&Path, &Path) -> Result<bool, BackupError>,
+) -> Result<Vec<String>, BackupError> {
+    let mut written = Vec::new();
     for entry in walkdir::WalkDir::new(from).sort_by_file_name() {
         let entry = entry.map_err(|e| BackupError::Io {
             path: from.to_path_buf(),
-            what: "reading the Matrix directory",
+            what,
             source: e.into(),
         })?;
         let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
         let target = to.join(rel);
         if entry.file_type().is_dir() {
             fs::create_dir_all(&target).map_err(io(&target, "creating a directory"))?;
-            continue;
+        } else if file(entry.path(), &target)? {
+            written.push(rel.display().to_string());
         }
-        let name = entry.file_name().to_string_lossy();
-        if name.ends_with("-wal") || name.ends_with("-shm") || name.ends_with("-journal") {
-            continue;
-        }
-        if is_sqlite(entry.path()) {
-            vacuum_into(entry.path(), &target)?;
-        } else {
-            fs::copy(entry.path(), &target).map_err(io(entry.path(), "copying"))?;
-        }
-        copied.push(rel.display().to_string());
     }
-    Ok(copied)
+    Ok(written)
 }
 
 /// A consistent copy of a live SQLite database.
@@ -274,23 +293,16 @@ fn occupied(path: &Path) -> Result<bool, BackupError> {
 /// Copies the directory `from` to `to` (files and folders, modes kept);
 /// returns the relative paths of the files.
 fn copy_tree(from: &Path, to: &Path) -> Result<Vec<String>, BackupError> {
-    let mut copied = Vec::new();
-    for entry in walkdir::WalkDir::new(from).sort_by_file_name() {
-        let entry = entry.map_err(|e| BackupError::Io {
-            path: from.to_path_buf(),
-            what: "reading the backup",
-            source: e.into(),
-        })?;
-        let rel = entry.path().strip_prefix(from).unwrap_or(entry.path());
-        let target = to.join(rel);
-        if entry.file_type().is_dir() {
-            fs::create_dir_all(&target).map_err(io(&target, "creating a directory"))?;
-        } else if !SKIPPED.iter().any(|s| entry.file_name() == *s) {
-            fs::copy(entry.path(), &target).map_err(io(&target, "writing"))?;
-            copied.push(rel.display().to_string());
+    walk(from, to, "reading the backup", |source, target| {
+        if SKIPPED
+            .iter()
+            .any(|s| source.file_name() == Some(std::ffi::OsStr::new(s)))
+        {
+            return Ok(false);
         }
-    }
-    Ok(copied)
+        fs::copy(source, target).map_err(io(target, "writing"))?;
+        Ok(true)
+    })
 }
 
 #[cfg(test)]
