@@ -59,6 +59,7 @@ pub async fn matrix(
 #[cfg(feature = "slack")]
 pub async fn slack(
     s: &SlackConfig,
+    agent_groups: Vec<String>,
     store: &Arc<dyn Store>,
 ) -> Result<Arc<dyn Bridge>, DaemonError> {
     use handoff_slack::{NameStyle, SlackBridge, SlackBridgeConfig};
@@ -68,6 +69,7 @@ pub async fn slack(
     cfg.listen = s.listen.clone();
     cfg.api_url = s.api_url.clone();
     cfg.ignore_users = s.ignore_users.clone();
+    cfg.agent_groups = agent_groups;
     cfg.show_names_as = if s.show_agent_names {
         NameStyle::Username
     } else {
@@ -89,6 +91,7 @@ pub async fn slack(
 #[cfg(not(feature = "slack"))]
 pub async fn slack(
     _s: &SlackConfig,
+    _agent_groups: Vec<String>,
     _store: &Arc<dyn Store>,
 ) -> Result<Arc<dyn Bridge>, DaemonError> {
     Err(DaemonError::MissingBridge("slack"))

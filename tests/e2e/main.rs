@@ -13,6 +13,8 @@ mod load;
 mod manager;
 mod matrix_e2e;
 mod matrix_relay;
+mod matrix_roles;
 mod outage;
+mod slack_agents;
 mod slack_e2e;
 mod slack_relay;
