@@ -59,6 +59,7 @@ pub async fn matrix(
 #[cfg(feature = "slack")]
 pub async fn slack(
     s: &SlackConfig,
+    agent_groups: Vec<String>,
     store: &Arc<dyn Store>,
 ) -> Result<Arc<dyn Bridge>, DaemonError> {
     use handoff_slack::{NameStyle, SlackBridge, SlackBridgeConfig};
@@ -71,6 +72,7 @@ pub async fn slack(
     if let Some(hosts) = &s.file_hosts {
         cfg.file_hosts = hosts.clone();
     }
+    cfg.agent_groups = agent_groups;
     cfg.show_names_as = if s.show_agent_names {
         NameStyle::Username
     } else {
@@ -92,6 +94,7 @@ pub async fn slack(
 #[cfg(not(feature = "slack"))]
 pub async fn slack(
     _s: &SlackConfig,
+    _agent_groups: Vec<String>,
     _store: &Arc<dyn Store>,
 ) -> Result<Arc<dyn Bridge>, DaemonError> {
     Err(DaemonError::MissingBridge("slack"))

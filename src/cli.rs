@@ -15,6 +15,9 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
     let (config, missing) = parse_lenient(path)?;
     let faq = load_faq(path, &config)?;
     println!("{}: OK", path.display());
+    for d in &config.deprecations {
+        println!("  deprecated: {d}");
+    }
     for name in missing {
         println!("  warning: environment variable {name} is not set; `handoff run` needs it");
     }

@@ -88,6 +88,9 @@ pub fn run(config: Config, faq: Faq) -> Result<(), DaemonError> {
 async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
     let sled = Arc::new(SledStore::open(&config.bot.store)?);
     let store: Arc<dyn Store> = sled.clone();
+    for d in &config.deprecations {
+        tracing::warn!(deprecated = %d, "deprecated config key");
+    }
     tracing::info!(store = %config.bot.store.display(), "store opened");
     let clock = clock()?;
     let config = Arc::new(config);
@@ -273,7 +276,19 @@ async fn connect_bridges(config: &Config, store: &Arc<dyn Store>) -> Result<Brid
         bridges.insert("matrix".into(), bridge);
     }
     if let Some(s) = &config.slack {
-        let bridge = crate::bridges::slack(s, store).await?;
+        // The user groups named as agents of Slack desks: the bridge
+        // reports each sender's membership in them.
+        let mut groups: Vec<String> = config
+            .teams
+            .iter()
+            .filter(|t| matches!(t.desk, crate::config::Desk::Slack(_)))
+            .flat_map(|t| t.agents.iter())
+            .filter(|a| crate::config::is_slack_group(a))
+            .cloned()
+            .collect();
+        groups.sort();
+        groups.dedup();
+        let bridge = crate::bridges::slack(s, groups, store).await?;
         bridges.insert("slack".into(), bridge);
     }
     Ok(bridges)

@@ -141,6 +141,7 @@ pub fn user(id: &str, name: &str) -> UserRef {
         id: id.into(),
         display_name: Some(name.into()),
         is_bot: false,
+        standing: Default::default(),
     }
 }
 

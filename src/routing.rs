@@ -58,7 +58,13 @@ fn contains_words(normalized_text: &str, phrase: &str) -> bool {
 pub fn desk_target(team: &Team) -> DeskTarget {
     match &team.desk {
         Desk::MatrixRooms => DeskTarget::PrivateRoom {
-            invite: team.agents.clone(),
+            // Matrix ids only: groups and "channel-members" are Slack's.
+            invite: team
+                .agents
+                .iter()
+                .filter(|a| a.starts_with('@') && a.contains(':'))
+                .cloned()
+                .collect(),
         },
         Desk::MatrixThread(room) | Desk::Slack(room) => DeskTarget::Thread { room: room.clone() },
     }

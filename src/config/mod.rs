@@ -33,6 +33,9 @@ pub struct Config {
     pub metrics: Option<MetricsConfig>,
     pub log: LogConfig,
     pub teams: Vec<Team>,
+    /// Keys still accepted but deprecated, each as `file:line:column:
+    /// what to use instead` (printed by `check-config`, logged by `run`).
+    pub deprecations: Vec<String>,
 }
 
 /// A config file that cannot be used.
@@ -120,6 +123,22 @@ impl Config {
             }
             None => None,
         };
+        let mut deprecations = Vec::new();
+        let mut conversation = raw.conversation;
+        if let Some(old) = slack.as_ref().and_then(|s| s.internal_prefix.as_ref()) {
+            let (line, column) = line_col(src, old.span().start);
+            let what = if conversation.internal_prefix.is_some() {
+                "ignored, [conversation] internal_prefix is set"
+            } else {
+                "move it to [conversation] internal_prefix"
+            };
+            deprecations.push(format!(
+                "{file}:{line}:{column}: [slack] internal_prefix is deprecated; {what}"
+            ));
+            if conversation.internal_prefix.is_none() {
+                conversation.internal_prefix = Some(old.get_ref().clone());
+            }
+        }
         let privacy = match raw.privacy {
             Some(p) => {
                 let span = p.span();
@@ -135,13 +154,25 @@ impl Config {
             matrix: raw.matrix,
             slack,
             escalation: raw.escalation,
-            conversation: raw.conversation,
+            conversation,
             messages: raw.messages,
             privacy,
             metrics: raw.metrics,
             log: raw.log,
             teams,
+            deprecations,
         })
+    }
+
+    /// Agent messages starting with this are internal notes, on every
+    /// desk; None when turned off (an empty prefix).
+    pub fn internal_prefix(&self) -> Option<&str> {
+        let prefix = self
+            .conversation
+            .internal_prefix
+            .as_deref()
+            .unwrap_or(DEFAULT_INTERNAL_PREFIX);
+        (!prefix.is_empty()).then_some(prefix)
     }
 
     /// The team cases go to when no topic matches.

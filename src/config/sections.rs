@@ -80,9 +80,11 @@ pub struct SlackConfig {
     /// Web API base URL; only set for tests against an emulator.
     #[serde(default, deserialize_with = "env::opt_string")]
     pub api_url: Option<String>,
-    /// Agent messages starting with this are internal, like `!note`.
-    #[serde(default = "default_internal_prefix")]
-    pub internal_prefix: String,
+    /// Deprecated: `[conversation] internal_prefix` (which works on every
+    /// desk); still read when that is unset, and reported by
+    /// `check-config`.
+    #[serde(default)]
+    pub internal_prefix: Option<toml::Spanned<String>>,
     /// Show relayed agent messages with the agent's name.
     #[serde(default = "yes")]
     pub show_agent_names: bool,
@@ -98,9 +100,26 @@ pub struct SlackConfig {
     pub file_hosts: Option<Vec<String>>,
 }
 
-fn default_internal_prefix() -> String {
-    "//".into()
+/// In a team's `agents`: everyone who can write on the desk (a Slack
+/// channel's full members, a Matrix room's members).
+pub const CHANNEL_MEMBERS: &str = "channel-members";
+
+/// Whether an `agents` entry names a Slack user group: `@handle` (no
+/// server part, unlike a Matrix id) or a group id `S…`.
+pub fn is_slack_group(entry: &str) -> bool {
+    let handle = entry
+        .strip_prefix('@')
+        .is_some_and(|h| !h.is_empty() && !h.contains(':'));
+    let id = entry.len() >= 9
+        && entry.starts_with('S')
+        && entry
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    handle || id
 }
+
+/// The internal prefix when none is configured.
+pub const DEFAULT_INTERNAL_PREFIX: &str = "//";
 
 impl SlackConfig {
     pub(super) fn check(&self) -> Result<(), String> {
@@ -194,6 +213,10 @@ pub struct ConversationConfig {
     pub rate_limit: u32,
     #[serde(deserialize_with = "duration")]
     pub rate_window: Duration,
+    /// Agent messages starting with this stay internal, like `!note`, on
+    /// every desk ("" turns it off). Unset: the deprecated
+    /// `[slack] internal_prefix`, else `//` (see [`super::Config::internal_prefix`]).
+    pub internal_prefix: Option<String>,
 }
 
 impl Default for ConversationConfig {
@@ -205,6 +228,7 @@ impl Default for ConversationConfig {
             queue_update_step: 2,
             rate_limit: 60,
             rate_window: Duration::from_secs(60),
+            internal_prefix: None,
         }
     }
 }
@@ -395,7 +419,10 @@ pub(super) struct RawTeam {
 pub struct Team {
     pub name: String,
     pub desk: Desk,
-    /// Agents (user ids). For a Matrix desk: who is invited to case rooms.
+    /// Who may act on the team's cases: Matrix or Slack user ids, Slack
+    /// user groups (`@handle`, `S…`) or [`CHANNEL_MEMBERS`]; empty: the
+    /// desk's default (`conversation::agent`). For a room-per-case Matrix
+    /// desk the Matrix ids are also who is invited.
     pub agents: Vec<String>,
     /// Words or phrases whose cases this team takes.
     pub topics: Vec<String>,

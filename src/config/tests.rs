@@ -307,3 +307,68 @@ fn homeserver_must_be_an_http_url() {
     let src = BASE.replace("http://127.0.0.1:8008", "ftp://matrix.example.org");
     fails(&src, 7, "is not an http(s) URL");
 }
+
+#[test]
+fn internal_prefix_lives_in_conversation_and_works_without_slack() {
+    let matrix_only = r#"
+[bot]
+store = "data/store.sled"
+faq = "faq.toml"
+
+[matrix]
+homeserver = "http://127.0.0.1:8008"
+user = "@helper:localhost"
+password = "${PASS}"
+
+[conversation]
+internal_prefix = "%%"
+
+[[team]]
+name = "tech"
+desk = "matrix"
+agents = ["@alice:localhost"]
+"#;
+    let c = parse(matrix_only).unwrap();
+    assert_eq!(c.internal_prefix(), Some("%%"));
+    assert!(c.deprecations.is_empty());
+    // No key anywhere: the default, Slack section or not.
+    let c = parse(BASE).unwrap();
+    assert_eq!(c.internal_prefix(), Some("//"));
+    assert!(c.deprecations.is_empty());
+    let off = matrix_only.replace("\"%%\"", "\"\"");
+    assert_eq!(parse(&off).unwrap().internal_prefix(), None);
+}
+
+#[test]
+fn slack_internal_prefix_is_accepted_but_reported_deprecated_with_its_line() {
+    let src = BASE.replace(
+        "app_token = \"${SLACK_APP}\"\n",
+        "app_token = \"${SLACK_APP}\"\ninternal_prefix = \"##\"\n",
+    );
+    let line = src
+        .lines()
+        .position(|l| l.starts_with("internal_prefix"))
+        .unwrap()
+        + 1;
+    let c = parse(&src).unwrap();
+    assert_eq!(c.internal_prefix(), Some("##"));
+    assert_eq!(c.deprecations.len(), 1, "{:?}", c.deprecations);
+    let d = &c.deprecations[0];
+    assert!(
+        d.contains(&format!("handoff.toml:{line}:")),
+        "{d} should name the file and line {line}"
+    );
+    assert!(d.contains("[slack] internal_prefix is deprecated"), "{d}");
+    // The new key wins; the old one is still reported.
+    let both = src.replace(
+        "[[team]]\nname = \"billing\"",
+        "[conversation]\ninternal_prefix = \"%%\"\n\n[[team]]\nname = \"billing\"",
+    );
+    let c = parse(&both).unwrap();
+    assert_eq!(c.internal_prefix(), Some("%%"));
+    assert!(
+        c.deprecations[0].contains("ignored"),
+        "{:?}",
+        c.deprecations
+    );
+}

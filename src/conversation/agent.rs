@@ -2,18 +2,22 @@
 //! reactions and files, and the commands `!claim`, `!resolve`, `!note`,
 //! `!transfer` (typed or pressed as buttons).
 //!
-//! Only agents of the case's team act on a case: on Matrix desks the
-//! team's configured agents (or, for a shared room without a list, its
-//! members), on Slack the workspace's human members. Notes and messages
+//! Only agents of the case's team act on a case, by one rule for every
+//! desk: a team's `agents` lists user ids (Matrix or Slack), Slack user
+//! groups (`@handle` or `S…` id, whose members the bridge reports in the
+//! sender's [`Standing`]) or `"channel-members"`; without a list, a Slack
+//! desk's agents are its channel's full members and a Matrix staff room's
+//! its members. A failed lookup refuses; guests and people of other
+//! organisations (Slack Connect) count only when listed by id. Notes and messages
 //! with the internal prefix are kept in the transcript as internal and
 //! produce no customer-bound effect.
 
-use handoff_bridge_api::{Millis, UserRef};
+use handoff_bridge_api::{Millis, Standing, UserRef};
 
 use super::command::{self, Command};
 use super::{AgentEvent, Effect, Engine, Refusal, Relayed, Side, Transition};
 use crate::case::{CaseState, EscalationReason, Phase, Speaker, Transfer, Turn};
-use crate::config::Desk;
+use crate::config::{Desk, CHANNEL_MEMBERS};
 use crate::routing;
 
 impl Engine {
@@ -149,6 +153,9 @@ impl Engine {
     }
 
     /// Is `user` an agent of `team`?
+    /// The one agent rule, for every desk (module docs): checked here,
+    /// where the action is taken, never assumed from where a message came
+    /// from.
     fn is_agent(&self, team: &str, user: &UserRef) -> bool {
         if user.is_bot {
             return false;
@@ -156,24 +163,38 @@ impl Engine {
         let Some(team) = self.config.team(team) else {
             return false;
         };
-        match &team.desk {
-            // The Slack bridge only delivers events from workspace members.
-            Desk::Slack(_) => true,
-            Desk::MatrixThread(_) if team.agents.is_empty() => true,
-            Desk::MatrixRooms | Desk::MatrixThread(_) => team.agents.iter().any(|a| a == &user.id),
+        let groups: &[String] = match &user.standing {
+            // The network could not say who this is.
+            Standing::Unknown => return false,
+            // Guests and other organisations only when listed by id.
+            Standing::Guest | Standing::External => {
+                return team.agents.iter().any(|a| a == &user.id)
+            }
+            Standing::Member { groups } => groups,
+            Standing::Unchecked => &[],
+        };
+        if team.agents.is_empty() {
+            // The default: the desk's own members (a Slack channel's full
+            // members, a Matrix staff room's); a room per case has no
+            // members but the invited agents.
+            return match &team.desk {
+                Desk::Slack(_) => matches!(user.standing, Standing::Member { .. }),
+                Desk::MatrixThread(_) => true,
+                Desk::MatrixRooms => false,
+            };
         }
+        team.agents.iter().any(|a| {
+            a == &user.id
+                || (a == CHANNEL_MEMBERS
+                    && (matches!(user.standing, Standing::Member { .. })
+                        || !matches!(team.desk, Desk::Slack(_))))
+                || groups.contains(a)
+        })
     }
 
     /// The note text when `text` uses the internal prefix.
     fn internal_text<'a>(&self, text: &'a str) -> Option<&'a str> {
-        let prefix = self
-            .config
-            .slack
-            .as_ref()
-            .map(|s| s.internal_prefix.as_str())?;
-        if prefix.is_empty() {
-            return None;
-        }
+        let prefix = self.config.internal_prefix()?;
         text.trim_start().strip_prefix(prefix).map(str::trim)
     }
 

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use handoff_bridge_api::{Attachment, DeskTarget, MessageRef, Millis, Text, UserRef};
+use handoff_bridge_api::{Attachment, DeskTarget, Endpoint, MessageRef, Millis, Text, UserRef};
 
 use crate::case::{
     Case, CaseDesk, CaseId, Conversation, ConversationKey, Customer, Phase, PreviousCase, Speaker,
@@ -174,11 +174,21 @@ pub enum Effect {
         message: Option<MessageRef>,
         summary: handoff_bridge_api::CaseSummary,
     },
-    /// A notice on the case's desk (SLA pings), with an optional mention.
+    /// A notice on the case's desk (SLA pings), with an optional mention;
+    /// at `at` instead when given (a former desk of the case).
     Notify {
         case: CaseId,
         text: String,
         mention: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<Endpoint>,
+    },
+    /// Tell `user` alone, on the case's desk, why what they write there
+    /// goes nowhere (they are not an agent of the case's team).
+    Explain {
+        case: CaseId,
+        user: String,
+        text: String,
     },
     /// Carry something across.
     Relay {

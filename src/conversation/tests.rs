@@ -888,3 +888,99 @@ fn a_flooding_customer_is_throttled_and_told_once() {
         t.effects
     );
 }
+
+/// A case queued on `team` (of `engine_with(config)`), from a request
+/// that names one of its topics.
+fn queued_on(e: &Engine, w: &FakeWorld, ask: &str, team: &str) -> State {
+    let t = step(e, &e.start(customer(), T0), says(ask), T0, w);
+    assert_eq!(t.state.case.as_ref().unwrap().team, team);
+    t.state
+}
+
+fn slack_user(id: &str, standing: handoff_bridge_api::Standing) -> UserRef {
+    UserRef {
+        network: "slack".into(),
+        id: id.into(),
+        display_name: None,
+        is_bot: false,
+        standing,
+    }
+}
+
+#[test]
+fn one_agent_rule_slack_default_is_full_members_of_this_workspace() {
+    use handoff_bridge_api::Standing;
+    let (e, w) = (engine(), FakeWorld::default());
+    // billing: a Slack desk with no `agents`.
+    let s = queued_on(&e, &w, "i want my money back", "billing");
+    let member = slack_user("U1", Standing::Member { groups: vec![] });
+    assert!(e.step(&s, agent_says(member, "hello"), T0, &w).is_ok());
+    for (id, standing) in [
+        ("U2", Standing::Guest),
+        ("U3", Standing::External),
+        ("U4", Standing::Unknown),
+        // Not checked: no network said this is a member of the workspace.
+        ("U5", Standing::Unchecked),
+    ] {
+        assert_eq!(
+            e.step(
+                &s,
+                agent_says(slack_user(id, standing.clone()), "!resolve"),
+                T0,
+                &w
+            ),
+            Err(Refusal::NotAnAgent(id.into())),
+            "{standing:?}"
+        );
+    }
+}
+
+#[test]
+fn one_agent_rule_listed_ids_groups_and_channel_members() {
+    use handoff_bridge_api::Standing;
+    let patch = "[[team]]\nname = \"sales\"\ndesk = \"slack:#sales\"\nagents = [\"U1\", \"@sales-team\", \"SGROUP0001\"]\ntopics = [\"pricing\"]\n";
+    let (e, w) = (engine_with(config_with(patch)), FakeWorld::default());
+    let s = queued_on(&e, &w, "a person please, about pricing", "sales");
+    let member = |id: &str, groups: &[&str]| {
+        slack_user(
+            id,
+            Standing::Member {
+                groups: groups.iter().map(|g| g.to_string()).collect(),
+            },
+        )
+    };
+    let ok = |u: UserRef| e.step(&s, agent_says(u, "!claim"), T0, &w).is_ok();
+    assert!(ok(member("U1", &[])), "listed by id");
+    assert!(
+        ok(member("U2", &["@sales-team"])),
+        "a member of a listed group by handle"
+    );
+    assert!(
+        ok(member("U3", &["SGROUP0001"])),
+        "a member of a listed group by id"
+    );
+    assert!(!ok(member("U4", &[])), "a channel member not listed");
+    assert!(!ok(member("U5", &["@other"])), "a member of another group");
+    assert!(!ok(slack_user("U6", Standing::Guest)), "a guest not listed");
+    // Listed by id: a guest or outsider counts; a failed lookup never does.
+    assert!(ok(slack_user("U1", Standing::Guest)));
+    assert!(!ok(slack_user("U1", Standing::Unknown)));
+    // "channel-members": every full member.
+    let patch = patch.replace(
+        "[\"U1\", \"@sales-team\", \"SGROUP0001\"]",
+        "[\"channel-members\"]",
+    );
+    let (e, w) = (engine_with(config_with(&patch)), FakeWorld::default());
+    let s = queued_on(&e, &w, "a person please, about pricing", "sales");
+    assert!(e
+        .step(&s, agent_says(member("U9", &[]), "!claim"), T0, &w)
+        .is_ok());
+    assert!(e
+        .step(
+            &s,
+            agent_says(slack_user("U8", Standing::External), "!claim"),
+            T0,
+            &w
+        )
+        .is_err());
+}

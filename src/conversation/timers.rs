@@ -142,6 +142,7 @@ impl Engine {
                         case: id,
                         text,
                         mention,
+                        at: None,
                     });
                     self.move_case(
                         t,
@@ -159,6 +160,7 @@ impl Engine {
                         case: id,
                         text,
                         mention,
+                        at: None,
                     });
                     self.update_summary(t, None);
                 }

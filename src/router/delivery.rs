@@ -75,9 +75,10 @@ fn side_of(effect: &Effect) -> Side {
     match effect {
         Effect::Say { .. } => Side::Customer,
         Effect::Relay { to, .. } => *to,
-        Effect::OpenCase { .. } | Effect::UpdateSummary { .. } | Effect::Notify { .. } => {
-            Side::Desk
-        }
+        Effect::OpenCase { .. }
+        | Effect::UpdateSummary { .. }
+        | Effect::Notify { .. }
+        | Effect::Explain { .. } => Side::Desk,
     }
 }
 
@@ -96,6 +97,7 @@ fn case_of(effect: &Effect) -> u64 {
         Effect::OpenCase { case, .. }
         | Effect::UpdateSummary { case, .. }
         | Effect::Notify { case, .. }
+        | Effect::Explain { case, .. }
         | Effect::Relay { case, .. } => *case,
     }
 }

@@ -95,17 +95,31 @@ pub fn resolve(
             ),
             None => Resolved::Skip("the case has no desk to update".into()),
         },
-        Effect::Notify { text, mention, .. } => match desk() {
-            Some(d) => deliver(
-                &d.endpoint,
+        Effect::Notify {
+            text, mention, at, ..
+        } => match at.clone().or_else(|| desk().map(|d| d.endpoint.clone())) {
+            Some(to) => deliver(
+                &to,
                 Action::Notify {
-                    to: d.endpoint.clone(),
+                    to: to.clone(),
                     body: Text::plain(text.clone()),
                     mention: mention.clone(),
                 },
                 After::Nothing,
             ),
             None => Resolved::Skip("the case has no desk to notify".into()),
+        },
+        Effect::Explain { user, text, .. } => match desk() {
+            Some(d) => deliver(
+                &d.endpoint,
+                Action::Explain {
+                    to: d.endpoint.clone(),
+                    user: user.clone(),
+                    body: Text::plain(text.clone()),
+                },
+                After::Nothing,
+            ),
+            None => Resolved::Skip("the case has no desk to explain at".into()),
         },
         Effect::Relay { to, item, .. } => {
             let target = match to {

@@ -25,6 +25,8 @@ struct Recorder {
     /// Sends into this room are rate limited (a slow network there).
     stalled_room: Mutex<Option<String>>,
     counter: AtomicU32,
+    /// Cases opened so far: the n-th private room is `!case{n}:localhost`.
+    opened: AtomicU32,
 }
 
 #[async_trait::async_trait]
@@ -67,8 +69,16 @@ impl Bridge for Recorder {
         }
         let n = self.counter.fetch_add(1, Ordering::SeqCst);
         let d = match &out.action {
-            Action::OpenCase { .. } => {
-                let room = Endpoint::new("matrix", "!case1:localhost");
+            Action::OpenCase { desk, .. } => {
+                let n = self.opened.fetch_add(1, Ordering::SeqCst) + 1;
+                let room = match desk {
+                    DeskTarget::PrivateRoom { .. } => {
+                        Endpoint::new("matrix", format!("!case{n}:localhost"))
+                    }
+                    DeskTarget::Thread { room } => {
+                        Endpoint::new("matrix", room.as_str()).in_thread(format!("$root{n}"))
+                    }
+                };
                 Delivered::CaseOpened {
                     summary: MessageRef {
                         endpoint: room.clone(),
@@ -142,6 +152,7 @@ fn inbound(id: &str, room: &str, sender: &str, text: &str) -> Inbound {
             id: sender.into(),
             display_name: None,
             is_bot: false,
+            standing: Default::default(),
         },
         at: 0,
         kind: InboundKind::Message {
@@ -887,4 +898,230 @@ async fn a_job_on_its_way_to_the_worker_makes_the_next_tick_visit() {
     })
     .await;
     assert_eq!(f.router.tick_open_cases(), 0);
+}
+
+/// What the bridge posted as notices at `room` (any thread) containing `part`.
+fn notices_at(b: &Recorder, room: &str, part: &str) -> usize {
+    b.sent
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|o| {
+            matches!(&o.action, Action::Notify { to, body, .. }
+                if to.room == room && body.plain.contains(part))
+        })
+        .count()
+}
+
+/// Whether a conversation exists for `user` at `endpoint` (a customer
+/// conversation the router would have started).
+fn has_conversation(store: &Arc<dyn Store>, endpoint: Endpoint, user: &str) -> bool {
+    let user = UserRef {
+        network: "matrix".into(),
+        id: user.into(),
+        display_name: None,
+        is_bot: false,
+        standing: Default::default(),
+    };
+    store
+        .conversation(&ConversationKey::new(&endpoint, &user))
+        .unwrap()
+        .is_some()
+}
+
+/// The FAQ answer to "how do i reset my password".
+const RESET_ANSWER: &str = "Use the Forgot password link.";
+
+async fn settled(f: &Fixture, ids: &[&str]) {
+    until("the events handled", || {
+        ids.iter().all(|id| f.store.is_seen(id).unwrap())
+    })
+    .await;
+    until("the outbox drained", || {
+        f.store.outbox_pending().unwrap().is_empty()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_case_room_stays_a_desk_after_its_case_moves_or_closes() {
+    let f = fixture_with(
+        Arc::new(MemoryStore::new()),
+        engine_with(config_with(SALES)),
+        Arc::new(SystemClock),
+    );
+    escalate(&f, "carol", "I want to talk to a human", 1).await;
+    // Two agents in the case room: both act on the case.
+    f.router.dispatch(inbound(
+        "$a1",
+        "!case1:localhost",
+        "@alice:localhost",
+        "hello from Alice",
+    ));
+    f.router.dispatch(inbound(
+        "$b1",
+        "!case1:localhost",
+        "@bob:localhost",
+        "hello from Bob",
+    ));
+    until("both relays", || {
+        let t = texts(&f.bridge);
+        t.iter().any(|t| t == "hello from Alice") && t.iter().any(|t| t == "hello from Bob")
+    })
+    .await;
+    f.router.dispatch(inbound(
+        "$t",
+        "!case1:localhost",
+        "@alice:localhost",
+        "!transfer sales",
+    ));
+    until("the case in its new room", || {
+        f.store
+            .case(1)
+            .unwrap()
+            .and_then(|c| c.desk)
+            .map(|d| d.endpoint.room)
+            == Some("!case2:localhost".into())
+    })
+    .await;
+    settled(&f, &["$t"]).await;
+    let answers = count_texts(&f.bridge, |t| t == RESET_ANSWER);
+    // The old room: a notice once, no FAQ, no new conversation.
+    for (i, text) in ["how do i reset my password", "hello?", "!resolve"]
+        .iter()
+        .enumerate()
+    {
+        f.router.dispatch(inbound(
+            &format!("$old{i}"),
+            "!case1:localhost",
+            "@bob:localhost",
+            text,
+        ));
+    }
+    settled(&f, &["$old0", "$old1", "$old2"]).await;
+    assert_eq!(
+        notices_at(&f.bridge, "!case1:localhost", "case #1 moved to sales"),
+        1
+    );
+    assert_eq!(
+        count_texts(&f.bridge, |t| t == RESET_ANSWER),
+        answers,
+        "no FAQ answer"
+    );
+    assert!(!has_conversation(
+        &f.store,
+        Endpoint::new("matrix", "!case1:localhost"),
+        "@bob:localhost"
+    ));
+    assert!(
+        case_state(&f.store, 1).is_open(),
+        "the old room's !resolve is not obeyed"
+    );
+    // Resolved in the new room: what follows there gets one notice.
+    f.router.dispatch(inbound(
+        "$r",
+        "!case2:localhost",
+        "@alice:localhost",
+        "!resolve",
+    ));
+    until("resolved", || !case_state(&f.store, 1).is_open()).await;
+    for (i, text) in ["how do i reset my password", "one more thing"]
+        .iter()
+        .enumerate()
+    {
+        f.router.dispatch(inbound(
+            &format!("$new{i}"),
+            "!case2:localhost",
+            "@alice:localhost",
+            text,
+        ));
+    }
+    settled(&f, &["$new0", "$new1"]).await;
+    assert_eq!(
+        notices_at(&f.bridge, "!case2:localhost", "case #1 is resolved"),
+        1
+    );
+    assert_eq!(
+        count_texts(&f.bridge, |t| t == RESET_ANSWER),
+        answers,
+        "no FAQ answer"
+    );
+    assert!(!has_conversation(
+        &f.store,
+        Endpoint::new("matrix", "!case2:localhost"),
+        "@alice:localhost"
+    ));
+    // The customer gets FAQ answers again.
+    f.router.dispatch(inbound(
+        "$c",
+        "!carol:localhost",
+        "@carol:localhost",
+        "how do i reset my password",
+    ));
+    until("the customer's FAQ answer", || {
+        count_texts(&f.bridge, |t| t == RESET_ANSWER) == answers + 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn staff_chatter_in_a_staff_room_desk_is_never_answered() {
+    let staff =
+        "[[team]]\nname = \"ops\"\ndesk = \"matrix:#staff:localhost\"\ntopics = [\"outage\"]\n";
+    let f = fixture_with(
+        Arc::new(MemoryStore::new()),
+        engine_with(config_with(staff)),
+        Arc::new(SystemClock),
+    );
+    escalate(&f, "carol", "there is an outage, I want a human", 1).await;
+    let desk = f
+        .store
+        .case(1)
+        .unwrap()
+        .and_then(|c| c.desk)
+        .expect("desk")
+        .endpoint;
+    assert_eq!(desk.room, "#staff:localhost");
+    let answers = count_texts(&f.bridge, |t| t == RESET_ANSWER);
+    // Top level, and a thread that is not a case's.
+    let mut top = inbound(
+        "$s1",
+        &desk.room,
+        "@dave:localhost",
+        "how do i reset my password",
+    );
+    top.endpoint.thread = None;
+    let mut other = inbound(
+        "$s2",
+        &desk.room,
+        "@erin:localhost",
+        "I want to talk to a human",
+    );
+    other.endpoint.thread = Some("$chat".into());
+    f.router.dispatch(top);
+    f.router.dispatch(other);
+    // The case thread itself still relays.
+    let mut reply = inbound("$s3", &desk.room, "@dave:localhost", "on it");
+    reply.endpoint = desk.clone();
+    f.router.dispatch(reply);
+    until("the relay", || {
+        texts(&f.bridge).iter().any(|t| t == "on it")
+    })
+    .await;
+    settled(&f, &["$s1", "$s2", "$s3"]).await;
+    assert_eq!(count_texts(&f.bridge, |t| t == RESET_ANSWER), answers);
+    assert!(
+        f.store.case(2).unwrap().is_none(),
+        "no case opened for staff"
+    );
+    assert!(!has_conversation(
+        &f.store,
+        Endpoint::new("matrix", desk.room.as_str()),
+        "@dave:localhost"
+    ));
+    assert_eq!(
+        notices_at(&f.bridge, &desk.room, "case #"),
+        0,
+        "chatter gets no notice"
+    );
 }

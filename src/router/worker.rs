@@ -38,6 +38,15 @@ pub enum Job {
     Tick(Arc<Snapshot>),
     /// Outbox entries left from before a restart.
     Deliver(Vec<(u64, OutboxEntry)>),
+    /// Someone wrote on a former desk of case `case` (event `id`): post
+    /// `text` at `at` once, with the event recorded as handled.
+    Notice {
+        id: String,
+        case: CaseId,
+        at: Box<handoff_bridge_api::Endpoint>,
+        text: String,
+        ack: Option<Ack>,
+    },
     /// The delivery task opened case `case` on its desk (entry `seq`).
     Opened {
         seq: u64,
@@ -134,6 +143,30 @@ impl Worker {
                     // cached would hold all of them in memory at once.
                     if rx.is_empty() {
                         self.state = None;
+                    }
+                }
+                Job::Notice {
+                    id,
+                    case,
+                    at,
+                    text,
+                    ack,
+                } => {
+                    let now = self.router.shared.clock.now();
+                    let notice = entries(
+                        &self.key,
+                        &id,
+                        vec![Effect::Notify {
+                            case,
+                            text,
+                            mention: None,
+                            at: Some(*at),
+                        }],
+                    );
+                    if self.commit_seen(Some(id), now, notice) {
+                        if let Some(ack) = ack {
+                            ack.handled();
+                        }
                     }
                 }
                 Job::Deliver(entries) => {
@@ -285,7 +318,28 @@ impl Worker {
                     _ => tracing::info!(%refusal),
                 }
                 let mut notice = Vec::new();
-                if is_agent && tells_agent(&refusal) {
+                if let (Refusal::NotAnAgent(user), Some(case)) = (&refusal, &state.case) {
+                    match super::roles::first_refusal(shared.store.as_ref(), case.id, user) {
+                        Ok(true) => {
+                            notice = entries(
+                                &self.key,
+                                &prefix,
+                                vec![Effect::Explain {
+                                    case: case.id,
+                                    user: user.clone(),
+                                    text: format!(
+                                        "You are not an agent of the {} team, so nothing you write here reaches the customer of case #{} and your commands are not carried out. Ask an admin to add you to the team's agents.",
+                                        case.team, case.id
+                                    ),
+                                }],
+                            );
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot record the refusal; no explanation sent")
+                        }
+                    }
+                } else if is_agent && tells_agent(&refusal) {
                     if let Some(case) = &state.case {
                         notice = entries(
                             &self.key,
@@ -294,6 +348,7 @@ impl Worker {
                                 case: case.id,
                                 text: format!("⚠️ {refusal}"),
                                 mention: None,
+                                at: None,
                             }],
                         );
                     }
@@ -377,6 +432,14 @@ impl Worker {
             now,
             snapshot: None,
         };
+        // Known as a desk for good before the case names it (roles.rs).
+        if let Err(e) = super::roles::remember(shared.store.as_ref(), &desk.endpoint, case) {
+            tracing::error!(error = %e, "cannot record the desk; the case is opened again later");
+            self.note(None);
+            self.state = Some(state);
+            self.router.fail(&e);
+            return;
+        }
         match shared
             .engine
             .step(&state, Event::CaseOpened { case, desk }, now, &world)

@@ -15,6 +15,8 @@ mod manager;
 mod matrix_e2e;
 mod matrix_relay;
 mod ops;
+mod matrix_roles;
 mod outage;
+mod slack_agents;
 mod slack_e2e;
 mod slack_relay;

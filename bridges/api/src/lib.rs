@@ -72,6 +72,39 @@ pub struct UserRef {
     /// True when the network marks this sender as a bot or app.
     #[serde(default)]
     pub is_bot: bool,
+    /// What the network says about the person's place in the bot's own
+    /// workspace, for the core's agent rule (Unchecked where the network
+    /// has no such notion, as on Matrix).
+    #[serde(default, skip_serializing_if = "Standing::is_unchecked")]
+    pub standing: Standing,
+}
+
+/// A person's place in the workspace the bot belongs to, as the bridge
+/// found it. The core decides who is an agent; the bridge only reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Standing {
+    /// The network has no such notion, or the bridge did not look.
+    #[default]
+    Unchecked,
+    /// A full member of the bot's workspace; `groups` are the watched
+    /// groups (Slack user groups, by id and `@handle`) they belong to.
+    Member {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        groups: Vec<String>,
+    },
+    /// A guest of the workspace (Slack: restricted or ultra-restricted).
+    Guest,
+    /// From another organisation (Slack Connect).
+    External,
+    /// The network could not say (a failed lookup).
+    Unknown,
+}
+
+impl Standing {
+    pub fn is_unchecked(&self) -> bool {
+        *self == Standing::Unchecked
+    }
 }
 
 impl UserRef {
@@ -245,6 +278,14 @@ pub enum Action {
         body: Text,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mention: Option<String>,
+    },
+    /// Tell one person at `to` something only they need (why what they
+    /// wrote goes nowhere): Slack shows it to them alone (ephemeral);
+    /// elsewhere a notice addressed to them.
+    Explain {
+        to: Endpoint,
+        user: String,
+        body: Text,
     },
 }
 
@@ -528,6 +569,7 @@ mod tests {
                 id: "@c:x".into(),
                 display_name: None,
                 is_bot: false,
+                standing: Default::default(),
             },
             at: 0,
             kind: InboundKind::Message {
@@ -596,6 +638,7 @@ mod tests {
                 id: "@a:x".into(),
                 display_name: Some("Alice".into()),
                 is_bot: false,
+                standing: Default::default(),
             },
             at: 1,
             kind: InboundKind::Message {

@@ -105,6 +105,17 @@ impl Ledger {
         self.put(&thread_key(room, user), root.as_bytes())
     }
 
+    /// Whether `room` was joined as a customer's direct chat (an invite
+    /// accepted by `auto_join`, not a configured customer room).
+    pub fn is_direct_chat(&self, room: &str) -> Result<bool, BridgeError> {
+        Ok(self.get(&direct_key(room))?.is_some())
+    }
+
+    /// Records that `room` was joined as a customer's direct chat.
+    pub fn set_direct_chat(&self, room: &str) -> Result<(), BridgeError> {
+        self.put(&direct_key(room), b"1")
+    }
+
     /// The sync token after the last batch whose events were all forwarded.
     pub fn sync_token(&self) -> Result<Option<String>, BridgeError> {
         Ok(self
@@ -164,6 +175,10 @@ const SYNC_TOKEN_KEY: &str = "matrix/sync_token";
 
 fn done_key(key: &str) -> String {
     format!("matrix/done/{}", digest_hex(key, 16))
+}
+
+fn direct_key(room: &str) -> String {
+    format!("matrix/direct/{room}")
 }
 
 fn thread_key(room: &str, user: &str) -> String {
@@ -230,6 +245,10 @@ mod tests {
             ledger.thread_root("!r:x", "@a:x").unwrap().as_deref(),
             Some("$root")
         );
+        assert!(!ledger.is_direct_chat("!dm:x").unwrap());
+        ledger.set_direct_chat("!dm:x").unwrap();
+        assert!(ledger.is_direct_chat("!dm:x").unwrap());
+        assert!(!ledger.is_direct_chat("!other:x").unwrap());
         assert_eq!(ledger.first_start(5).unwrap(), 5);
         assert_eq!(ledger.first_start(9).unwrap(), 5);
     }

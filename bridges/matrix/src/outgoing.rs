@@ -74,25 +74,10 @@ pub async fn carry_out(
         }
         Action::Upload { to, file, as_name } => upload(shared, key, to, file, as_name).await,
         Action::Notify { to, body, mention } => {
-            let room = rooms::joined(shared, &to.room).await?;
-            let mention = mention.as_deref().map(classify_mention);
-            let text = match &mention {
-                Some(m) => with_mention(m, body),
-                None => body.clone(),
-            };
-            let mut content = message(&text, true);
-            content.mentions = Some(match &mention {
-                Some(Mention::User(id)) => match OwnedUserId::try_from(id.as_str()) {
-                    Ok(user) => Mentions::with_user_ids([user]),
-                    Err(_) => Mentions::new(),
-                },
-                Some(Mention::Room) => Mentions::with_room_mention(),
-                _ => Mentions::new(),
-            });
-            let content = placed(content, to, None)?;
-            let id = send(&room, content, key, "notify").await?;
-            Ok(delivered_message(&room, to, id))
+            notify(shared, key, to, body, mention.as_deref()).await
         }
+        // Matrix has no message for one member alone: a notice naming them.
+        Action::Explain { to, user, body } => notify(shared, key, to, body, Some(user)).await,
         Action::OpenCase { desk, summary } => case::open(shared, key, desk, summary).await,
         Action::UpdateSummary {
             summary_message,
@@ -208,6 +193,34 @@ fn delivered_message(room: &Room, endpoint: &Endpoint, id: OwnedEventId) -> Deli
         },
         id: id.to_string(),
     })
+}
+
+/// A notice at `to`, with `mention` (a user id, `@room`) in front.
+async fn notify(
+    shared: &Shared,
+    key: &str,
+    to: &Endpoint,
+    body: &Text,
+    mention: Option<&str>,
+) -> Result<Delivered, BridgeError> {
+    let room = rooms::joined(shared, &to.room).await?;
+    let mention = mention.map(classify_mention);
+    let text = match &mention {
+        Some(m) => with_mention(m, body),
+        None => body.clone(),
+    };
+    let mut content = message(&text, true);
+    content.mentions = Some(match &mention {
+        Some(Mention::User(id)) => match OwnedUserId::try_from(id.as_str()) {
+            Ok(user) => Mentions::with_user_ids([user]),
+            Err(_) => Mentions::new(),
+        },
+        Some(Mention::Room) => Mentions::with_room_mention(),
+        _ => Mentions::new(),
+    });
+    let content = placed(content, to, None)?;
+    let id = send(&room, content, key, "notify").await?;
+    Ok(delivered_message(&room, to, id))
 }
 
 #[cfg(test)]

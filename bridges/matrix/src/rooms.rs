@@ -61,11 +61,22 @@ pub async fn resolve(shared: &Shared, entry: &str) -> Result<OwnedRoomId, Bridge
     Ok(response.room_id)
 }
 
+/// Whether `room` is where customers talk: a configured customer room or
+/// a direct chat the bot joined on a customer's invite. Case rooms the bot
+/// created and staff rooms it joined for a desk are not, whoever is in
+/// them (roles come from configuration, not from member counts).
+pub fn is_customer_room(shared: &Shared, room: &Room) -> Result<bool, BridgeError> {
+    Ok(is_configured(shared, room) || shared.ledger.is_direct_chat(room.room_id().as_str())?)
+}
+
 /// Whether an invite to `room` should be accepted.
 pub fn accepts_invite(shared: &Shared, room: &Room) -> bool {
-    if shared.cfg.auto_join {
-        return true;
-    }
+    shared.cfg.auto_join || is_configured(shared, room)
+}
+
+/// Whether `room` is one of the configured customer rooms (by id, or by
+/// its alias when it could not be resolved at start).
+fn is_configured(shared: &Shared, room: &Room) -> bool {
     let configured = shared
         .customer_rooms
         .read()
@@ -92,6 +103,14 @@ pub async fn handle_invite(shared: &Shared, room_id: &RoomId) {
     if !accepts_invite(shared, &room) {
         tracing::info!(room = %room_id, "ignoring invite to a room that is not a customer room");
         return;
+    }
+    // Remembered before joining: once joined, the room's events arrive
+    // and must already count as a customer's.
+    if !is_configured(shared, &room) {
+        if let Err(e) = shared.ledger.set_direct_chat(room_id.as_str()) {
+            tracing::warn!(room = %room_id, error = %e, "could not record the direct chat; invite left for later");
+            return;
+        }
     }
     match room.join().await {
         Ok(()) => tracing::info!(room = %room_id, "accepted invite"),

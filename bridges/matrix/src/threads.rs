@@ -1,6 +1,9 @@
-//! Thread per customer: in a shared room (more than two joined members),
-//! each customer's first top-level message becomes the root of their
-//! conversation, and their later top-level events are reported in it.
+//! Thread per customer: in a shared customer room (more than two joined
+//! members), each customer's first top-level message becomes the root of
+//! their conversation, and their later top-level events are reported in
+//! it. Only customer rooms (`rooms::is_customer_room`): in a case room or a
+//! staff room every member is staff, and a thread each would make each
+//! agent look like a customer of their own.
 //!
 //! Not for native `m.thread` relations (those are read off the event in
 //! `inbound`). Invariant: a (room, user) pair gets at most one root, chosen
@@ -10,14 +13,15 @@ use handoff_bridge_api::BridgeError;
 use matrix_sdk::Room;
 
 use crate::error::from_sdk;
-use crate::Shared;
+use crate::{rooms, Shared};
 
-/// True when `room` is shared and thread-per-customer is on. Counts
+/// True when `room` is a shared customer room and thread-per-customer is
+/// on. Counts
 /// joined members from the room state (Synapse only sends the summary
 /// counts with lazy-loaded members, so `joined_members_count` may read 0);
 /// ids only, one store read, as this runs for every inbound message.
 async fn applies(shared: &Shared, room: &Room) -> Result<bool, BridgeError> {
-    if !shared.cfg.thread_per_customer {
+    if !shared.cfg.thread_per_customer || !rooms::is_customer_room(shared, room)? {
         return Ok(false);
     }
     let joined = room.joined_user_ids().await.map_err(|e| {

@@ -84,6 +84,10 @@ pub struct SlackBridgeConfig {
     /// post as ordinary users. Apps posting with a `bot_id` (this bot,
     /// other handoff instances) are always ignored.
     pub ignore_users: Vec<String>,
+    /// User groups (`@handle` or `S…` id) named among a team's agents:
+    /// each sender's membership in them is reported in their `Standing`
+    /// (read with `usergroups.users.list`), for the core's agent rule.
+    pub agent_groups: Vec<String>,
     /// Files larger than this are not downloaded (a note is relayed instead).
     pub max_file_bytes: usize,
     /// Hosts the bot token may be sent to for file downloads: a host name
@@ -114,6 +118,7 @@ impl SlackBridgeConfig {
             api_url: None,
             show_names_as: NameStyle::default(),
             ignore_users: Vec::new(),
+            agent_groups: Vec::new(),
             max_file_bytes: 20 * 1024 * 1024,
             file_hosts: vec![DEFAULT_FILE_HOST.to_string()],
             retry: RetryPolicy::default(),

@@ -1,12 +1,17 @@
-//! Who and where: users (display name, bot or not) via `users.info`, and
-//! channels (`#name` → id via `conversations.list`, joining with
-//! `conversations.join`), both cached for the life of the process.
+//! Who and where: users (display name, bot or not, guest or of another
+//! organisation) via `users.info`, user groups' members via
+//! `usergroups.list` / `usergroups.users.list` (kept for a minute, so
+//! membership changes apply soon), and channels (`#name` → id via
+//! `conversations.list`, joining with `conversations.join`), the rest
+//! cached for the life of the process.
 //!
 //! Not durable: everything here can be looked up again. The invariant: a
-//! failed lookup is never cached, so a passing outage does not stick.
+//! failed lookup is never cached, so a passing outage does not stick, and
+//! it is reported as such (`found: false`), never taken for a member.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use handoff_bridge_api::BridgeError;
 use serde_json::Value;
@@ -20,12 +25,25 @@ use crate::NETWORK;
 pub(crate) struct UserInfo {
     pub display_name: Option<String>,
     pub is_bot: bool,
+    /// False when `users.info` failed: nothing below is known.
+    pub found: bool,
+    /// A guest: `is_restricted` or `is_ultra_restricted`.
+    pub guest: bool,
+    /// The user's own workspace (`team_id`), and Slack's `is_stranger`
+    /// (a Slack Connect user the workspace shares no channel with).
+    pub team_id: Option<String>,
+    pub stranger: bool,
 }
 
-/// Caches of users and channels.
+/// How long a user group's member list is reused.
+const GROUP_TTL: Duration = Duration::from_secs(60);
+
+/// Caches of users, user groups and channels.
 #[derive(Default)]
 pub(crate) struct Directory {
     users: Mutex<HashMap<String, UserInfo>>,
+    /// Group id or `@handle` as configured → (read at, member ids).
+    groups: Mutex<HashMap<String, (Instant, HashSet<String>)>>,
     channels: Mutex<HashMap<String, String>>,
     joined: Mutex<HashSet<String>>,
 }
@@ -57,6 +75,11 @@ fn user_info(user: &Value) -> UserInfo {
         is_bot: user["is_bot"].as_bool().unwrap_or(false)
             || user["is_app_user"].as_bool().unwrap_or(false)
             || user["id"] == "USLACKBOT",
+        found: true,
+        guest: user["is_restricted"].as_bool().unwrap_or(false)
+            || user["is_ultra_restricted"].as_bool().unwrap_or(false),
+        team_id: pick(&user["team_id"]),
+        stranger: user["is_stranger"].as_bool().unwrap_or(false),
     }
 }
 
@@ -74,11 +97,70 @@ impl Directory {
                 info
             }
             Err(e) => {
-                warn!(user = id, error = %e, "users.info failed; relaying without a name");
+                warn!(user = id, error = %e, "users.info failed; the user is not known");
                 UserInfo {
                     display_name: None,
                     is_bot: false,
+                    found: false,
+                    guest: false,
+                    team_id: None,
+                    stranger: false,
                 }
+            }
+        }
+    }
+
+    /// The members of the user group `group` (`S…` id or `@handle`), read
+    /// again after a minute; None when Slack cannot say (not cached).
+    pub async fn group_members(&self, web: &WebApi, group: &str) -> Option<HashSet<String>> {
+        if let Some((at, members)) = lock(&self.groups).get(group) {
+            if at.elapsed() < GROUP_TTL {
+                return Some(members.clone());
+            }
+        }
+        let read = async {
+            let id = match group.strip_prefix('@') {
+                None => group.to_string(),
+                Some(handle) => {
+                    let list = web.get("usergroups.list", &[]).await?;
+                    let found = list["usergroups"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|g| g["handle"].as_str() == Some(handle))
+                        .and_then(|g| g["id"].as_str())
+                        .map(str::to_string);
+                    match found {
+                        Some(id) => id,
+                        None => {
+                            return Err(BridgeError::Rejected {
+                                network: NETWORK.into(),
+                                detail: format!("no user group @{handle}"),
+                            })
+                        }
+                    }
+                }
+            };
+            let users = web
+                .get("usergroups.users.list", &[("usergroup", id)])
+                .await?;
+            Ok::<_, BridgeError>(
+                users["users"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|u| u.as_str().map(str::to_string))
+                    .collect::<HashSet<String>>(),
+            )
+        };
+        match read.await {
+            Ok(members) => {
+                lock(&self.groups).insert(group.to_string(), (Instant::now(), members.clone()));
+                Some(members)
+            }
+            Err(e) => {
+                warn!(group, error = %e, "cannot read the user group's members");
+                None
             }
         }
     }
@@ -182,5 +264,17 @@ mod tests {
         assert!(!u.is_bot);
         let b = user_info(&json!({"id": "U2", "is_bot": true, "profile": {"display_name": "bot"}}));
         assert!(b.is_bot);
+        assert!(u.found && !u.guest && !u.stranger && u.team_id.is_none());
+    }
+
+    #[test]
+    fn guests_and_other_organisations_are_read_from_the_user() {
+        let g = user_info(&json!({"id": "U3", "is_restricted": true, "team_id": "T1"}));
+        assert!(g.guest);
+        let ug = user_info(&json!({"id": "U4", "is_ultra_restricted": true}));
+        assert!(ug.guest);
+        let x = user_info(&json!({"id": "U5", "team_id": "T2", "is_stranger": true}));
+        assert!(!x.guest && x.stranger);
+        assert_eq!(x.team_id.as_deref(), Some("T2"));
     }
 }

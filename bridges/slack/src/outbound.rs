@@ -46,9 +46,10 @@ pub(crate) async fn send(inner: Arc<Inner>, out: Outgoing) -> Result<Delivered, 
         return Ok(done);
     }
     let room = match &out.action {
-        Action::Send { to, .. } | Action::Notify { to, .. } | Action::Upload { to, .. } => {
-            slack_room(to)?.to_string()
-        }
+        Action::Send { to, .. }
+        | Action::Notify { to, .. }
+        | Action::Upload { to, .. }
+        | Action::Explain { to, .. } => slack_room(to)?.to_string(),
         Action::Edit { target, .. } | Action::Delete { target } => {
             slack_room(&target.endpoint)?.to_string()
         }
@@ -142,6 +143,20 @@ async fn perform(inner: &Inner, channel: &str, out: &Outgoing) -> Result<Deliver
                 None,
             )
             .await
+        }
+        Action::Explain { to, user, body } => {
+            // Seen by `user` alone; Slack keeps no copy to edit or dedupe,
+            // so a retry after a lost answer may show it twice (harmless).
+            let mut req = json!({
+                "channel": channel,
+                "user": user,
+                "text": fitted(to_mrkdwn(body)),
+            });
+            if let Some(thread) = &to.thread {
+                req["thread_ts"] = json!(thread);
+            }
+            inner.web.post("chat.postEphemeral", &req).await?;
+            Ok(Delivered::Done)
         }
         Action::Edit { target, body } => {
             let name = inner.store.name_of(channel, &target.id)?;

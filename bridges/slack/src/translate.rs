@@ -11,11 +11,14 @@
 //! share an id. The invariant: never panics on any payload; a message
 //! text over Slack's 40,000 characters is cut with a marker, not refused.
 
-use handoff_bridge_api::{Attachment, BridgeError, Endpoint, Inbound, InboundKind, Text, UserRef};
+use handoff_bridge_api::{
+    Attachment, BridgeError, Endpoint, Inbound, InboundKind, Standing, Text, UserRef,
+};
 use serde_json::Value;
 use tracing::{debug, warn};
 
 use crate::bridge::Inner;
+use crate::directory::UserInfo;
 use crate::inbound::{Emit, Mark};
 use crate::limits::{fit, MAX_TEXT_CHARS};
 use crate::parse::{self, s, Event, Skip};
@@ -43,19 +46,50 @@ fn endpoint(channel: &str, root: &str) -> Endpoint {
     Endpoint::new(NETWORK, channel).in_thread(root)
 }
 
-/// The sender, or `None` when `users.info` says it is a bot.
+/// The sender, or `None` when `users.info` says it is a bot. Their
+/// [`Standing`] says what Slack told of them; the core decides whether
+/// that makes them an agent.
 async fn person(inner: &Inner, user: &str) -> Option<UserRef> {
     let info = inner.directory.user(&inner.web, user).await;
     if info.is_bot {
         debug!(user, "sender is a bot user; not relayed");
         return None;
     }
+    let standing = standing(inner, user, &info).await;
     Some(UserRef {
         network: NETWORK.into(),
         id: user.to_string(),
         display_name: info.display_name,
         is_bot: false,
+        standing,
     })
+}
+
+/// Where `user` stands in the bot's workspace: a failed lookup is
+/// Unknown; guests, and users of another workspace (Slack Connect), are
+/// told apart from full members, whose watched user groups are listed.
+async fn standing(inner: &Inner, user: &str, info: &UserInfo) -> Standing {
+    if !info.found {
+        return Standing::Unknown;
+    }
+    if info.guest {
+        return Standing::Guest;
+    }
+    let other_team = info
+        .team_id
+        .as_deref()
+        .is_some_and(|t| !inner.bot.team_id.is_empty() && t != inner.bot.team_id);
+    if info.stranger || other_team {
+        return Standing::External;
+    }
+    let mut groups = Vec::new();
+    for group in &inner.cfg.agent_groups {
+        let members = inner.directory.group_members(&inner.web, group).await;
+        if members.is_some_and(|m| m.contains(user)) {
+            groups.push(group.clone());
+        }
+    }
+    Standing::Member { groups }
 }
 
 /// Converts mrkdwn (cut to Slack's text limit), resolving `<@U…>`

@@ -80,6 +80,7 @@ pub(crate) fn user(network: &str, id: &str) -> UserRef {
         id: id.into(),
         display_name: None,
         is_bot: false,
+        standing: Default::default(),
     }
 }
 

@@ -23,6 +23,7 @@ pub fn customer(n: u64) -> Customer {
             id: format!("@customer{n}:localhost"),
             display_name: Some(format!("Customer {n}")),
             is_bot: false,
+            standing: Default::default(),
         },
         endpoint: Endpoint::new("matrix", format!("!customer{n}:localhost")),
     }

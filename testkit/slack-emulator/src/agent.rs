@@ -55,6 +55,39 @@ impl Emulator {
         id
     }
 
+    /// Adds a guest (`ultra`: single-channel); returns its id.
+    pub fn add_guest(&self, name: &str, ultra: bool) -> String {
+        let mut ws = self.inner.workspace();
+        let id = ws.add_user(name, false);
+        if let Some(u) = ws.users.get_mut(&id) {
+            u.is_restricted = true;
+            u.is_ultra_restricted = ultra;
+        }
+        drop(ws);
+        self.inner.bump();
+        id
+    }
+
+    /// Adds a Slack Connect user of another organisation (`team_id`);
+    /// returns its id.
+    pub fn add_external_user(&self, name: &str, team_id: &str) -> String {
+        let mut ws = self.inner.workspace();
+        let id = ws.add_user(name, false);
+        if let Some(u) = ws.users.get_mut(&id) {
+            u.home_team = Some(team_id.to_string());
+        }
+        drop(ws);
+        self.inner.bump();
+        id
+    }
+
+    /// Adds a user group `@handle` with `users` (ids); returns its id.
+    pub fn add_usergroup(&self, handle: &str, users: &[String]) -> String {
+        let id = self.inner.workspace().add_usergroup(handle, users);
+        self.inner.bump();
+        id
+    }
+
     /// Adds a public channel the bot is a member of; returns its id.
     pub fn add_channel(&self, name: &str) -> String {
         self.add_channel_with(

@@ -172,6 +172,7 @@ fn default_scopes() -> Vec<String> {
         "reactions:read",
         "reactions:write",
         "users:read",
+        "usergroups:read",
         "files:read",
         "files:write",
     ]

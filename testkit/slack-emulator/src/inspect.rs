@@ -61,6 +61,19 @@ impl Emulator {
     }
 
     /// The pinned messages of a channel, in pinning order.
+    /// Ephemeral messages posted in `channel` (id or name), oldest first.
+    pub fn ephemerals(&self, channel: &str) -> Vec<crate::state::Ephemeral> {
+        let ws = self.inner.workspace();
+        let id = ws
+            .find_channel(channel)
+            .unwrap_or_else(|| channel.to_string());
+        ws.ephemerals
+            .iter()
+            .filter(|e| e.channel == id)
+            .cloned()
+            .collect()
+    }
+
     pub fn pins(&self, channel: &str) -> Vec<Message> {
         let ws = self.inner.workspace();
         let Some(ch) = ws.find_channel(channel).and_then(|id| ws.channels.get(&id)) else {

@@ -57,5 +57,5 @@ pub use emulator::Emulator;
 pub use error::{ApiError, EmulatorError};
 pub use faults::Fault;
 pub use signing::sign;
-pub use state::{Message, Reaction, User};
+pub use state::{Ephemeral, Message, Reaction, User, UserGroup};
 pub use ts::Ts;

@@ -115,6 +115,7 @@ pub async fn convert(
             id: actor.to_string(),
             display_name,
             is_bot: false,
+            standing: Default::default(),
         },
         at,
         kind,

@@ -88,6 +88,7 @@ fn inbound(case: u64, id: &str, text: &str) -> Inbound {
             id: format!("@fair{case}:localhost"),
             display_name: Some(format!("Customer {case}")),
             is_bot: false,
+            standing: Default::default(),
         },
         at: now_micros() / 1000,
         kind: InboundKind::Message {

@@ -1,4 +1,5 @@
-//! `chat.postMessage`, `chat.update` and `chat.delete` for the bot token.
+//! `chat.postMessage`, `chat.postEphemeral`, `chat.update` and
+//! `chat.delete` for the bot token.
 //!
 //! Not for agents' messages (`agent` posts as users through the same
 //! `state::ops`). The invariant: the bot can post where it is a member (or
@@ -130,4 +131,37 @@ pub fn delete(inner: &Arc<Inner>, params: &Params) -> Result<Value, ApiError> {
     };
     emit_events(inner, events);
     Ok(json!({"channel": channel, "ts": ts.to_string()}))
+}
+
+/// `chat.postEphemeral`: shown to `user` alone, so kept out of the
+/// channel's history (recorded in `Workspace::ephemerals`). Slack refuses
+/// users who are not in the channel (`user_not_in_channel`).
+pub fn post_ephemeral(inner: &Arc<Inner>, params: &Params) -> Result<Value, ApiError> {
+    let channel_param = params.required("channel", "channel_not_found")?;
+    let user = params.required("user", "user_not_found")?;
+    let text = params.str("text").unwrap_or_default();
+    if text.is_empty() && params.str("blocks").is_none() {
+        return Err(ApiError::new("no_text"));
+    }
+    let thread_ts = params.ts("thread_ts", "invalid_thread_ts")?;
+    let mut ws = inner.workspace();
+    let channel = ws.channel_id(&channel_param, true)?;
+    let ch = ws.channel(&channel)?;
+    if !ch.members.contains(&ws.bot_user_id) {
+        return Err(ApiError::new("not_in_channel"));
+    }
+    if !ws.users.contains_key(&user) {
+        return Err(ApiError::new("user_not_found"));
+    }
+    if !ch.members.contains(&user) {
+        return Err(ApiError::new("user_not_in_channel"));
+    }
+    let ts = ws.clock.next();
+    ws.ephemerals.push(crate::state::Ephemeral {
+        channel,
+        user,
+        text,
+        thread_ts: thread_ts.map(|t| t.to_string()),
+    });
+    Ok(json!({ "message_ts": ts.to_string() }))
 }

@@ -1,5 +1,6 @@
 //! The small methods: `auth.test`, `apps.connections.open`, `pins.*`,
-//! `reactions.*` and `users.info`.
+//! `reactions.*`, `users.info` and `usergroups.list` /
+//! `usergroups.users.list`.
 //!
 //! Not for messages or conversations (`chat`, `conversations`). The
 //! invariant: each answers Slack's documented shape and error codes.
@@ -131,4 +132,28 @@ pub fn users_info(inner: &Arc<Inner>, params: &Params) -> Result<Value, ApiError
         .get(&user)
         .ok_or_else(|| ApiError::new("user_not_found"))?;
     Ok(json!({ "user": render::user(&ws, u) }))
+}
+
+/// `usergroups.list`: the workspace's user groups, with their members when
+/// `include_users` is set.
+pub fn usergroups_list(inner: &Arc<Inner>, params: &Params) -> Result<Value, ApiError> {
+    let ws = inner.workspace();
+    let include_users = params.bool("include_users");
+    let groups: Vec<Value> = ws
+        .usergroups
+        .values()
+        .map(|g| render::usergroup(&ws, g, include_users))
+        .collect();
+    Ok(json!({ "usergroups": groups }))
+}
+
+/// `usergroups.users.list`: the member ids of one user group.
+pub fn usergroups_users_list(inner: &Arc<Inner>, params: &Params) -> Result<Value, ApiError> {
+    let id = params.required("usergroup", "no_such_subteam")?;
+    let ws = inner.workspace();
+    let group = ws
+        .usergroups
+        .get(&id)
+        .ok_or_else(|| ApiError::new("no_such_subteam"))?;
+    Ok(json!({ "users": group.users }))
 }

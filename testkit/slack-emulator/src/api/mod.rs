@@ -57,6 +57,11 @@ const METHODS: &[MethodSpec] = &[
         handler: misc::connections_open,
     },
     bot("chat.postMessage", Some("chat:write"), chat::post_message),
+    bot(
+        "chat.postEphemeral",
+        Some("chat:write"),
+        chat::post_ephemeral,
+    ),
     bot("chat.update", Some("chat:write"), chat::update),
     bot("chat.delete", Some("chat:write"), chat::delete),
     bot(
@@ -98,6 +103,16 @@ const METHODS: &[MethodSpec] = &[
         misc::reactions_remove,
     ),
     bot("users.info", Some("users:read"), misc::users_info),
+    bot(
+        "usergroups.list",
+        Some("usergroups:read"),
+        misc::usergroups_list,
+    ),
+    bot(
+        "usergroups.users.list",
+        Some("usergroups:read"),
+        misc::usergroups_users_list,
+    ),
     bot(
         "files.getUploadURLExternal",
         Some("files:write"),

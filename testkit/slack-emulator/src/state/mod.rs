@@ -24,6 +24,32 @@ pub struct User {
     pub is_bot: bool,
     /// Set for bot users (`B…`): the `bot_id` their messages carry.
     pub bot_id: Option<String>,
+    /// A guest: multi-channel (`is_restricted`) or single-channel (both
+    /// flags set, as Slack does).
+    pub is_restricted: bool,
+    pub is_ultra_restricted: bool,
+    /// Set for a Slack Connect user of another organisation: their own
+    /// workspace (rendered as `team_id`, with `is_stranger`).
+    pub home_team: Option<String>,
+}
+
+/// A user group (`S…`): its `@handle` and members, in order added.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserGroup {
+    pub id: String,
+    pub handle: String,
+    pub name: String,
+    pub users: Vec<String>,
+}
+
+/// A message only one user saw (`chat.postEphemeral`); Slack keeps none
+/// in history, so the emulator records them apart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ephemeral {
+    pub channel: String,
+    pub user: String,
+    pub text: String,
+    pub thread_ts: Option<String>,
 }
 
 /// One emoji reaction on a message and who added it, in order.
@@ -147,6 +173,8 @@ pub struct Workspace {
     /// `http://127.0.0.1:PORT`, for URLs the emulator hands out.
     pub base_url: String,
     pub users: BTreeMap<String, User>,
+    pub usergroups: BTreeMap<String, UserGroup>,
+    pub ephemerals: Vec<Ephemeral>,
     pub channels: BTreeMap<String, Channel>,
     pub files: BTreeMap<String, StoredFile>,
     pub clock: TsClock,
@@ -165,6 +193,8 @@ impl Workspace {
             bot_name: config.bot_name.clone(),
             base_url,
             users: BTreeMap::new(),
+            usergroups: BTreeMap::new(),
+            ephemerals: Vec::new(),
             channels: BTreeMap::new(),
             files: BTreeMap::new(),
             clock: TsClock::default(),
@@ -176,6 +206,9 @@ impl Workspace {
             real_name: config.bot_name.clone(),
             is_bot: true,
             bot_id: Some(config.bot_id.clone()),
+            is_restricted: false,
+            is_ultra_restricted: false,
+            home_team: None,
         };
         ws.users.insert(bot.id.clone(), bot);
         ws
@@ -202,8 +235,24 @@ impl Workspace {
             real_name: name.to_string(),
             is_bot,
             bot_id,
+            is_restricted: false,
+            is_ultra_restricted: false,
+            home_team: None,
         };
         self.users.insert(id.clone(), user);
+        id
+    }
+
+    /// Adds a user group `@handle` with `users` (ids); returns its id.
+    pub fn add_usergroup(&mut self, handle: &str, users: &[String]) -> String {
+        let id = self.mint_id("S");
+        let group = UserGroup {
+            id: id.clone(),
+            handle: handle.trim_start_matches('@').to_string(),
+            name: handle.trim_start_matches('@').to_string(),
+            users: users.to_vec(),
+        };
+        self.usergroups.insert(id.clone(), group);
         id
     }
 

@@ -5,7 +5,7 @@
 //! invariant: output parses with slack-morphism's models and matches the
 //! field names in Slack's documentation.
 
-use super::{Channel, Message, StoredFile, User, Workspace};
+use super::{Channel, Message, StoredFile, User, UserGroup, Workspace};
 use serde_json::{json, Map, Value};
 
 /// A message as `conversations.history`/`replies`, `pins.list` and
@@ -194,9 +194,10 @@ pub fn user(ws: &Workspace, u: &User) -> Value {
         p.insert("bot_id".into(), json!(bot_id));
         p.insert("api_app_id".into(), json!(ws.app_id));
     }
-    json!({
+    let team_id = u.home_team.as_deref().unwrap_or(&ws.team_id);
+    let mut rendered = json!({
         "id": u.id,
-        "team_id": ws.team_id,
+        "team_id": team_id,
         "name": u.name,
         "deleted": false,
         "real_name": u.real_name,
@@ -208,8 +209,32 @@ pub fn user(ws: &Workspace, u: &User) -> Value {
         "is_owner": false,
         "is_bot": u.is_bot,
         "is_app_user": false,
+        "is_restricted": u.is_restricted,
+        "is_ultra_restricted": u.is_ultra_restricted,
         "updated": 1_700_000_000u64,
-    })
+    });
+    // Slack Connect users of another organisation carry `is_stranger`.
+    if let (Some(_), Value::Object(o)) = (&u.home_team, &mut rendered) {
+        o.insert("is_stranger".into(), json!(true));
+    }
+    rendered
+}
+
+/// A user group as `usergroups.list` shows it.
+pub fn usergroup(ws: &Workspace, g: &UserGroup, include_users: bool) -> Value {
+    let mut v = json!({
+        "id": g.id,
+        "team_id": ws.team_id,
+        "is_usergroup": true,
+        "name": g.name,
+        "handle": g.handle,
+        "user_count": g.users.len(),
+        "date_delete": 0,
+    });
+    if let (true, Value::Object(o)) = (include_users, &mut v) {
+        o.insert("users".into(), json!(g.users));
+    }
+    v
 }
 
 /// Private URL of a file's bytes; fetching it needs the bot token.
