@@ -437,11 +437,17 @@ fn buttons_work_like_commands() {
     };
     let t = step(&e, &s, press("claim", ""), T0, &w);
     assert_eq!(t.state.conv.phase, Phase::Assigned(1));
-    let t = step(&e, &t.state, press("transfer", "billing"), T0, &w);
-    assert_eq!(t.state.case.as_ref().unwrap().team, "billing");
     assert_eq!(
         e.step(&t.state, press("self_destruct", ""), T0, &w),
         Err(Refusal::Ignored)
+    );
+    let t = step(&e, &t.state, press("transfer", "billing"), T0, &w);
+    assert_eq!(t.state.case.as_ref().unwrap().team, "billing");
+    // Alice is not an agent of billing's Slack desk: her buttons there are
+    // refused, not ignored.
+    assert_eq!(
+        e.step(&t.state, press("claim", ""), T0, &w),
+        Err(Refusal::NotAnAgent("@alice:localhost".into()))
     );
 }
 
@@ -940,7 +946,7 @@ fn one_agent_rule_listed_ids_groups_and_channel_members() {
     use handoff_bridge_api::Standing;
     let patch = "[[team]]\nname = \"sales\"\ndesk = \"slack:#sales\"\nagents = [\"U1\", \"@sales-team\", \"SGROUP0001\"]\ntopics = [\"pricing\"]\n";
     let (e, w) = (engine_with(config_with(patch)), FakeWorld::default());
-    let s = queued_on(&e, &w, "a person please, about pricing", "sales");
+    let s = queued_on(&e, &w, "I want to talk to an agent about pricing", "sales");
     let member = |id: &str, groups: &[&str]| {
         slack_user(
             id,
@@ -971,7 +977,7 @@ fn one_agent_rule_listed_ids_groups_and_channel_members() {
         "[\"channel-members\"]",
     );
     let (e, w) = (engine_with(config_with(&patch)), FakeWorld::default());
-    let s = queued_on(&e, &w, "a person please, about pricing", "sales");
+    let s = queued_on(&e, &w, "I want to talk to an agent about pricing", "sales");
     assert!(e
         .step(&s, agent_says(member("U9", &[]), "!claim"), T0, &w)
         .is_ok());

@@ -49,6 +49,11 @@ name = "billing"
 desk = "slack:#support-billing"
 agents = ["{alice}", "@billing-team"]
 default = true
+
+[[team]]
+name = "tech"
+desk = "matrix"
+agents = ["@alice:localhost"]
 "#
     );
     let config = slack_connection(&emu) + team.as_str();
