@@ -1,12 +1,13 @@
 //! Backups and restores of everything a handoff instance keeps: the sled
 //! store (copied from one point in time, also while the daemon writes to
-//! it) and the Matrix bridge's data directory (session, store key and
-//! matrix-sdk's SQLite state and crypto stores, each copied with SQLite's
-//! own `VACUUM INTO`, which reads one transaction's view).
+//! it) and each network's data directory next to it (for Matrix: the
+//! session, store key and matrix-sdk's SQLite state and crypto stores).
+//! SQLite files are copied with SQLite's own `VACUUM INTO`, which reads
+//! one transaction's view.
 //!
-//! A backup directory holds `handoff.sled/` and, when the instance has one,
-//! `handoff.matrix/`. Restoring refuses a store in use and, without
-//! `force`, any existing store or Matrix directory.
+//! A backup directory holds `handoff.sled/` and one `handoff.<network>/`
+//! per network data directory the instance has. Restoring refuses a store
+//! in use and, without `force`, any existing store or data directory.
 
 use std::fs;
 use std::io::Read;
@@ -19,16 +20,28 @@ use crate::store::{Store, StoreError};
 
 /// The store's name inside a backup directory.
 pub const STORE_DIR: &str = "handoff.sled";
-/// The Matrix data directory's name inside a backup directory.
-pub const MATRIX_DIR: &str = "handoff.matrix";
+/// Prefix of a network data directory's name inside a backup directory
+/// (`handoff.<network>`).
+const NETWORK_DIR_PREFIX: &str = "handoff.";
 
 /// Files that belong to a running process, never copied.
 const SKIPPED: &[&str] = &["handoff.pid"];
 
-/// Where the Matrix bridge keeps its session and crypto store for the
-/// store at `store`: next to it, `<store without extension>.matrix`.
-pub fn matrix_dir(store: &Path) -> PathBuf {
-    store.with_extension("matrix")
+/// Where network `network` keeps its own state (sessions, crypto stores)
+/// for the store at `store`: next to it, `<store without extension>.<network>`.
+pub fn network_dir(store: &Path, network: &str) -> PathBuf {
+    store.with_extension(network)
+}
+
+/// The data directories of `networks` for the store at `store`.
+pub fn network_dirs<'a>(
+    store: &Path,
+    networks: impl IntoIterator<Item = &'a String>,
+) -> Vec<(String, PathBuf)> {
+    networks
+        .into_iter()
+        .map(|n| (n.clone(), network_dir(store, n)))
+        .collect()
 }
 
 /// Why a backup or restore did not happen.
@@ -65,8 +78,9 @@ pub struct Report {
     pub cases: usize,
     /// Conversations in the copied store.
     pub conversations: usize,
-    /// Files copied from the Matrix data directory (relative paths).
-    pub matrix_files: Vec<String>,
+    /// Files copied from each network's data directory (relative paths),
+    /// by network.
+    pub network_files: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Report {
@@ -78,13 +92,11 @@ impl Report {
             self.cases,
             self.conversations
         );
-        if self.matrix_files.is_empty() {
-            out.push_str("  no Matrix session directory\n");
-        } else {
-            out.push_str(&format!(
-                "  Matrix session and crypto store: {}\n",
-                self.matrix_files.join(", ")
-            ));
+        if self.network_files.is_empty() {
+            out.push_str("  no network data directory\n");
+        }
+        for (network, files) in &self.network_files {
+            out.push_str(&format!("  {network} data: {}\n", files.join(", ")));
         }
         out
     }
@@ -104,24 +116,30 @@ fn fresh_dir(to: &Path) -> Result<(), BackupError> {
     fs::create_dir_all(to).map_err(io(to, "creating the backup directory"))
 }
 
-/// Backs `store` (and `matrix`, the Matrix data directory, if it exists)
-/// up into `to`, a new or empty directory. Safe while the daemon runs:
-/// call it with the daemon's own store.
-pub fn backup(store: &SledStore, matrix: &Path, to: &Path) -> Result<Report, BackupError> {
+/// Backs `store` (and each network data directory of `networks` that
+/// exists, see [`network_dirs`]) up into `to`, a new or empty directory.
+/// Safe while the daemon runs: call it with the daemon's own store.
+pub fn backup(
+    store: &SledStore,
+    networks: &[(String, PathBuf)],
+    to: &Path,
+) -> Result<Report, BackupError> {
     fresh_dir(to)?;
     store.copy_to(&to.join(STORE_DIR))?;
-    let matrix_files = if matrix.is_dir() {
-        copy_matrix(matrix, &to.join(MATRIX_DIR))?
-    } else {
-        Vec::new()
-    };
+    let mut network_files = std::collections::BTreeMap::new();
+    for (network, dir) in networks {
+        if dir.is_dir() {
+            let target = to.join(format!("{NETWORK_DIR_PREFIX}{network}"));
+            network_files.insert(network.clone(), copy_data_dir(dir, &target)?);
+        }
+    }
     let (cases, conversations) = count(&to.join(STORE_DIR))?;
     tracing::info!(to = %to.display(), cases, conversations, "backup written");
     Ok(Report {
         path: to.to_path_buf(),
         cases,
         conversations,
-        matrix_files,
+        network_files,
     })
 }
 
@@ -144,10 +162,10 @@ fn is_sqlite(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Copies the Matrix data directory: SQLite databases through `VACUUM
+/// Copies a network data directory: SQLite databases through `VACUUM
 /// INTO` (their `-wal`/`-shm` files are folded in), everything else as
 /// files. Returns the relative paths written.
-fn copy_matrix(from: &Path, to: &Path) -> Result<Vec<String>, BackupError> {
+fn copy_data_dir(from: &Path, to: &Path) -> Result<Vec<String>, BackupError> {
     walk(
         from,
         to,
@@ -228,7 +246,22 @@ pub fn restore(from: &Path, store: &Path, force: bool) -> Result<Report, BackupE
             path: from.to_path_buf(),
         });
     }
-    let matrix = matrix_dir(store);
+    // The network data directories in the backup, and where each goes.
+    let mut networks = Vec::new();
+    for entry in fs::read_dir(from).map_err(io(from, "reading the backup"))? {
+        let entry = entry.map_err(io(from, "reading the backup"))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(network) = name.strip_prefix(NETWORK_DIR_PREFIX) {
+            if name != STORE_DIR && entry.path().is_dir() {
+                networks.push((
+                    network.to_string(),
+                    entry.path(),
+                    network_dir(store, network),
+                ));
+            }
+        }
+    }
+    networks.sort();
     if occupied(store)? {
         // Opening fails with `Locked` while a daemon holds it; a damaged
         // store may be replaced (it is moved aside), but only with force.
@@ -240,7 +273,8 @@ pub fn restore(from: &Path, store: &Path, force: bool) -> Result<Report, BackupE
         }
     }
     let mut moved = Vec::new();
-    for target in [store, matrix.as_path()] {
+    let targets = std::iter::once(store).chain(networks.iter().map(|(_, _, t)| t.as_path()));
+    for target in targets {
         if !occupied(target)? {
             continue;
         }
@@ -264,17 +298,16 @@ pub fn restore(from: &Path, store: &Path, force: bool) -> Result<Report, BackupE
         tracing::info!(from = %target.display(), to = %aside.display(), "moved aside before the restore");
     }
     copy_tree(&source, store)?;
-    let matrix_files = if from.join(MATRIX_DIR).is_dir() {
-        copy_tree(&from.join(MATRIX_DIR), &matrix)?
-    } else {
-        Vec::new()
-    };
+    let mut network_files = std::collections::BTreeMap::new();
+    for (network, from, to) in &networks {
+        network_files.insert(network.clone(), copy_tree(from, to)?);
+    }
     let (cases, conversations) = count(store)?;
     Ok(Report {
         path: store.to_path_buf(),
         cases,
         conversations,
-        matrix_files,
+        network_files,
     })
 }
 

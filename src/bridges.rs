@@ -1,101 +1,152 @@
-//! Builds the network bridges a config asks for. Each bridge crate is
-//! optional (cargo features `matrix` and `slack`), so this is the only
-//! place in the core that names them.
+//! The composition file: the one place in `src/` that names the networks.
+//! It lists the network plugins this build has (cargo features `matrix`
+//! and `slack`), hands each its own config table to parse, and builds the
+//! bridges a config asks for. Everything else in the core works with
+//! network names as opaque strings and asks a bridge's `Capabilities`.
+//!
+//! Adding a network: a crate under `bridges/` implementing
+//! `handoff_bridge_api::Bridge` with a settings type for its table, one
+//! entry in [`networks`] and one arm in [`connect`] (see
+//! `docs/architecture.md`).
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use handoff_bridge_api::Bridge;
 
-use crate::config::{Config, MatrixConfig, SlackConfig};
+use crate::config::{Config, NetworkDef};
+#[cfg(any(feature = "matrix", feature = "slack"))]
+use crate::config::{Located, NetworkSettings};
 use crate::daemon::DaemonError;
 #[cfg(any(feature = "matrix", feature = "slack"))]
 use crate::daemon::StoreBridgeState;
 use crate::store::Store;
 
-/// The Matrix bridge for customers and Matrix desks.
+/// The network plugins of this build.
+pub fn networks() -> Vec<NetworkDef> {
+    #[allow(unused_mut)]
+    let mut all = Vec::new();
+    #[cfg(feature = "matrix")]
+    all.push(NetworkDef {
+        name: handoff_matrix::settings::SECTION,
+        parse: |src| {
+            let parsed = section::<handoff_matrix::settings::MatrixSettings>(
+                src,
+                handoff_matrix::settings::SECTION,
+            )?;
+            Ok(parsed.map(|(_, s)| Arc::new(s) as Arc<dyn NetworkSettings>))
+        },
+        check_desk: handoff_matrix::settings::check_desk,
+    });
+    #[cfg(feature = "slack")]
+    all.push(NetworkDef {
+        name: handoff_slack::settings::SECTION,
+        parse: |src| {
+            let parsed = section::<handoff_slack::settings::SlackSettings>(
+                src,
+                handoff_slack::settings::SECTION,
+            )?;
+            if let Some((span, s)) = &parsed {
+                s.check().map_err(|m| (span.clone(), m))?;
+            }
+            Ok(parsed.map(|(_, s)| Arc::new(s) as Arc<dyn NetworkSettings>))
+        },
+        check_desk: handoff_slack::settings::check_desk,
+    });
+    all
+}
+
+/// Reads the table `name` into a `T` with the document's positions.
+#[cfg(any(feature = "matrix", feature = "slack"))]
+fn section<T: serde::de::DeserializeOwned>(
+    src: &str,
+    name: &str,
+) -> Result<Option<(std::ops::Range<usize>, T)>, Located> {
+    match handoff_bridge_api::settings::section::<T>(src, name) {
+        Ok(found) => Ok(found.map(|s| (s.span(), s.into_inner()))),
+        Err(e) => Err((e.span().unwrap_or(0..0), e.message().trim().to_string())),
+    }
+}
+
 #[cfg(feature = "matrix")]
-pub async fn matrix(
-    m: &MatrixConfig,
+impl NetworkSettings for handoff_matrix::settings::MatrixSettings {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn describe(&self) -> String {
+        handoff_matrix::settings::MatrixSettings::describe(self)
+    }
+}
+
+#[cfg(feature = "slack")]
+impl NetworkSettings for handoff_slack::settings::SlackSettings {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn describe(&self) -> String {
+        handoff_slack::settings::SlackSettings::describe(self)
+    }
+    fn deprecated_internal_prefix(&self) -> Option<&toml::Spanned<String>> {
+        self.internal_prefix.as_ref()
+    }
+}
+
+/// The bridges `config` asks for, by network name.
+pub async fn connect(
+    config: &Config,
+    store: &Arc<dyn Store>,
+) -> Result<HashMap<String, Arc<dyn Bridge>>, DaemonError> {
+    let mut bridges: HashMap<String, Arc<dyn Bridge>> = HashMap::new();
+    for name in config.networks.keys() {
+        let bridge = connect_one(name, config, store).await?;
+        bridges.insert(name.clone(), bridge);
+    }
+    Ok(bridges)
+}
+
+/// The `agents` entries of the teams whose desks are on `network`.
+#[cfg_attr(not(feature = "slack"), allow(dead_code))]
+fn desk_agents(config: &Config, network: &str) -> Vec<String> {
+    config
+        .teams
+        .iter()
+        .filter(|t| t.desk.network() == network)
+        .flat_map(|t| t.agents.iter().cloned())
+        .collect()
+}
+
+#[allow(unused_variables)]
+async fn connect_one(
+    name: &str,
     config: &Config,
     store: &Arc<dyn Store>,
 ) -> Result<Arc<dyn Bridge>, DaemonError> {
-    use handoff_matrix::{MatrixBridge, MatrixBridgeConfig};
-    let data_dir = crate::backup::matrix_dir(&config.bot.store);
-    let mut cfg = MatrixBridgeConfig::new(
-        m.homeserver.clone(),
-        m.user.clone(),
-        m.password.expose().to_string(),
-        data_dir,
-    );
-    cfg.device_name = m.device_name.clone();
-    cfg.customer_rooms = m.customer_rooms.clone();
-    cfg.auto_join = m.auto_join;
-    cfg.ignore_users = m.ignore_users.clone();
-    cfg.thread_per_customer = m.thread_per_customer;
-    cfg.sync_timeline_limit = m.sync_timeline_limit;
-    let state = Arc::new(StoreBridgeState {
-        store: store.clone(),
-        network: "matrix",
-    });
-    let bridge = MatrixBridge::connect(cfg, state)
-        .await
-        .map_err(|source| DaemonError::Bridge {
-            network: "matrix",
-            source,
-        })?;
-    Ok(Arc::new(bridge))
-}
-
-#[cfg(not(feature = "matrix"))]
-pub async fn matrix(
-    _m: &MatrixConfig,
-    _config: &Config,
-    _store: &Arc<dyn Store>,
-) -> Result<Arc<dyn Bridge>, DaemonError> {
-    Err(DaemonError::MissingBridge("matrix"))
-}
-
-/// The Slack bridge for Slack desks.
-#[cfg(feature = "slack")]
-pub async fn slack(
-    s: &SlackConfig,
-    agent_groups: Vec<String>,
-    store: &Arc<dyn Store>,
-) -> Result<Arc<dyn Bridge>, DaemonError> {
-    use handoff_slack::{NameStyle, SlackBridge, SlackBridgeConfig};
-    let mut cfg = SlackBridgeConfig::socket_mode(s.bot_token.expose(), "");
-    cfg.app_token = s.app_token.as_ref().map(|t| t.expose().to_string());
-    cfg.signing_secret = s.signing_secret.as_ref().map(|t| t.expose().to_string());
-    cfg.listen = s.listen.clone();
-    cfg.api_url = s.api_url.clone();
-    cfg.ignore_users = s.ignore_users.clone();
-    if let Some(hosts) = &s.file_hosts {
-        cfg.file_hosts = hosts.clone();
+    #[cfg(feature = "matrix")]
+    if let Some(m) = config.settings::<handoff_matrix::settings::MatrixSettings>(name) {
+        let network = handoff_matrix::settings::SECTION;
+        let data_dir = crate::backup::network_dir(&config.bot.store, network);
+        let state = Arc::new(StoreBridgeState {
+            store: store.clone(),
+            network,
+        });
+        let bridge = handoff_matrix::MatrixBridge::connect(m.bridge_config(data_dir), state)
+            .await
+            .map_err(|source| DaemonError::Bridge { network, source })?;
+        return Ok(Arc::new(bridge));
     }
-    cfg.agent_groups = agent_groups;
-    cfg.show_names_as = if s.show_agent_names {
-        NameStyle::Username
-    } else {
-        NameStyle::Prefix
-    };
-    let state = Arc::new(StoreBridgeState {
-        store: store.clone(),
-        network: "slack",
-    });
-    let bridge = SlackBridge::connect(cfg, state)
-        .await
-        .map_err(|source| DaemonError::Bridge {
-            network: "slack",
-            source,
-        })?;
-    Ok(Arc::new(bridge))
-}
-
-#[cfg(not(feature = "slack"))]
-pub async fn slack(
-    _s: &SlackConfig,
-    _agent_groups: Vec<String>,
-    _store: &Arc<dyn Store>,
-) -> Result<Arc<dyn Bridge>, DaemonError> {
-    Err(DaemonError::MissingBridge("slack"))
+    #[cfg(feature = "slack")]
+    if let Some(s) = config.settings::<handoff_slack::settings::SlackSettings>(name) {
+        let network = handoff_slack::settings::SECTION;
+        let state = Arc::new(StoreBridgeState {
+            store: store.clone(),
+            network,
+        });
+        let cfg = s.bridge_config(&desk_agents(config, network));
+        let bridge = handoff_slack::SlackBridge::connect(cfg, state)
+            .await
+            .map_err(|source| DaemonError::Bridge { network, source })?;
+        return Ok(Arc::new(bridge));
+    }
+    Err(DaemonError::MissingBridge(name.to_string()))
 }

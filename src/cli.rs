@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 
-use handoff::config::{Config, Desk};
+use handoff::config::Config;
 use handoff::faq::Faq;
 
 /// Loads the config and its FAQ, checks that they agree, and prints a
@@ -33,22 +33,8 @@ pub fn check_config(path: &Path) -> anyhow::Result<()> {
         faq.question_count(),
         config.bot.min_confidence
     );
-    if let Some(m) = &config.matrix {
-        println!(
-            "  matrix: {} as {}, {} customer room(s), auto-join {}",
-            m.homeserver,
-            m.user,
-            m.customer_rooms.len(),
-            if m.auto_join { "on" } else { "off" }
-        );
-    }
-    if let Some(s) = &config.slack {
-        let mode = if s.app_token.is_some() {
-            "Socket Mode".to_string()
-        } else {
-            format!("Events API on {}", s.listen.as_deref().unwrap_or("?"))
-        };
-        println!("  slack: {mode}");
+    for (name, settings) in &config.networks {
+        println!("  {name}: {}", settings.describe());
     }
     println!("  teams:");
     for t in &config.teams {
@@ -87,21 +73,26 @@ pub fn parse_lenient(path: &Path) -> anyhow::Result<(Config, Vec<String>)> {
     let seen = missing.clone();
     let src = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read the config file", path.display()))?;
-    let config = Config::parse(&src, path, move |name| {
-        std::env::var(name).ok().or_else(|| {
-            if let Ok(mut m) = seen.lock() {
-                m.push(name.to_string());
-            }
-            Some(format!("unset-{name}"))
-        })
-    })?;
+    let config = Config::parse(
+        &src,
+        path,
+        move |name| {
+            std::env::var(name).ok().or_else(|| {
+                if let Ok(mut m) = seen.lock() {
+                    m.push(name.to_string());
+                }
+                Some(format!("unset-{name}"))
+            })
+        },
+        &handoff::bridges::networks(),
+    )?;
     let missing = missing.lock().map(|m| m.clone()).unwrap_or_default();
     Ok((config, missing))
 }
 
 /// Loads and cross-checks config and FAQ.
 pub fn load(path: &Path) -> anyhow::Result<(Config, Faq)> {
-    let config = Config::load(path)?;
+    let config = Config::load(path, &handoff::bridges::networks())?;
     let faq = load_faq(path, &config)?;
     Ok((config, faq))
 }
@@ -120,17 +111,6 @@ fn load_faq(path: &Path, config: &Config) -> anyhow::Result<Faq> {
                 );
             }
         }
-    }
-    if config
-        .teams
-        .iter()
-        .any(|t| matches!(t.desk, Desk::MatrixRooms | Desk::MatrixThread(_)))
-        && config.matrix.is_none()
-    {
-        anyhow::bail!(
-            "{}: a team uses a Matrix desk but [matrix] is missing",
-            path.display()
-        );
     }
     Ok(faq)
 }

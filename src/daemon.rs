@@ -7,11 +7,10 @@
 //! config that needs a bridge this build lacks is refused with a message
 //! naming the feature.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use handoff_bridge_api::{Bridge, BridgeState};
+use handoff_bridge_api::BridgeState;
 
 use crate::config::Config;
 use crate::conversation::Engine;
@@ -32,8 +31,8 @@ pub enum DaemonError {
         source: handoff_bridge_api::BridgeError,
     },
     #[error("the config needs the {0} bridge, but this build of handoff has none (build with `--features {0}`)")]
-    MissingBridge(&'static str),
-    #[error("nothing to connect: configure [matrix] (customers) and a desk")]
+    MissingBridge(String),
+    #[error("nothing to connect: configure the network your customers write on, and a desk")]
     NoBridges,
     #[error("{0}")]
     Setup(String),
@@ -95,8 +94,8 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
     let clock = clock()?;
     let config = Arc::new(config);
     let http = start_http(&config, &sled, &clock).await?;
-    let bridges = connect_bridges(&config, &store).await?;
-    if bridges.is_empty() {
+    let bridges = crate::bridges::connect(&config, &store).await?;
+    if !bridges.values().any(|b| b.capabilities().customers) {
         return Err(DaemonError::NoBridges);
     }
     if let Some(http) = &http {
@@ -265,31 +264,4 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-type Bridges = HashMap<String, Arc<dyn Bridge>>;
-
-async fn connect_bridges(config: &Config, store: &Arc<dyn Store>) -> Result<Bridges, DaemonError> {
-    let mut bridges: Bridges = HashMap::new();
-    if let Some(m) = &config.matrix {
-        let bridge = crate::bridges::matrix(m, config, store).await?;
-        bridges.insert("matrix".into(), bridge);
-    }
-    if let Some(s) = &config.slack {
-        // The user groups named as agents of Slack desks: the bridge
-        // reports each sender's membership in them.
-        let mut groups: Vec<String> = config
-            .teams
-            .iter()
-            .filter(|t| matches!(t.desk, crate::config::Desk::Slack(_)))
-            .flat_map(|t| t.agents.iter())
-            .filter(|a| crate::config::is_slack_group(a))
-            .cloned()
-            .collect();
-        groups.sort();
-        groups.dedup();
-        let bridge = crate::bridges::slack(s, groups, store).await?;
-        bridges.insert("slack".into(), bridge);
-    }
-    Ok(bridges)
 }

@@ -89,7 +89,13 @@ pub fn config_with(patch: &str) -> Config {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("faq.toml"), FAQ).expect("write faq");
     let src = format!("{CONFIG}\n{patch}");
-    Config::parse(&src, &dir.path().join("handoff.toml"), |_| None).expect("fixture config parses")
+    Config::parse(
+        &src,
+        &dir.path().join("handoff.toml"),
+        |_| None,
+        &crate::bridges::networks(),
+    )
+    .expect("fixture config parses")
 }
 
 pub fn engine_with(cfg: Config) -> Engine {

@@ -299,10 +299,10 @@ async fn backup(
             format!("to={:?}: give an absolute path\n", q.to),
         );
     }
-    let matrix = crate::backup::matrix_dir(store.path());
+    let networks = crate::backup::network_dirs(store.path(), state.config.networks.keys());
     // The copy blocks writers for its duration; off the async threads.
     let done =
-        tokio::task::spawn_blocking(move || crate::backup::backup(&store, &matrix, &to)).await;
+        tokio::task::spawn_blocking(move || crate::backup::backup(&store, &networks, &to)).await;
     match done {
         Ok(Ok(report)) => (
             StatusCode::OK,

@@ -211,7 +211,8 @@ pub fn backup(path: &Path, to: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("{}: cannot make the path absolute", to.display()))?;
     let report = match source(&config)? {
         Source::Store(store) => {
-            backup::backup(&store, &backup::matrix_dir(&config.bot.store), &to)?
+            let networks = backup::network_dirs(&config.bot.store, config.networks.keys());
+            backup::backup(&store, &networks, &to)?
         }
         Source::Daemon(url, token) => {
             let to = to

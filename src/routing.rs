@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use handoff_bridge_api::{DeskTarget, Millis};
 
-use crate::config::{Config, Desk, Team};
+use crate::config::{Config, Team};
 use crate::escalation::normalize;
 use crate::hours::minutes_until;
 
@@ -56,17 +56,13 @@ fn contains_words(normalized_text: &str, phrase: &str) -> bool {
 
 /// The desk a bridge opens a case on for `team`.
 pub fn desk_target(team: &Team) -> DeskTarget {
-    match &team.desk {
-        Desk::MatrixRooms => DeskTarget::PrivateRoom {
-            // Matrix ids only: groups and "channel-members" are Slack's.
-            invite: team
-                .agents
-                .iter()
-                .filter(|a| a.starts_with('@') && a.contains(':'))
-                .cloned()
-                .collect(),
+    match &team.desk.target {
+        // The bridge invites the entries that are its own network's users
+        // (groups and other networks' ids are not people it can invite).
+        None => DeskTarget::PrivateRoom {
+            invite: team.agents.clone(),
         },
-        Desk::MatrixThread(room) | Desk::Slack(room) => DeskTarget::Thread { room: room.clone() },
+        Some(room) => DeskTarget::Thread { room: room.clone() },
     }
 }
 
@@ -163,7 +159,13 @@ agents = ["@a:x", "@b:x"]
 topics = ["crash"]
 default = true
 "#;
-        Config::parse(src, &dir.path().join("c.toml"), |_| None).unwrap()
+        Config::parse(
+            src,
+            &dir.path().join("c.toml"),
+            |_| None,
+            &crate::bridges::networks(),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -39,7 +39,7 @@ fn a_backup_taken_while_relaying_restores_every_case_and_transcript() {
     }
     // A Matrix data directory with a session file and a live SQLite
     // database that a connection keeps open (as matrix-sdk does).
-    let matrix = matrix_dir(&store_path);
+    let matrix = network_dir(&store_path, "matrix");
     fs::create_dir_all(matrix.join("store")).unwrap();
     fs::write(matrix.join("session.json"), br#"{"device_id":"DEV"}"#).unwrap();
     let db_path = matrix.join("store/matrix-sdk-crypto.sqlite3");
@@ -68,12 +68,12 @@ fn a_backup_taken_while_relaying_restores_every_case_and_transcript() {
         std::thread::yield_now();
     }
     let to = dir.path().join("backup");
-    let report = backup(&store, &matrix, &to).expect("backup");
+    let report = backup(&store, &[("matrix".to_string(), matrix.clone())], &to).expect("backup");
     stop.store(true, Ordering::Relaxed);
     relay.join().unwrap();
     assert_eq!(report.cases, 21, "{report:?}");
     assert_eq!(
-        report.matrix_files,
+        report.network_files["matrix"],
         vec![
             "session.json".to_string(),
             "store/matrix-sdk-crypto.sqlite3".to_string()
@@ -95,15 +95,16 @@ fn a_backup_taken_while_relaying_restores_every_case_and_transcript() {
     let lines = relayed.transcript.len();
     assert!(lines >= 3, "{lines}");
     assert_eq!(relayed, case_with(21, lines));
-    let copied =
-        rusqlite::Connection::open(matrix_dir(&fresh).join("store/matrix-sdk-crypto.sqlite3"))
-            .unwrap();
+    let copied = rusqlite::Connection::open(
+        network_dir(&fresh, "matrix").join("store/matrix-sdk-crypto.sqlite3"),
+    )
+    .unwrap();
     let k: String = copied
         .query_row("SELECT k FROM keys", [], |r| r.get(0))
         .unwrap();
     assert_eq!(k, "olm");
     assert_eq!(
-        fs::read(matrix_dir(&fresh).join("session.json")).unwrap(),
+        fs::read(network_dir(&fresh, "matrix").join("session.json")).unwrap(),
         br#"{"device_id":"DEV"}"#
     );
 }
@@ -115,7 +116,7 @@ fn restore_refuses_a_store_in_use_and_an_existing_one_without_force() {
     let store = SledStore::open(&live).unwrap();
     commit(&store, 1, &case_with(1, 2));
     let to = dir.path().join("backup");
-    backup(&store, &matrix_dir(&live), &to).unwrap();
+    backup(&store, &network_dirs(&live, [&"matrix".to_string()]), &to).unwrap();
 
     let err = restore(&to, &live, true).unwrap_err().to_string();
     assert!(err.contains("in use"), "{err}");
@@ -148,7 +149,7 @@ fn restore_refuses_a_store_in_use_and_an_existing_one_without_force() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("not a handoff backup"), "{err}");
-    let err = backup(&store, &matrix_dir(&live), &to)
+    let err = backup(&store, &network_dirs(&live, [&"matrix".to_string()]), &to)
         .unwrap_err()
         .to_string();
     assert!(err.contains("not empty"), "{err}");

@@ -8,14 +8,18 @@
 //! never print.
 
 pub mod env;
+mod networks;
 mod sections;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use toml::Spanned;
 
 pub use env::Secret;
+pub use networks::{NetworkDef, NetworkSettings, ParseSection};
 pub use sections::*;
 
 /// The whole configuration, validated.
@@ -24,8 +28,8 @@ pub struct Config {
     /// The file it was read from (for messages).
     pub path: PathBuf,
     pub bot: BotConfig,
-    pub matrix: Option<MatrixConfig>,
-    pub slack: Option<SlackConfig>,
+    /// Each configured network's own table, parsed by its plugin, by name.
+    pub networks: BTreeMap<String, Arc<dyn NetworkSettings>>,
     pub escalation: EscalationConfig,
     pub conversation: ConversationConfig,
     pub messages: Messages,
@@ -55,12 +59,11 @@ pub enum ConfigError {
     },
 }
 
+/// The core's tables; every other top-level table must be a network's
+/// (`other`), parsed by that network's plugin.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawConfig {
     bot: RawBot,
-    matrix: Option<MatrixConfig>,
-    slack: Option<Spanned<SlackConfig>>,
     #[serde(default)]
     escalation: EscalationConfig,
     #[serde(default)]
@@ -73,26 +76,30 @@ struct RawConfig {
     log: LogConfig,
     #[serde(default, rename = "team")]
     teams: Vec<Spanned<RawTeam>>,
+    #[serde(flatten)]
+    other: BTreeMap<String, toml::Value>,
 }
 
 impl Config {
     /// Reads and validates `path`, expanding `${VAR}` from the process
-    /// environment.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    /// environment; `networks` are the plugins this build has.
+    pub fn load(path: &Path, networks: &[NetworkDef]) -> Result<Config, ConfigError> {
         let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        Config::parse(&src, path, |name| std::env::var(name).ok())
+        Config::parse(&src, path, |name| std::env::var(name).ok(), networks)
     }
 
     /// Parses `src` as if read from `path`, answering `${VAR}` with `env`.
     /// Relative paths inside resolve against `path`'s directory. Checks
-    /// that the FAQ file exists but does not load it.
+    /// that the FAQ file exists but does not load it. A top-level table
+    /// that is not the core's must be one of `networks`, which parses it.
     pub fn parse(
         src: &str,
         path: &Path,
         env: impl Fn(&str) -> Option<String> + 'static,
+        networks: &[NetworkDef],
     ) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
         let at = |span: std::ops::Range<usize>, message: String| {
@@ -104,28 +111,41 @@ impl Config {
                 message,
             }
         };
-        let raw: RawConfig =
-            env::with_lookup(Box::new(env), || toml::from_str(src)).map_err(|e| {
+        let parsed = env::with_lookup(Box::new(env), || {
+            let raw: RawConfig = toml::from_str(src).map_err(|e| {
                 let span = e.span().unwrap_or(0..0);
-                at(span, e.message().trim().to_string())
+                (span, e.message().trim().to_string())
             })?;
+            let mut sections = BTreeMap::new();
+            for name in raw.other.keys() {
+                let Some(def) = networks.iter().find(|n| n.name == name) else {
+                    let known: Vec<&str> = networks.iter().map(|n| n.name).collect();
+                    return Err((
+                        table_span(src, name),
+                        format!(
+                            "unknown table [{name}]: not part of the config nor a network this build has ({})",
+                            known.join(", ")
+                        ),
+                    ));
+                };
+                if let Some(settings) = (def.parse)(src)? {
+                    sections.insert(name.clone(), settings);
+                }
+            }
+            Ok((raw, sections))
+        });
+        let (raw, networks_set) = parsed.map_err(|(s, m)| at(s, m))?;
         let base = path.parent().unwrap_or(Path::new("."));
 
         let bot = raw.bot.resolve(base).map_err(|(s, m)| at(s, m))?;
-        let teams = validate_teams(raw.teams, raw.matrix.is_some(), raw.slack.is_some())
+        let teams = validate_teams(raw.teams, networks, &|n| networks_set.contains_key(n))
             .map_err(|(s, m)| at(s, m))?;
-        let slack = match raw.slack {
-            Some(s) => {
-                let span = s.span();
-                let s = s.into_inner();
-                s.check().map_err(|m| at(span, m))?;
-                Some(s)
-            }
-            None => None,
-        };
         let mut deprecations = Vec::new();
         let mut conversation = raw.conversation;
-        if let Some(old) = slack.as_ref().and_then(|s| s.internal_prefix.as_ref()) {
+        for (name, settings) in &networks_set {
+            let Some(old) = settings.deprecated_internal_prefix() else {
+                continue;
+            };
             let (line, column) = line_col(src, old.span().start);
             let what = if conversation.internal_prefix.is_some() {
                 "ignored, [conversation] internal_prefix is set"
@@ -133,7 +153,7 @@ impl Config {
                 "move it to [conversation] internal_prefix"
             };
             deprecations.push(format!(
-                "{file}:{line}:{column}: [slack] internal_prefix is deprecated; {what}"
+                "{file}:{line}:{column}: [{name}] internal_prefix is deprecated; {what}"
             ));
             if conversation.internal_prefix.is_none() {
                 conversation.internal_prefix = Some(old.get_ref().clone());
@@ -151,8 +171,7 @@ impl Config {
         Ok(Config {
             path: path.to_path_buf(),
             bot,
-            matrix: raw.matrix,
-            slack,
+            networks: networks_set,
             escalation: raw.escalation,
             conversation,
             messages: raw.messages,
@@ -173,6 +192,12 @@ impl Config {
             .as_deref()
             .unwrap_or(DEFAULT_INTERNAL_PREFIX);
         (!prefix.is_empty()).then_some(prefix)
+    }
+
+    /// The settings of network `name`, if it is configured and its plugin
+    /// parsed them into a `T`.
+    pub fn settings<T: 'static>(&self, name: &str) -> Option<&T> {
+        self.networks.get(name)?.as_any().downcast_ref::<T>()
     }
 
     /// The team cases go to when no topic matches.
@@ -206,7 +231,16 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-type Located = (std::ops::Range<usize>, String);
+/// A problem and where in the document it is.
+pub type Located = (std::ops::Range<usize>, String);
+
+/// The span of the top-level table `name` in `src` (for "unknown table").
+fn table_span(src: &str, name: &str) -> std::ops::Range<usize> {
+    let keys: Result<BTreeMap<String, Spanned<serde::de::IgnoredAny>>, _> = toml::from_str(src);
+    keys.ok()
+        .and_then(|k| k.get(name).map(|v| v.span()))
+        .unwrap_or(0..0)
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -257,8 +291,8 @@ impl RawBot {
 
 fn validate_teams(
     raw: Vec<Spanned<RawTeam>>,
-    has_matrix: bool,
-    has_slack: bool,
+    networks: &[NetworkDef],
+    configured: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<Team>, Located> {
     if raw.is_empty() {
         return Err((
@@ -286,7 +320,7 @@ fn validate_teams(
             }
             default_seen = Some(t.name.clone());
         }
-        teams.push(t.into_team(span, has_matrix, has_slack)?);
+        teams.push(t.into_team(span, networks, configured)?);
     }
     if default_seen.is_none() {
         if teams.len() == 1 {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 use super::env::{self, Secret};
-use super::Located;
+use super::{Located, NetworkDef};
 use crate::hours::BusinessHours;
 
 /// `[bot]`
@@ -28,113 +28,13 @@ pub struct BotConfig {
     pub min_confidence: f32,
 }
 
-/// `[matrix]`: the bot's Matrix account and customer rooms.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MatrixConfig {
-    #[serde(deserialize_with = "env::http_url")]
-    pub homeserver: String,
-    #[serde(deserialize_with = "env::string")]
-    pub user: String,
-    pub password: Secret,
-    #[serde(default = "default_device_name")]
-    pub device_name: String,
-    /// Rooms (ids or aliases) where customers talk to the bot.
-    #[serde(default)]
-    pub customer_rooms: Vec<String>,
-    /// Join any room the bot is invited to (direct chats with customers).
-    #[serde(default)]
-    pub auto_join: bool,
-    /// Other bots whose messages are never handled or relayed.
-    #[serde(default)]
-    pub ignore_users: Vec<String>,
-    /// In rooms with several customers, answer each in their own thread.
-    #[serde(default = "yes")]
-    pub thread_per_customer: bool,
-    /// Events per room in one sync response (default: the homeserver's).
-    /// Busier rooms are caught up with `/messages`; nothing is skipped.
-    #[serde(default)]
-    pub sync_timeline_limit: Option<u32>,
-}
-
-fn default_device_name() -> String {
-    "handoff".into()
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// `[slack]`: the Slack app used as an agent desk.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlackConfig {
-    pub bot_token: Secret,
-    /// App-level token for Socket Mode (the default connection).
-    pub app_token: Option<Secret>,
-    /// Signing secret for the Events API (instead of Socket Mode).
-    pub signing_secret: Option<Secret>,
-    /// Address the Events API listener binds, e.g. "0.0.0.0:3000".
-    #[serde(default, deserialize_with = "env::opt_string")]
-    pub listen: Option<String>,
-    /// Web API base URL; only set for tests against an emulator.
-    #[serde(default, deserialize_with = "env::opt_string")]
-    pub api_url: Option<String>,
-    /// Deprecated: `[conversation] internal_prefix` (which works on every
-    /// desk); still read when that is unset, and reported by
-    /// `check-config`.
-    #[serde(default)]
-    pub internal_prefix: Option<toml::Spanned<String>>,
-    /// Show relayed agent messages with the agent's name.
-    #[serde(default = "yes")]
-    pub show_agent_names: bool,
-    /// Slack user or bot ids (other bots, another handoff) whose messages
-    /// are never handled or relayed.
-    #[serde(default)]
-    pub ignore_users: Vec<String>,
-    /// Hosts the bot token may be sent to when downloading a file shared
-    /// in Slack: host names (https only) or whole origins
-    /// (`http://127.0.0.1:3000`, for an emulator). `api_url`'s origin is
-    /// always allowed. Unset: `files.slack.com`.
-    #[serde(default)]
-    pub file_hosts: Option<Vec<String>>,
-}
-
-/// In a team's `agents`: everyone who can write on the desk (a Slack
-/// channel's full members, a Matrix room's members).
+/// In a team's `agents`: everyone who can write on the desk and is a full
+/// member there (`Standing::Member`: never a guest, an outsider or
+/// someone the network could not look up).
 pub const CHANNEL_MEMBERS: &str = "channel-members";
-
-/// Whether an `agents` entry names a Slack user group: `@handle` (no
-/// server part, unlike a Matrix id) or a group id `S…`.
-pub fn is_slack_group(entry: &str) -> bool {
-    let handle = entry
-        .strip_prefix('@')
-        .is_some_and(|h| !h.is_empty() && !h.contains(':'));
-    let id = entry.len() >= 9
-        && entry.starts_with('S')
-        && entry
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-    handle || id
-}
 
 /// The internal prefix when none is configured.
 pub const DEFAULT_INTERNAL_PREFIX: &str = "//";
-
-impl SlackConfig {
-    pub(super) fn check(&self) -> Result<(), String> {
-        match (&self.app_token, &self.signing_secret, &self.listen) {
-            (Some(_), _, _) => Ok(()),
-            (None, Some(_), Some(_)) => Ok(()),
-            (None, Some(_), None) => Err(
-                "[slack] signing_secret is set for the Events API but `listen` (the address to receive events on) is missing".into(),
-            ),
-            (None, None, _) => Err(
-                "[slack] needs app_token (Socket Mode) or signing_secret + listen (Events API)".into(),
-            ),
-        }
-    }
-}
 
 /// `[escalation]`: when the bot hands over.
 #[derive(Debug, Clone, Deserialize)]
@@ -335,33 +235,34 @@ impl Default for Messages {
     }
 }
 
-/// Where a team works its cases.
+/// Where a team works its cases: a network, and a target inside it.
+/// `desk = "name"` (no target) asks the network for a private room per
+/// case with the team's agents invited; `desk = "name:target"` for a
+/// thread per case in the room or channel `target`. Which targets a
+/// network accepts is its plugin's to say (checked at load).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Desk {
-    /// A new private Matrix room per case, with the team's agents invited.
-    MatrixRooms,
-    /// A thread per case in an existing Matrix room (id or alias).
-    MatrixThread(String),
-    /// A thread per case in a Slack channel (`#name` or id).
-    Slack(String),
+pub struct Desk {
+    pub network: String,
+    pub target: Option<String>,
 }
 
 impl Desk {
     /// The bridge network that serves this desk.
-    pub fn network(&self) -> &'static str {
-        match self {
-            Desk::MatrixRooms | Desk::MatrixThread(_) => "matrix",
-            Desk::Slack(_) => "slack",
-        }
+    pub fn network(&self) -> &str {
+        &self.network
+    }
+
+    /// A private room per case (no target).
+    pub fn is_room_per_case(&self) -> bool {
+        self.target.is_none()
     }
 }
 
 impl std::fmt::Display for Desk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Desk::MatrixRooms => f.write_str("matrix (a private room per case)"),
-            Desk::MatrixThread(r) => write!(f, "matrix:{r} (a thread per case)"),
-            Desk::Slack(c) => write!(f, "slack:{c} (a thread per case)"),
+        match &self.target {
+            None => write!(f, "{} (a private room per case)", self.network),
+            Some(t) => write!(f, "{}:{t} (a thread per case)", self.network),
         }
     }
 }
@@ -371,25 +272,23 @@ impl std::str::FromStr for Desk {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.trim();
-        if s == "matrix" {
-            return Ok(Desk::MatrixRooms);
-        }
-        let bad = || {
-            format!(
-                "desk {s:?} is not one of \"matrix\", \"matrix:#room:server\", \"slack:#channel\""
-            )
+        let (network, target) = match s.split_once(':') {
+            Some((n, t)) => (n, Some(t.trim())),
+            None => (s, None),
         };
-        let (net, target) = s.split_once(':').ok_or_else(bad)?;
-        if target.trim().is_empty() {
-            return Err(bad());
+        let named = !network.is_empty()
+            && network
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !named || target.is_some_and(str::is_empty) {
+            return Err(format!(
+                "desk {s:?} is not \"network\" (a private room per case) or \"network:room\" (a thread per case), e.g. \"matrix\" or \"slack:#support\""
+            ));
         }
-        match net {
-            "matrix" if target.starts_with('#') || target.starts_with('!') => {
-                Ok(Desk::MatrixThread(target.to_string()))
-            }
-            "slack" => Ok(Desk::Slack(target.to_string())),
-            _ => Err(bad()),
-        }
+        Ok(Desk {
+            network: network.to_string(),
+            target: target.map(str::to_string),
+        })
     }
 }
 
@@ -398,8 +297,7 @@ impl std::str::FromStr for Desk {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTeam {
     pub name: String,
-    #[serde(deserialize_with = "parsed")]
-    pub desk: Desk,
+    pub desk: Spanned<String>,
     #[serde(default)]
     pub agents: Vec<String>,
     #[serde(default)]
@@ -419,10 +317,10 @@ pub(super) struct RawTeam {
 pub struct Team {
     pub name: String,
     pub desk: Desk,
-    /// Who may act on the team's cases: Matrix or Slack user ids, Slack
-    /// user groups (`@handle`, `S…`) or [`CHANNEL_MEMBERS`]; empty: the
-    /// desk's default (`conversation::agent`). For a room-per-case Matrix
-    /// desk the Matrix ids are also who is invited.
+    /// Who may act on the team's cases: user ids of any network, groups
+    /// a network reports membership of (Slack user groups `@handle`,
+    /// `S…`), or [`CHANNEL_MEMBERS`]; empty: the desk's full members
+    /// (`conversation::agent`). For a room-per-case desk, who is invited.
     pub agents: Vec<String>,
     /// Words or phrases whose cases this team takes.
     pub topics: Vec<String>,
@@ -444,8 +342,8 @@ impl RawTeam {
     pub(super) fn into_team(
         self,
         span: std::ops::Range<usize>,
-        has_matrix: bool,
-        has_slack: bool,
+        networks: &[NetworkDef],
+        configured: &dyn Fn(&str) -> bool,
     ) -> Result<Team, Located> {
         let default = self.is_default();
         let hours = match self.hours {
@@ -459,29 +357,43 @@ impl RawTeam {
             None => hours,
         };
         let name = self.name;
-        if self.desk == Desk::MatrixRooms && self.agents.is_empty() {
+        let desk_span = self.desk.span();
+        let desk: Desk = self
+            .desk
+            .get_ref()
+            .parse()
+            .map_err(|m| (desk_span.clone(), m))?;
+        let Some(def) = networks.iter().find(|n| n.name == desk.network) else {
+            let known: Vec<&str> = networks.iter().map(|n| n.name).collect();
+            return Err((
+                desk_span,
+                format!(
+                    "team {name:?}: desk network {:?} is not one this build has (it has: {})",
+                    desk.network,
+                    known.join(", ")
+                ),
+            ));
+        };
+        (def.check_desk)(desk.target.as_deref())
+            .map_err(|m| (desk_span.clone(), format!("team {name:?}: {m}")))?;
+        if desk.is_room_per_case() && self.agents.is_empty() {
             return Err((
                 span.clone(),
-                format!("team {name:?} uses desk \"matrix\" (a private room per case) but lists no `agents` to invite"),
+                format!("team {name:?} uses desk {:?} (a private room per case) but lists no `agents` to invite", desk.network),
             ));
         }
-        let section_missing = match self.desk.network() {
-            "matrix" => !has_matrix,
-            _ => !has_slack,
-        };
-        if section_missing {
+        if !configured(&desk.network) {
             return Err((
                 span,
                 format!(
                     "team {name:?} uses a {} desk but there is no [{}] section",
-                    self.desk.network(),
-                    self.desk.network()
+                    desk.network, desk.network
                 ),
             ));
         }
         Ok(Team {
             name,
-            desk: self.desk,
+            desk,
             agents: self.agents,
             topics: self.topics,
             hours,

@@ -58,7 +58,7 @@ default = true
 
 fn parse(src: &str) -> Result<Config, ConfigError> {
     let d = Dir::new();
-    Config::parse(src, &d.path(), env)
+    Config::parse(src, &d.path(), env, &crate::bridges::networks())
 }
 
 /// Asserts parsing fails at `line` with a message containing `want`.
@@ -85,13 +85,19 @@ fn base_config_parses_with_defaults() {
     assert_eq!(c.default_team().name, "tech");
     assert_eq!(
         c.team("BILLING").unwrap().desk,
-        Desk::Slack("#support-billing".into())
+        Desk {
+            network: "slack".into(),
+            target: Some("#support-billing".into())
+        }
     );
     assert_eq!(
         c.team("billing").unwrap().first_reply_sla,
         Some(std::time::Duration::from_secs(600))
     );
-    assert_eq!(c.matrix.as_ref().unwrap().password.expose(), "s3cret-pass");
+    let matrix = c
+        .settings::<handoff_matrix::settings::MatrixSettings>("matrix")
+        .expect("[matrix] parsed by its plugin");
+    assert_eq!(matrix.password.expose(), "s3cret-pass");
     assert_eq!(c.escalation.max_misses, 2);
     assert_eq!(c.bot.min_confidence, crate::faq::DEFAULT_MIN_CONFIDENCE);
     assert!(c.bot.store.ends_with("data/store.sled"));
@@ -140,7 +146,21 @@ fn team_without_desk_is_rejected() {
 #[test]
 fn bad_desk_is_rejected() {
     let src = BASE.replace("slack:#support-billing", "teams:#billing");
-    fails(&src, 17, "is not one of");
+    fails(&src, 17, "desk network \"teams\" is not one this build has");
+    let src = BASE.replace("slack:#support-billing", "Slack channel");
+    fails(&src, 17, "is not \"network\"");
+    // The network's plugin checks the target.
+    let src = BASE.replace("slack:#support-billing", "matrix:staff");
+    fails(&src, 17, "not a room alias or id");
+    let src = BASE.replace("slack:#support-billing", "slack");
+    fails(&src, 17, "names its channel");
+}
+
+#[test]
+fn an_unknown_table_is_named_with_its_line() {
+    let src = format!("{BASE}\n[slak]\nbot_token = \"x\"\n");
+    let line = src.lines().position(|l| l == "[slak]").unwrap() + 1;
+    fails(&src, line, "unknown table [slak]");
 }
 
 #[test]
@@ -258,7 +278,11 @@ fn syntax_error_has_position() {
 
 #[test]
 fn unreadable_file_names_the_path() {
-    let err = Config::load(Path::new("/nonexistent/handoff.toml")).unwrap_err();
+    let err = Config::load(
+        Path::new("/nonexistent/handoff.toml"),
+        &crate::bridges::networks(),
+    )
+    .unwrap_err();
     assert!(matches!(err, ConfigError::Read { .. }));
     assert!(err.to_string().contains("/nonexistent/handoff.toml"));
 }
@@ -276,11 +300,21 @@ fn example_config_parses() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let path = root.join("config/example.toml");
     let src = std::fs::read_to_string(&path).unwrap();
-    let c = Config::parse(&src, &path, |name| Some(format!("value-of-{name}"))).unwrap();
-    assert!(c.matrix.is_some() && c.slack.is_some() && c.metrics.is_some());
+    let c = Config::parse(
+        &src,
+        &path,
+        |name| Some(format!("value-of-{name}")),
+        &crate::bridges::networks(),
+    )
+    .unwrap();
+    assert!(c.networks.contains_key("matrix") && c.networks.contains_key("slack"));
+    assert!(c.metrics.is_some());
     assert!(c.teams.len() >= 2);
-    assert!(c.teams.iter().any(|t| matches!(t.desk, Desk::Slack(_))));
-    assert!(c.teams.iter().any(|t| t.desk == Desk::MatrixRooms));
+    assert!(c.teams.iter().any(|t| t.desk.network == "slack"));
+    assert!(c
+        .teams
+        .iter()
+        .any(|t| t.desk.network == "matrix" && t.desk.is_room_per_case()));
 }
 
 proptest::proptest! {

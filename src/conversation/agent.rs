@@ -17,7 +17,7 @@ use handoff_bridge_api::{Millis, Standing, UserRef};
 use super::command::{self, Command};
 use super::{AgentEvent, Effect, Engine, Refusal, Relayed, Side, Transition};
 use crate::case::{CaseState, EscalationReason, Phase, Speaker, Transfer, Turn};
-use crate::config::{Desk, CHANNEL_MEMBERS};
+use crate::config::CHANNEL_MEMBERS;
 use crate::routing;
 
 impl Engine {
@@ -173,23 +173,15 @@ impl Engine {
             Standing::Member { groups } => groups,
             Standing::Unchecked => &[],
         };
+        let member = matches!(user.standing, Standing::Member { .. });
         if team.agents.is_empty() {
-            // The default: the desk's own members (a Slack channel's full
-            // members, a Matrix staff room's); a room per case has no
-            // members but the invited agents.
-            return match &team.desk {
-                Desk::Slack(_) => matches!(user.standing, Standing::Member { .. }),
-                Desk::MatrixThread(_) => true,
-                Desk::MatrixRooms => false,
-            };
+            // The default: the desk's own full members (a room per case
+            // always lists its agents; the config refuses one without).
+            return member && !team.desk.is_room_per_case();
         }
-        team.agents.iter().any(|a| {
-            a == &user.id
-                || (a == CHANNEL_MEMBERS
-                    && (matches!(user.standing, Standing::Member { .. })
-                        || !matches!(team.desk, Desk::Slack(_))))
-                || groups.contains(a)
-        })
+        team.agents
+            .iter()
+            .any(|a| a == &user.id || (a == CHANNEL_MEMBERS && member) || groups.contains(a))
     }
 
     /// The note text when `text` uses the internal prefix.

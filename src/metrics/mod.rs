@@ -138,17 +138,13 @@ pub fn zero_counters(config: &Config) {
             .absolute(0);
         }
     }
-    let networks = [
-        config.matrix.as_ref().map(|_| "matrix"),
-        config.slack.as_ref().map(|_| "slack"),
-    ];
-    for network in networks.into_iter().flatten() {
-        counter!("handoff_deliveries_total", "network" => network).absolute(0);
-        counter!("handoff_relay_errors_total", "network" => network).absolute(0);
+    for network in config.networks.keys() {
+        counter!("handoff_deliveries_total", "network" => network.clone()).absolute(0);
+        counter!("handoff_relay_errors_total", "network" => network.clone()).absolute(0);
         for kind in ["rate_limited", "unavailable", "store"] {
             counter!(
                 "handoff_delivery_retries_total",
-                "network" => network,
+                "network" => network.clone(),
                 "kind" => kind
             )
             .absolute(0);

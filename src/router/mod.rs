@@ -755,8 +755,13 @@ impl Router {
         )))
     }
 
+    /// Whether customers write on `network`: its bridge says so in its
+    /// [`handoff_bridge_api::Capabilities`].
     fn is_customer_network(&self, network: &str) -> bool {
-        network == "matrix"
+        self.shared
+            .bridges
+            .get(network)
+            .is_some_and(|b| b.capabilities().customers)
     }
 
     /// Sends a job to the conversation's worker, starting it if needed.

@@ -35,7 +35,10 @@ impl Bridge for Recorder {
         "matrix"
     }
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
+        Capabilities {
+            customers: true,
+            ..Capabilities::default()
+        }
     }
     async fn run(&self, _inbound: InboundSender) -> Result<(), BridgeError> {
         Ok(())
@@ -152,7 +155,8 @@ fn inbound(id: &str, room: &str, sender: &str, text: &str) -> Inbound {
             id: sender.into(),
             display_name: None,
             is_bot: false,
-            standing: Default::default(),
+            // As the Matrix bridge reports every sender in a room.
+            standing: handoff_bridge_api::Standing::Member { groups: Vec::new() },
         },
         at: 0,
         kind: InboundKind::Message {

@@ -9,6 +9,8 @@
 //! Invariant: every [`Outgoing`] carries an idempotency key that is stable
 //! across restarts, so a bridge can make a retried action a no-op.
 
+pub mod settings;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -317,6 +319,10 @@ pub struct Capabilities {
     pub private_rooms: bool,
     pub pins: bool,
     pub buttons: bool,
+    /// Customers write here: a message on this network that is on no
+    /// desk (current or former) is a customer's. Without it, such a
+    /// message is staff chatter and is never answered.
+    pub customers: bool,
 }
 
 /// Why a bridge could not carry out an action.

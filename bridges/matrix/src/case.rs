@@ -110,8 +110,11 @@ async fn case_room(
     invite: &[String],
     title: &str,
 ) -> Result<Room, BridgeError> {
+    // A team's `agents` may also name other networks' people (Slack ids,
+    // user groups, "channel-members"): only Matrix user ids are invited.
     let invite = invite
         .iter()
+        .filter(|u| u.starts_with('@') && u.contains(':'))
         .map(|u| OwnedUserId::from_str(u).map_err(|e| rejected(format!("bad agent id {u:?}: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let localpart = case_alias_localpart(&shared.cfg.password, key);

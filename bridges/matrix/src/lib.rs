@@ -37,6 +37,8 @@ mod retry;
 mod rooms;
 /// Login, session restore, the files in `data_dir`.
 mod session;
+/// `[matrix]` in the config file, and Matrix desk targets.
+pub mod settings;
 /// The sync loop behind `run`.
 mod sync;
 /// Thread per customer in shared rooms.
@@ -152,6 +154,7 @@ impl Bridge for MatrixBridge {
             private_rooms: true,
             pins: true,
             buttons: false,
+            customers: true,
         }
     }
 

@@ -39,6 +39,8 @@ mod parse;
 mod post;
 /// Per-channel ordered action queues.
 mod queue;
+/// `[slack]` in the config file, Slack desk targets and user groups.
+pub mod settings;
 /// Request signature verification.
 mod signature;
 /// HTML / Markdown-ish → Slack mrkdwn.

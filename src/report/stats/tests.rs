@@ -155,7 +155,13 @@ desk = "matrix"
 agents = ["@alice:localhost"]
 default = true
 "#;
-    crate::config::Config::parse(src, &dir.path().join("handoff.toml"), |_| None).expect("config")
+    crate::config::Config::parse(
+        src,
+        &dir.path().join("handoff.toml"),
+        |_| None,
+        &crate::bridges::networks(),
+    )
+    .expect("config")
 }
 
 /// `2026-11-26T16:30` (UTC) as ms.

@@ -13,7 +13,7 @@
 
 pub mod classify;
 
-use handoff_bridge_api::{BridgeError, Endpoint, Inbound, InboundKind, Text, UserRef};
+use handoff_bridge_api::{BridgeError, Endpoint, Inbound, InboundKind, Standing, Text, UserRef};
 use matrix_sdk::ruma::events::AnySyncTimelineEvent;
 use matrix_sdk::ruma::serde::Raw;
 use matrix_sdk::ruma::UserId;
@@ -115,7 +115,10 @@ pub async fn convert(
             id: actor.to_string(),
             display_name,
             is_bot: false,
-            standing: Default::default(),
+            // Whoever sends in a room is one of its members (the
+            // homeserver accepts events only from joined users); Matrix
+            // has no workspace-wide guests or groups to report.
+            standing: Standing::Member { groups: Vec::new() },
         },
         at,
         kind,

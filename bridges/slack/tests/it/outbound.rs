@@ -406,4 +406,5 @@ async fn capabilities_and_network() {
     assert!(caps.edit && caps.delete && caps.react && caps.upload);
     assert!(caps.threads && caps.pins && caps.buttons);
     assert!(!caps.private_rooms);
+    assert!(!caps.customers, "Slack is a desk network only");
 }

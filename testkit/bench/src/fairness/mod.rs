@@ -123,7 +123,7 @@ pub async fn run(opts: FairnessOpts, report: &mut Report) -> anyhow::Result<()> 
     let dir = tempfile::tempdir().context("creating a work dir")?;
     let path = crate::daemon::write_config(dir.path(), &config(&emu))?;
     let src = std::fs::read_to_string(&path).context("reading the config back")?;
-    let config = Config::parse(&src, &path, |_| None)?;
+    let config = Config::parse(&src, &path, |_| None, &handoff::bridges::networks())?;
     let faq = Faq::load(&config.bot.faq)?;
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.bot.store)?);
     let mut slack_cfg = SlackBridgeConfig::socket_mode(emu.bot_token(), emu.app_token());
