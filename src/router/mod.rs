@@ -103,7 +103,7 @@ pub struct Shared {
 enum Classified {
     /// An event of the conversation, what it means there, and (for
     /// customer events) who the customer is.
-    Event(ConversationKey, Event, Option<Customer>),
+    Event(ConversationKey, Box<Event>, Option<Box<Customer>>),
     /// Someone wrote on a former desk of a case (closed, or moved
     /// elsewhere): the case's conversation posts `notice` there once.
     Notice {
@@ -545,8 +545,8 @@ impl Router {
                 key,
                 Job::Inbound {
                     id: ev.event_id,
-                    event: Box::new(event),
-                    customer: customer.map(Box::new),
+                    event,
+                    customer,
                     ack,
                 },
             ),
@@ -699,10 +699,10 @@ impl Router {
         };
         Some(Classified::Event(
             case.conversation,
-            Event::Agent {
+            Box::new(Event::Agent {
                 agent: ev.sender.clone(),
                 event,
-            },
+            }),
             None,
         ))
     }
@@ -750,8 +750,8 @@ impl Router {
         }
         Ok(Some(Classified::Event(
             key,
-            Event::Customer(event),
-            Some(customer),
+            Box::new(Event::Customer(event)),
+            Some(Box::new(customer)),
         )))
     }
 

@@ -128,8 +128,8 @@ async fn two_agents_share_a_case_room_and_old_rooms_stay_desks() {
         .await
         .expect("transfer");
     sees(&carol, &room, "billing team").await;
-    let billing = next_case_room(&bob, &[desk.clone()]).await;
-    let alice_billing = next_case_room(&alice, &[desk.clone()]).await;
+    let billing = next_case_room(&bob, std::slice::from_ref(&desk)).await;
+    let alice_billing = next_case_room(&alice, std::slice::from_ref(&desk)).await;
     assert_eq!(billing, alice_billing);
     from_bot(&alice, &billing, "the new summary", |m| {
         m.body.contains("Case #1")
