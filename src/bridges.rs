@@ -116,6 +116,17 @@ fn desk_agents(config: &Config, network: &str) -> Vec<String> {
         .collect()
 }
 
+/// The rooms named by the desks on `network` (`desk = "net:room"`).
+#[cfg_attr(not(feature = "matrix"), allow(dead_code))]
+fn desk_targets(config: &Config, network: &str) -> Vec<String> {
+    config
+        .teams
+        .iter()
+        .filter(|t| t.desk.network() == network)
+        .filter_map(|t| t.desk.target.clone())
+        .collect()
+}
+
 #[allow(unused_variables)]
 async fn connect_one(
     name: &str,
@@ -130,9 +141,11 @@ async fn connect_one(
             store: store.clone(),
             network,
         });
-        let bridge = handoff_matrix::MatrixBridge::connect(m.bridge_config(data_dir), state)
-            .await
-            .map_err(|source| DaemonError::Bridge { network, source })?;
+        let desk_rooms = desk_targets(config, network);
+        let bridge =
+            handoff_matrix::MatrixBridge::connect(m.bridge_config(data_dir, desk_rooms), state)
+                .await
+                .map_err(|source| DaemonError::Bridge { network, source })?;
         return Ok(Arc::new(bridge));
     }
     #[cfg(feature = "slack")]

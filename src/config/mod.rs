@@ -76,8 +76,9 @@ struct RawConfig {
     log: LogConfig,
     #[serde(default, rename = "team")]
     teams: Vec<Spanned<RawTeam>>,
+    /// The networks' tables, parsed by their plugins (names checked there).
     #[serde(flatten)]
-    other: BTreeMap<String, toml::Value>,
+    _networks: BTreeMap<String, serde::de::IgnoredAny>,
 }
 
 impl Config {
@@ -112,27 +113,46 @@ impl Config {
             }
         };
         let parsed = env::with_lookup(Box::new(env), || {
-            let raw: RawConfig = toml::from_str(src).map_err(|e| {
-                let span = e.span().unwrap_or(0..0);
-                (span, e.message().trim().to_string())
-            })?;
+            // The tables first (syntax errors; nothing expanded yet), then
+            // the core's and each network's, reporting whichever problem
+            // comes first in the document, as one parse would.
+            let tables: BTreeMap<String, Spanned<serde::de::IgnoredAny>> =
+                toml::from_str(src).map_err(toml_error)?;
+            let mut problems: Vec<Located> = Vec::new();
             let mut sections = BTreeMap::new();
-            for name in raw.other.keys() {
+            for (name, table) in &tables {
+                if CORE_TABLES.contains(&name.as_str()) {
+                    continue;
+                }
                 let Some(def) = networks.iter().find(|n| n.name == name) else {
                     let known: Vec<&str> = networks.iter().map(|n| n.name).collect();
-                    return Err((
-                        table_span(src, name),
+                    problems.push((
+                        table.span(),
                         format!(
                             "unknown table [{name}]: not part of the config nor a network this build has ({})",
                             known.join(", ")
                         ),
                     ));
+                    continue;
                 };
-                if let Some(settings) = (def.parse)(src)? {
-                    sections.insert(name.clone(), settings);
+                match (def.parse)(src) {
+                    Ok(Some(settings)) => {
+                        sections.insert(name.clone(), settings);
+                    }
+                    Ok(None) => {}
+                    Err(problem) => problems.push(problem),
                 }
             }
-            Ok((raw, sections))
+            let raw = toml::from_str::<RawConfig>(src).map_err(toml_error);
+            if let Err(problem) = &raw {
+                problems.push(problem.clone());
+            }
+            problems.sort_by_key(|(span, _)| span.start);
+            match (raw, problems.into_iter().next()) {
+                (Ok(raw), None) => Ok((raw, sections)),
+                (_, Some(first)) => Err(first),
+                (Err(e), None) => Err(e),
+            }
         });
         let (raw, networks_set) = parsed.map_err(|(s, m)| at(s, m))?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -234,12 +254,21 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
 /// A problem and where in the document it is.
 pub type Located = (std::ops::Range<usize>, String);
 
-/// The span of the top-level table `name` in `src` (for "unknown table").
-fn table_span(src: &str, name: &str) -> std::ops::Range<usize> {
-    let keys: Result<BTreeMap<String, Spanned<serde::de::IgnoredAny>>, _> = toml::from_str(src);
-    keys.ok()
-        .and_then(|k| k.get(name).map(|v| v.span()))
-        .unwrap_or(0..0)
+/// The core's top-level tables ([`RawConfig`]'s fields); any other table
+/// is a network's.
+const CORE_TABLES: &[&str] = &[
+    "bot",
+    "escalation",
+    "conversation",
+    "messages",
+    "privacy",
+    "metrics",
+    "log",
+    "team",
+];
+
+fn toml_error(e: toml::de::Error) -> Located {
+    (e.span().unwrap_or(0..0), e.message().trim().to_string())
 }
 
 #[derive(Deserialize)]

@@ -406,3 +406,27 @@ fn slack_internal_prefix_is_accepted_but_reported_deprecated_with_its_line() {
         c.deprecations
     );
 }
+
+#[test]
+fn the_first_problem_in_the_document_is_reported_whoever_parses_it() {
+    // [matrix] (parsed by its plugin) comes before the teams (the core's):
+    // its missing variable is the one reported, as in one parse.
+    let src = BASE.replace("${PASS}", "${NOPE_FIRST}").replace(
+        "first_reply_sla = \"10m\"",
+        "first_reply_sla = \"${NOPE_LATER}\"",
+    );
+    let line = src.lines().position(|l| l.contains("NOPE_FIRST")).unwrap() + 1;
+    fails(&src, line, "NOPE_FIRST");
+    // And the other way round.
+    let src = format!("{BASE}\n[log]\nformat = \"yaml\"\n").replace("${SLACK_BOT}", "${NOPE}");
+    let line = src.lines().position(|l| l.contains("NOPE")).unwrap() + 1;
+    fails(&src, line, "NOPE");
+}
+
+#[test]
+fn every_core_table_is_known() {
+    // A table of the core is never taken for an unknown network.
+    let extra = "[escalation]\n[conversation]\n[messages]\n[privacy]\n[log]\n[metrics]\nlisten = \"127.0.0.1:9\"\n";
+    let c = parse(&format!("{BASE}\n{extra}")).expect("all core tables");
+    assert!(c.metrics.is_some());
+}

@@ -743,9 +743,10 @@ impl Router {
             InboundKind::Left => CustomerEvent::Left,
             InboundKind::Joined | InboundKind::Button { .. } => return Ok(None),
         };
-        // Customers live on networks that have customer rooms; a message in
-        // a desk channel that is not a case thread is staff chatter.
-        if !self.is_customer_network(&ev.endpoint.network) {
+        // Customers live only where their network says so: a message in a
+        // room that is no customer's (a staff room before its first case,
+        // a desk channel outside case threads) is staff chatter.
+        if !ev.customer_endpoint || !self.is_customer_network(&ev.endpoint.network) {
             return Ok(None);
         }
         Ok(Some(Classified::Event(

@@ -164,6 +164,7 @@ fn inbound(id: &str, room: &str, sender: &str, text: &str) -> Inbound {
             body: Text::plain(text),
             reply_to: None,
         },
+        customer_endpoint: true,
     }
 }
 
@@ -1131,4 +1132,40 @@ async fn staff_chatter_in_a_staff_room_desk_is_never_answered() {
         0,
         "chatter gets no notice"
     );
+}
+
+#[tokio::test]
+async fn a_room_no_bridge_calls_a_customers_is_never_answered() {
+    let f = fixture_with(
+        Arc::new(MemoryStore::new()),
+        engine_with(config_with("")),
+        Arc::new(SystemClock),
+    );
+    // A staff room the bot joined before any case was opened there.
+    let mut chatter = inbound(
+        "$x1",
+        "!staff:localhost",
+        "@dave:localhost",
+        "how do i reset my password",
+    );
+    chatter.customer_endpoint = false;
+    f.router.dispatch(chatter);
+    // The same words from a customer room are answered.
+    f.router.dispatch(inbound(
+        "$x2",
+        "!carol:localhost",
+        "@carol:localhost",
+        "how do i reset my password",
+    ));
+    until("the customer's answer", || {
+        count_texts(&f.bridge, |t| t == RESET_ANSWER) == 1
+    })
+    .await;
+    settled(&f, &["$x2"]).await;
+    assert_eq!(count_texts(&f.bridge, |t| t == RESET_ANSWER), 1);
+    assert!(!has_conversation(
+        &f.store,
+        Endpoint::new("matrix", "!staff:localhost"),
+        "@dave:localhost"
+    ));
 }

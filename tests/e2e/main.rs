@@ -20,3 +20,4 @@ mod outage;
 mod slack_agents;
 mod slack_e2e;
 mod slack_relay;
+mod staff_room;

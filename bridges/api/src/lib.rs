@@ -155,6 +155,14 @@ pub struct Inbound {
     /// When the network says it happened.
     pub at: Millis,
     pub kind: InboundKind,
+    /// The bridge knows `endpoint` as a place customers talk: a configured
+    /// customer room, a direct chat a customer invited the bot to, or a
+    /// customer's thread in one. Only there does an event that is on no
+    /// desk count as a customer's; anywhere else it is staff chatter,
+    /// never answered (roles come from configuration, never from "not a
+    /// desk right now").
+    #[serde(default)]
+    pub customer_endpoint: bool,
 }
 
 /// What kind of thing happened.
@@ -583,6 +591,7 @@ mod tests {
                 body: Text::plain("hi"),
                 reply_to: None,
             },
+            customer_endpoint: true,
         }
     }
 
@@ -652,6 +661,7 @@ mod tests {
                 body: Text::plain("hi"),
                 reply_to: None,
             },
+            customer_endpoint: true,
         };
         let s = serde_json::to_string(&ev).unwrap();
         let back: Inbound = serde_json::from_str(&s).unwrap();

@@ -29,6 +29,9 @@ pub struct MatrixBridgeConfig {
     /// Accept every invite (direct chats with customers), not only invites
     /// to configured customer rooms.
     pub auto_join: bool,
+    /// Staff rooms (ids or aliases) that desks name (`matrix:#room`):
+    /// never customer rooms, whoever invited the bot.
+    pub desk_rooms: Vec<String>,
     /// Users whose events are never forwarded (other bots, bridges).
     pub ignore_users: Vec<String>,
     /// In rooms with more than two members, give each customer a thread.
@@ -64,6 +67,7 @@ impl MatrixBridgeConfig {
             data_dir: data_dir.into(),
             customer_rooms: Vec::new(),
             auto_join: false,
+            desk_rooms: Vec::new(),
             ignore_users: Vec::new(),
             thread_per_customer: true,
             max_media_bytes: 20 * 1024 * 1024,
@@ -85,6 +89,7 @@ impl fmt::Debug for MatrixBridgeConfig {
             .field("sync_timeline_limit", &self.sync_timeline_limit)
             .field("customer_rooms", &self.customer_rooms)
             .field("auto_join", &self.auto_join)
+            .field("desk_rooms", &self.desk_rooms)
             .field("ignore_users", &self.ignore_users)
             .field("thread_per_customer", &self.thread_per_customer)
             .field("max_media_bytes", &self.max_media_bytes)

@@ -105,6 +105,22 @@ impl Ledger {
         self.put(&thread_key(room, user), root.as_bytes())
     }
 
+    /// The native thread that message `event` in `room` was posted in, if
+    /// recorded (for edits, reactions and redactions of it, which carry no
+    /// thread of their own).
+    pub fn thread_of(&self, room: &str, event: &str) -> Result<Option<String>, BridgeError> {
+        Ok(self
+            .get(&message_thread_key(room, event))?
+            .and_then(|b| String::from_utf8(b).ok()))
+    }
+
+    /// Records that message `event` in `room` is in thread `root`. Lazy:
+    /// the core's durable commit of that very message follows and carries
+    /// it.
+    pub fn set_thread_of(&self, room: &str, event: &str, root: &str) -> Result<(), BridgeError> {
+        self.put_lazy(&message_thread_key(room, event), root.as_bytes())
+    }
+
     /// Whether `room` was joined as a customer's direct chat (an invite
     /// accepted by `auto_join`, not a configured customer room).
     pub fn is_direct_chat(&self, room: &str) -> Result<bool, BridgeError> {
@@ -179,6 +195,10 @@ fn done_key(key: &str) -> String {
 
 fn direct_key(room: &str) -> String {
     format!("matrix/direct/{room}")
+}
+
+fn message_thread_key(room: &str, event: &str) -> String {
+    format!("matrix/in-thread/{room}|{event}")
 }
 
 fn thread_key(room: &str, user: &str) -> String {

@@ -66,12 +66,26 @@ pub async fn resolve(shared: &Shared, entry: &str) -> Result<OwnedRoomId, Bridge
 /// created and staff rooms it joined for a desk are not, whoever is in
 /// them (roles come from configuration, not from member counts).
 pub fn is_customer_room(shared: &Shared, room: &Room) -> Result<bool, BridgeError> {
+    if is_desk_room(shared, room) {
+        return Ok(false);
+    }
     Ok(is_configured(shared, room) || shared.ledger.is_direct_chat(room.room_id().as_str())?)
 }
 
-/// Whether an invite to `room` should be accepted.
+/// Whether an invite to `room` should be accepted: a configured customer
+/// room or desk room, or any room with `auto_join`.
 pub fn accepts_invite(shared: &Shared, room: &Room) -> bool {
-    shared.cfg.auto_join || is_configured(shared, room)
+    shared.cfg.auto_join || is_configured(shared, room) || is_desk_room(shared, room)
+}
+
+/// Whether `room` is a staff room configured as a desk (by id or alias):
+/// never a customer's, even when the bot joined it on an invite.
+pub fn is_desk_room(shared: &Shared, room: &Room) -> bool {
+    let desks = &shared.cfg.desk_rooms;
+    desks.iter().any(|d| d == room.room_id().as_str())
+        || room
+            .canonical_alias()
+            .is_some_and(|alias| desks.iter().any(|d| d == alias.as_str()))
 }
 
 /// Whether `room` is one of the configured customer rooms (by id, or by
@@ -106,7 +120,7 @@ pub async fn handle_invite(shared: &Shared, room_id: &RoomId) {
     }
     // Remembered before joining: once joined, the room's events arrive
     // and must already count as a customer's.
-    if !is_configured(shared, &room) {
+    if !is_configured(shared, &room) && !is_desk_room(shared, &room) {
         if let Err(e) = shared.ledger.set_direct_chat(room_id.as_str()) {
             tracing::warn!(room = %room_id, error = %e, "could not record the direct chat; invite left for later");
             return;

@@ -52,8 +52,8 @@ fn yes() -> bool {
 
 impl MatrixSettings {
     /// The bridge's start-up config, keeping its session and crypto
-    /// stores in `data_dir`.
-    pub fn bridge_config(&self, data_dir: PathBuf) -> MatrixBridgeConfig {
+    /// stores in `data_dir`; `desk_rooms` are the staff rooms desks name.
+    pub fn bridge_config(&self, data_dir: PathBuf, desk_rooms: Vec<String>) -> MatrixBridgeConfig {
         let mut cfg = MatrixBridgeConfig::new(
             self.homeserver.clone(),
             self.user.clone(),
@@ -66,6 +66,7 @@ impl MatrixSettings {
         cfg.ignore_users = self.ignore_users.clone();
         cfg.thread_per_customer = self.thread_per_customer;
         cfg.sync_timeline_limit = self.sync_timeline_limit;
+        cfg.desk_rooms = desk_rooms;
         cfg
     }
 

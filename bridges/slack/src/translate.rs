@@ -185,6 +185,7 @@ async fn posted(inner: &Inner, p: parse::Posted<'_>) -> Emits {
                 sender: sender.clone(),
                 at: ts::to_millis(msg_ts),
                 kind,
+                customer_endpoint: false,
             },
             mark: (i + 1 == count).then(|| Mark {
                 channel: channel.to_string(),
@@ -259,6 +260,7 @@ async fn edited(inner: &Inner, e: parse::Edited<'_>) -> Emits {
                 target: e.ts.to_string(),
                 body: body(inner, e.text).await,
             },
+            customer_endpoint: false,
         },
         mark: None,
     }])
@@ -280,6 +282,7 @@ async fn deleted(inner: &Inner, d: parse::Deleted<'_>) -> Emits {
             kind: InboundKind::Delete {
                 target: d.target.to_string(),
             },
+            customer_endpoint: false,
         },
         mark: None,
     }])
@@ -322,6 +325,7 @@ async fn reaction(inner: &Inner, r: parse::Reacted<'_>) -> Emits {
                 target: r.target.to_string(),
                 key: emoji::key_for_name(r.name),
             },
+            customer_endpoint: false,
         },
         mark: None,
     }])
@@ -360,6 +364,7 @@ pub(crate) async fn interaction(inner: &Inner, payload: &Value) -> Emits {
                     action: a.action_id.to_string(),
                     value: a.value.to_string(),
                 },
+                customer_endpoint: false,
             },
             mark: None,
         })

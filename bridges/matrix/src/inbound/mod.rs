@@ -22,7 +22,7 @@ use matrix_sdk::Room;
 use crate::config::RetryPolicy;
 use crate::media::{self, Download};
 use crate::retry::with_retry;
-use crate::{threads, Shared, NETWORK};
+use crate::{rooms, threads, Shared, NETWORK};
 
 /// Download attempts for one attachment before a note is sent instead.
 const MEDIA_ATTEMPTS: u32 = 3;
@@ -59,7 +59,7 @@ pub async fn convert(
             thread,
         } => {
             let thread = match thread {
-                Some(t) => Some(t),
+                Some(t) => Some(remember_thread(shared, room, &event_id, t)?),
                 None => threads::for_top_level_message(shared, room, sender, &event_id).await?,
             };
             let kind = InboundKind::Message {
@@ -75,7 +75,7 @@ pub async fn convert(
             thread,
         } => {
             let thread = match thread {
-                Some(t) => Some(t),
+                Some(t) => Some(remember_thread(shared, room, &event_id, t)?),
                 None => threads::for_top_level_message(shared, room, sender, &event_id).await?,
             };
             (
@@ -83,26 +83,30 @@ pub async fn convert(
                 thread,
             )
         }
-        What::Edit { target, body } => (
-            InboundKind::Edit { target, body },
-            threads::existing(shared, room, sender).await?,
-        ),
-        What::Reaction { target, key } => (
-            InboundKind::Reaction {
-                id: event_id.clone(),
-                target,
-                key,
-            },
-            threads::existing(shared, room, sender).await?,
-        ),
-        What::Delete { target } => (
-            InboundKind::Delete { target },
-            threads::existing(shared, room, sender).await?,
-        ),
+        What::Edit { target, body } => {
+            let thread = thread_of_target(shared, room, sender, &target).await?;
+            (InboundKind::Edit { target, body }, thread)
+        }
+        What::Reaction { target, key } => {
+            let thread = thread_of_target(shared, room, sender, &target).await?;
+            (
+                InboundKind::Reaction {
+                    id: event_id.clone(),
+                    target,
+                    key,
+                },
+                thread,
+            )
+        }
+        What::Delete { target } => {
+            let thread = thread_of_target(shared, room, sender, &target).await?;
+            (InboundKind::Delete { target }, thread)
+        }
         What::Joined => (InboundKind::Joined, None),
         What::Left => (InboundKind::Left, None),
     };
     let display_name = display_name(shared, room, &actor).await;
+    let customer_endpoint = rooms::is_customer_room(shared, room)?;
     Ok(Some(Inbound {
         event_id,
         endpoint: Endpoint {
@@ -122,7 +126,38 @@ pub async fn convert(
         },
         at,
         kind,
+        customer_endpoint,
     }))
+}
+
+/// Records the native thread of message `event` (so its later edits,
+/// reactions and redactions, which carry no thread, land in it too).
+fn remember_thread(
+    shared: &Shared,
+    room: &Room,
+    event: &str,
+    thread: String,
+) -> Result<String, BridgeError> {
+    shared
+        .ledger
+        .set_thread_of(room.room_id().as_str(), event, &thread)?;
+    Ok(thread)
+}
+
+/// The thread an edit, reaction or redaction of `target` belongs to: the
+/// native thread `target` was posted in, else the sender's customer
+/// thread (thread per customer), else none.
+async fn thread_of_target(
+    shared: &Shared,
+    room: &Room,
+    sender: &str,
+    target: &str,
+) -> Result<Option<String>, BridgeError> {
+    let room_id = room.room_id().as_str();
+    if let Some(t) = shared.ledger.thread_of(room_id, target)? {
+        return Ok(Some(t));
+    }
+    threads::existing(shared, room, sender).await
 }
 
 /// The sender's display name in `room`: their stored profile, one store

@@ -14,3 +14,4 @@ mod loops;
 mod secrets;
 mod session;
 mod size_limits;
+mod suite;

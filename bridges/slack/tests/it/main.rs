@@ -15,3 +15,4 @@ mod rate_limits;
 mod relay;
 mod secrets;
 mod size_limits;
+mod suite;

@@ -96,6 +96,7 @@ fn inbound(case: u64, id: &str, text: &str) -> Inbound {
             body: Text::plain(text),
             reply_to: None,
         },
+        customer_endpoint: true,
     }
 }
 
