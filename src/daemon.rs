@@ -73,6 +73,11 @@ impl BridgeState for StoreBridgeState {
             .bridge_put_lazy(self.network, key, value)
             .map_err(|e| e.to_string())
     }
+    fn delete(&self, key: &str) -> Result<(), String> {
+        self.store
+            .bridge_delete(self.network, key)
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Runs until shut down.

@@ -268,6 +268,12 @@ impl Engine {
         conv.misses_in_row = 0;
         conv.last_answer = None;
         self.update_summary(t, None);
+        if let Some(desk) = t.state.case.as_ref().and_then(|c| c.desk.as_ref()) {
+            t.effects.push(Effect::CloseDesk {
+                case: id,
+                desk: desk.endpoint.clone(),
+            });
+        }
     }
 
     fn note(
@@ -340,6 +346,10 @@ impl Engine {
                 case: case.id,
                 message: Some(desk.summary.clone()),
                 summary,
+            });
+            t.effects.push(Effect::CloseDesk {
+                case: case.id,
+                desk: desk.endpoint.clone(),
             });
         }
         let Some(case) = t.state.case.as_mut() else {

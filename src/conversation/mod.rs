@@ -183,6 +183,9 @@ pub enum Effect {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         at: Option<Endpoint>,
     },
+    /// The case is over on `desk` (resolved there, or moved away): its
+    /// bridge may stop following it there.
+    CloseDesk { case: CaseId, desk: Endpoint },
     /// Tell `user` alone, on the case's desk, why what they write there
     /// goes nowhere (they are not an agent of the case's team).
     Explain {

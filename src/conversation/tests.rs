@@ -422,6 +422,55 @@ fn transfer_moves_the_case_and_updates_the_old_summary() {
         Effect::UpdateSummary { message: Some(m), .. } if m == &desk.summary)));
     assert_eq!(opened(&t).unwrap().0, "slack");
     assert!(said(&t)[0].contains("billing team"));
+    // The old desk is closed, after its summary says where the case went.
+    let close = t
+        .effects
+        .iter()
+        .position(|e| matches!(e, Effect::CloseDesk { desk: d, .. } if d == &desk.endpoint))
+        .expect("the old desk is closed");
+    let update = t
+        .effects
+        .iter()
+        .position(|e| matches!(e, Effect::UpdateSummary { .. }))
+        .unwrap();
+    assert!(update < close, "{:?}", t.effects);
+    // Resolving on the new desk closes that one.
+    let new_desk = crate::case::CaseDesk {
+        endpoint: Endpoint::new("slack", "C1").in_thread("1.0"),
+        summary: MessageRef {
+            endpoint: Endpoint::new("slack", "C1").in_thread("1.0"),
+            id: "1.0".into(),
+        },
+    };
+    let s = step(
+        &e,
+        &t.state,
+        Event::CaseOpened {
+            case: 1,
+            desk: new_desk.clone(),
+        },
+        T0 + MINUTE,
+        &w,
+    )
+    .state;
+    let billing_agent = UserRef {
+        network: "slack".into(),
+        id: "U1".into(),
+        display_name: None,
+        is_bot: false,
+        standing: handoff_bridge_api::Standing::Member { groups: vec![] },
+    };
+    let t = step(
+        &e,
+        &s,
+        agent_says(billing_agent, "!resolve"),
+        T0 + 2 * MINUTE,
+        &w,
+    );
+    assert!(t
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::CloseDesk { desk: d, .. } if d == &new_desk.endpoint)));
 }
 
 #[test]

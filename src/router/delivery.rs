@@ -78,6 +78,7 @@ fn side_of(effect: &Effect) -> Side {
         Effect::OpenCase { .. }
         | Effect::UpdateSummary { .. }
         | Effect::Notify { .. }
+        | Effect::CloseDesk { .. }
         | Effect::Explain { .. } => Side::Desk,
     }
 }
@@ -97,6 +98,7 @@ fn case_of(effect: &Effect) -> u64 {
         Effect::OpenCase { case, .. }
         | Effect::UpdateSummary { case, .. }
         | Effect::Notify { case, .. }
+        | Effect::CloseDesk { case, .. }
         | Effect::Explain { case, .. }
         | Effect::Relay { case, .. } => *case,
     }
@@ -229,7 +231,7 @@ async fn try_once(
     let took = started.elapsed();
     crate::metrics::delivery_ok(&network, took);
     tracing::debug!(seq, %network, ms = took.as_millis() as u64, "delivered");
-    match (after, delivered) {
+    let stored = match (after, delivered) {
         (After::Map(source), Delivered::Message(m)) => {
             tracing::debug!(seq, source = %source.id, twin = %m.id, at = %m.endpoint, "twin recorded");
             store
@@ -256,7 +258,12 @@ async fn try_once(
             Ok(())
         }
         _ => store.outbox_done(seq, &[], &[]).map_err(Failure::Store),
+    };
+    if stored.is_ok() {
+        // Stored for good: the key is never sent again.
+        bridge.forget(&outgoing.key);
     }
+    stored
 }
 
 #[cfg(test)]

@@ -109,6 +109,11 @@ pub fn resolve(
             ),
             None => Resolved::Skip("the case has no desk to notify".into()),
         },
+        Effect::CloseDesk { desk, .. } => deliver(
+            desk,
+            Action::CloseCase { desk: desk.clone() },
+            After::Nothing,
+        ),
         Effect::Explain { user, text, .. } => match desk() {
             Some(d) => deliver(
                 &d.endpoint,

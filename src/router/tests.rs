@@ -440,6 +440,10 @@ impl Store for DiskFull {
         self.check()?;
         self.inner.bridge_put(bridge, key, value)
     }
+    fn bridge_delete(&self, bridge: &str, key: &str) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.bridge_delete(bridge, key)
+    }
     fn prune_seen(&self, older_than: Millis) -> Result<usize, StoreError> {
         self.inner.prune_seen(older_than)
     }

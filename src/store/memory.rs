@@ -307,6 +307,13 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn bridge_delete(&self, bridge: &str, key: &str) -> Result<(), StoreError> {
+        self.lock()
+            .bridge
+            .remove(&(bridge.to_string(), key.to_string()));
+        Ok(())
+    }
+
     fn prune_seen(&self, older_than: Millis) -> Result<usize, StoreError> {
         let mut s = self.lock();
         let before = s.seen.len();

@@ -162,6 +162,9 @@ pub trait Store: Send + Sync {
         self.bridge_put(bridge, key, value)
     }
 
+    /// Removes a bridge record (durably); removing a missing one is fine.
+    fn bridge_delete(&self, bridge: &str, key: &str) -> Result<(), StoreError>;
+
     /// Forgets dedupe ids committed before `older_than`; returns how many.
     fn prune_seen(&self, older_than: Millis) -> Result<usize, StoreError>;
 }

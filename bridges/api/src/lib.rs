@@ -289,6 +289,11 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mention: Option<String>,
     },
+    /// The case on `desk` is over there (resolved, or moved to another
+    /// desk): the bridge may forget what it keeps to follow it (threads it
+    /// catches up). What people still write there keeps arriving, so the
+    /// core can answer it with a notice.
+    CloseCase { desk: Endpoint },
     /// Tell one person at `to` something only they need (why what they
     /// wrote goes nowhere): Slack shows it to them alone (ephemeral);
     /// elsewhere a notice addressed to them.
@@ -382,6 +387,10 @@ pub trait BridgeState: Send + Sync {
     fn put_lazy(&self, key: &str, value: &[u8]) -> Result<(), String> {
         self.put(key, value)
     }
+    /// Removes a record (durably); removing a missing one is fine. Bridges
+    /// prune with it: a delivery record once the core stored the delivery
+    /// ([`Bridge::forget`]), a case's records once it closed.
+    fn delete(&self, key: &str) -> Result<(), String>;
 }
 
 /// A [`BridgeState`] in memory, for tests and tools: it also keeps every
@@ -434,6 +443,10 @@ impl BridgeState for MemoryState {
     }
     fn put_lazy(&self, key: &str, value: &[u8]) -> Result<(), String> {
         self.write(key, value, false);
+        Ok(())
+    }
+    fn delete(&self, key: &str) -> Result<(), String> {
+        lock(&self.values).remove(key);
         Ok(())
     }
 }
@@ -568,6 +581,11 @@ pub trait Bridge: Send + Sync {
     fn is_connected(&self) -> bool {
         true
     }
+
+    /// The core has durably stored the delivery of `key` and will never
+    /// send it again: the bridge may drop what it kept to make a repeat of
+    /// `key` harmless. Best effort (a failure only keeps a record).
+    fn forget(&self, _key: &str) {}
 }
 
 #[cfg(test)]

@@ -87,6 +87,14 @@ impl Ledger {
         self.put_lazy(&done_key(key), &bytes)
     }
 
+    /// Drops the delivery record of `key` (the core stored the delivery).
+    pub fn forget(&self, key: &str) -> Result<(), BridgeError> {
+        let k = done_key(key);
+        self.state
+            .delete(&k)
+            .map_err(|e| unavailable(format!("removing bridge state {k}: {e}")))
+    }
+
     /// The thread root of `user` in `room`, if one was chosen.
     pub fn thread_root(&self, room: &str, user: &str) -> Result<Option<String>, BridgeError> {
         match self.get(&thread_key(room, user))? {

@@ -175,6 +175,12 @@ impl Bridge for MatrixBridge {
     fn is_connected(&self) -> bool {
         self.shared.connected.load(Ordering::Relaxed)
     }
+
+    fn forget(&self, key: &str) {
+        if let Err(e) = self.shared.ledger.forget(key) {
+            tracing::warn!(key, error = %e, "could not drop a delivery record; it stays");
+        }
+    }
 }
 
 pub(crate) fn now_millis() -> Millis {

@@ -234,4 +234,10 @@ impl Bridge for SlackBridge {
     fn is_connected(&self) -> bool {
         self.inner.connected.load(Ordering::SeqCst)
     }
+
+    fn forget(&self, key: &str) {
+        if let Err(e) = self.inner.store.forget_delivery(key) {
+            tracing::warn!(key, error = %e, "could not drop a delivery record; it stays");
+        }
+    }
 }

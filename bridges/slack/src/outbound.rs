@@ -50,6 +50,7 @@ pub(crate) async fn send(inner: Arc<Inner>, out: Outgoing) -> Result<Delivered, 
         | Action::Notify { to, .. }
         | Action::Upload { to, .. }
         | Action::Explain { to, .. } => slack_room(to)?.to_string(),
+        Action::CloseCase { desk } => slack_room(desk)?.to_string(),
         Action::Edit { target, .. } | Action::Delete { target } => {
             slack_room(&target.endpoint)?.to_string()
         }
@@ -143,6 +144,12 @@ async fn perform(inner: &Inner, channel: &str, out: &Outgoing) -> Result<Deliver
                 None,
             )
             .await
+        }
+        Action::CloseCase { desk } => {
+            if let Some(root) = &desk.thread {
+                inner.store.close_case_thread(channel, root).await?;
+            }
+            Ok(Delivered::Done)
         }
         Action::Explain { to, user, body } => {
             // Seen by `user` alone; Slack keeps no copy to edit or dedupe,

@@ -65,6 +65,15 @@ pub(crate) struct Store {
     lists: Mutex<()>,
 }
 
+/// Before keyed case records: every case thread ever, in one list.
+const LEGACY_CASES: &str = "slack/cases";
+/// The open case threads (catch-up reads these).
+const OPEN_CASES: &str = "slack/open-cases";
+
+fn case_key(channel: &str, root: &str) -> String {
+    format!("slack/case/{channel}/{root}")
+}
+
 fn unavailable(what: &str, key: &str, e: String) -> BridgeError {
     BridgeError::Unavailable {
         network: NETWORK.into(),
@@ -163,26 +172,79 @@ impl Store {
         self.put_json_lazy(&format!("slack/marker/{channel}/{ts}"), &marker)
     }
 
-    /// Open case threads as `(channel, root ts)`.
-    pub fn case_threads(&self) -> Result<Vec<(String, String)>, BridgeError> {
-        Ok(self.get_json("slack/cases")?.unwrap_or_default())
+    /// Forgets the delivery record of `key` (and what was kept while it
+    /// was in progress): the core stored the delivery for good.
+    pub fn forget_delivery(&self, key: &str) -> Result<(), BridgeError> {
+        for k in [format!("slack/out/{key}"), format!("slack/pending/{key}")] {
+            self.state
+                .delete(&k)
+                .map_err(|e| unavailable("delete", &k, e))?;
+        }
+        Ok(())
     }
 
+    /// Case threads still open, as `(channel, root ts)`: the ones catch-up
+    /// reads. Bounded by the open cases (closed ones leave it).
+    pub fn case_threads(&self) -> Result<Vec<(String, String)>, BridgeError> {
+        self.migrate_case_list()?;
+        Ok(self.get_json(OPEN_CASES)?.unwrap_or_default())
+    }
+
+    /// Whether `root` in `channel` is (or was) a case's thread: what is
+    /// written there keeps reaching the core after the case closes, so it
+    /// can answer with a notice. One keyed read, whatever the number of
+    /// cases.
     pub fn is_case_thread(&self, channel: &str, root: &str) -> Result<bool, BridgeError> {
-        Ok(self
-            .case_threads()?
-            .iter()
-            .any(|(c, r)| c == channel && r == root))
+        if self.get_json::<String>(&case_key(channel, root))?.is_some() {
+            return Ok(true);
+        }
+        // Records of a version before keyed cases.
+        self.migrate_case_list()?;
+        Ok(self.get_json::<String>(&case_key(channel, root))?.is_some())
     }
 
     pub async fn add_case_thread(&self, channel: &str, root: &str) -> Result<(), BridgeError> {
         let _guard = self.lists.lock().await;
-        let mut threads = self.case_threads()?;
-        if !threads.iter().any(|(c, r)| c == channel && r == root) {
-            threads.push((channel.to_string(), root.to_string()));
-            self.put_json("slack/cases", &threads)?;
+        self.put_json(&case_key(channel, root), &"open")?;
+        let mut open: Vec<(String, String)> = self.get_json(OPEN_CASES)?.unwrap_or_default();
+        if !open.iter().any(|(c, r)| c == channel && r == root) {
+            open.push((channel.to_string(), root.to_string()));
+            self.put_json(OPEN_CASES, &open)?;
         }
         Ok(())
+    }
+
+    /// The case of thread `root` closed (or moved away): catch-up stops
+    /// reading it; its replies still count as a case thread's.
+    pub async fn close_case_thread(&self, channel: &str, root: &str) -> Result<(), BridgeError> {
+        let _guard = self.lists.lock().await;
+        self.put_json(&case_key(channel, root), &"closed")?;
+        let mut open: Vec<(String, String)> = self.get_json(OPEN_CASES)?.unwrap_or_default();
+        let before = open.len();
+        open.retain(|(c, r)| !(c == channel && r == root));
+        if open.len() != before {
+            self.put_json(OPEN_CASES, &open)?;
+        }
+        Ok(())
+    }
+
+    /// Turns the one growing list of earlier versions (`slack/cases`) into
+    /// keyed records plus the open list, once.
+    fn migrate_case_list(&self) -> Result<(), BridgeError> {
+        let Some(old) = self.get_json::<Vec<(String, String)>>(LEGACY_CASES)? else {
+            return Ok(());
+        };
+        let mut open: Vec<(String, String)> = self.get_json(OPEN_CASES)?.unwrap_or_default();
+        for (channel, root) in &old {
+            self.put_json(&case_key(channel, root), &"open")?;
+            if !open.iter().any(|(c, r)| c == channel && r == root) {
+                open.push((channel.clone(), root.clone()));
+            }
+        }
+        self.put_json(OPEN_CASES, &open)?;
+        self.state
+            .delete(LEGACY_CASES)
+            .map_err(|e| unavailable("delete", LEGACY_CASES, e))
     }
 
     /// Interactions handed over but not yet stored by the core, as
@@ -270,7 +332,50 @@ mod tests {
             .unwrap();
         let writes = state.writes();
         let durable: Vec<_> = writes.iter().filter(|w| w.1).map(|w| &w.0[..]).collect();
-        assert_eq!(durable, ["slack/cases", "slack/out/out:1"]);
-        assert_eq!(writes.len(), 6);
+        assert_eq!(
+            durable,
+            ["slack/case/C/1.0", "slack/open-cases", "slack/out/out:1"]
+        );
+        assert_eq!(writes.len(), 7);
+    }
+
+    #[tokio::test]
+    async fn closed_cases_leave_catch_up_but_stay_case_threads() {
+        let state = Arc::new(handoff_bridge_api::MemoryState::default());
+        let store = Store::new(state.clone());
+        store.add_case_thread("C", "1.0").await.unwrap();
+        store.add_case_thread("C", "2.0").await.unwrap();
+        store.close_case_thread("C", "1.0").await.unwrap();
+        assert_eq!(
+            store.case_threads().unwrap(),
+            vec![("C".to_string(), "2.0".to_string())]
+        );
+        assert!(
+            store.is_case_thread("C", "1.0").unwrap(),
+            "replies still count"
+        );
+        assert!(!store.is_case_thread("C", "3.0").unwrap());
+        // Delivery records go once the core stored the delivery.
+        store.record_delivered("k", &Delivered::Done).unwrap();
+        store.record_pending("k", "F1").unwrap();
+        store.forget_delivery("k").unwrap();
+        assert_eq!(store.delivered("k").unwrap(), None);
+        assert_eq!(store.pending("k").unwrap(), None);
+    }
+
+    #[test]
+    fn the_old_case_list_becomes_keyed_records_once() {
+        let state = Arc::new(handoff_bridge_api::MemoryState::default());
+        let old = serde_json::to_vec(&vec![("C", "1.0"), ("D", "2.0")]).unwrap();
+        handoff_bridge_api::BridgeState::put(state.as_ref(), "slack/cases", &old).unwrap();
+        let store = Store::new(state.clone());
+        assert!(store.is_case_thread("D", "2.0").unwrap());
+        assert_eq!(store.case_threads().unwrap().len(), 2);
+        assert_eq!(
+            handoff_bridge_api::BridgeState::get(state.as_ref(), "slack/cases").unwrap(),
+            None,
+            "the list is gone"
+        );
+        assert!(store.is_case_thread("C", "1.0").unwrap());
     }
 }

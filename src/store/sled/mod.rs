@@ -458,6 +458,13 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn bridge_delete(&self, bridge: &str, key: &str) -> Result<(), StoreError> {
+        self.tree(T::Bridge)
+            .remove(codec::bridge_key(bridge, key))
+            .map_err(self.err("removing bridge state"))?;
+        self.flush()
+    }
+
     fn prune_seen(&self, older_than: Millis) -> Result<usize, StoreError> {
         let end = codec::millis_key(older_than);
         let mut removed = 0;

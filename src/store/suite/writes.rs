@@ -254,6 +254,14 @@ pub(crate) fn bridge_state_is_per_bridge(s: Arc<dyn Store>) {
         s.bridge_get("slack", "since").unwrap(),
         Some(b"t1".to_vec())
     );
+    // Deleting is per bridge too, and deleting twice is fine.
+    s.bridge_delete("slack", "since").unwrap();
+    s.bridge_delete("slack", "since").unwrap();
+    assert_eq!(s.bridge_get("slack", "since").unwrap(), None);
+    assert_eq!(
+        s.bridge_get("matrix", "since").unwrap(),
+        Some(b"s2".to_vec())
+    );
     // Prefix trap: ("ab", "c") is not ("a", "bc").
     s.bridge_put("ab", "c", b"1").unwrap();
     assert_eq!(s.bridge_get("a", "bc").unwrap(), None);

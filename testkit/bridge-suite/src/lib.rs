@@ -17,14 +17,17 @@
 //!   the message it targets, as reported in the original `Message`;
 //! - **desk roles**: events on a case's desk carry the endpoint the bridge
 //!   answered in `CaseOpened`, never flagged as a customer endpoint;
-//! - **agent refusal**: `Explain` reaches the named person at the desk.
+//! - **agent refusal**: `Explain` reaches the named person at the desk;
+//! - **close**: after `CloseCase` what is written on the old desk still
+//!   arrives (the core answers it with a notice), and `forget` drops the
+//!   delivery records the core no longer needs.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use handoff_bridge_api::{
     Action, Bridge, Button, CaseSummary, Delivered, DeskTarget, Endpoint, Inbound, InboundKind,
-    InboundReceiver, Outgoing, Text,
+    InboundReceiver, MemoryState, Outgoing, Text,
 };
 
 /// How long any one expectation may take.
@@ -65,6 +68,8 @@ pub trait Harness: Send + Sync + Sized + 'static {
     /// Stops the bridge and starts it again on the same network and the
     /// same bridge state.
     async fn restart(&mut self);
+    /// The bridge's state (the harness gives it a `MemoryState`).
+    fn state(&self) -> Arc<MemoryState>;
 }
 
 /// A summary card for cases the suite opens.
@@ -336,6 +341,44 @@ pub async fn explain_reaches_the_person<H: Harness>(h: H) {
     .await;
 }
 
+/// After `CloseCase` the desk still reports what is written there; after
+/// `forget` the bridge's delivery records are gone.
+pub async fn a_closed_case_still_hears_its_desk_and_records_are_forgotten<H: Harness>(mut h: H) {
+    let desk = open_case(&h, 8).await;
+    let close = Outgoing {
+        key: "suite-close".into(),
+        action: Action::CloseCase { desk: desk.clone() },
+    };
+    assert_eq!(
+        h.bridge().send(&close).await.expect("close"),
+        Delivered::Done
+    );
+    h.write(Person::Agent, &desk, "written after the close")
+        .await;
+    let ev = next_at(&mut h, "a line on the closed desk", &desk, |e| {
+        is_message_with(e, "written after the close")
+    })
+    .await;
+    assert!(!ev.customer_endpoint);
+    let keys: Vec<String> = (0..4).map(|i| format!("suite-forget-{i}")).collect();
+    for k in &keys {
+        h.bridge()
+            .send(&send(k, &desk, &format!("delivered as {k}")))
+            .await
+            .expect("send");
+    }
+    let grown = h.state().len();
+    for k in &keys {
+        h.bridge().forget(k);
+    }
+    h.bridge().forget("suite-close");
+    let after = h.state().len();
+    assert!(
+        after + keys.len() <= grown,
+        "forget drops one record per key at least: {grown} records before, {after} after"
+    );
+}
+
 /// Generates one `#[tokio::test]` per conformance test for harness `$h`.
 #[macro_export]
 macro_rules! bridge_suite {
@@ -347,6 +390,7 @@ macro_rules! bridge_suite {
             edits_deletes_and_reactions_name_their_target,
             desk_events_keep_the_case_endpoint,
             explain_reaches_the_person,
+            a_closed_case_still_hears_its_desk_and_records_are_forgotten,
         );
     };
     (@tests $h:ty; $($name:ident,)*) => {

@@ -156,6 +156,10 @@ impl Harness for MatrixHarness {
             .collect()
     }
 
+    fn state(&self) -> Arc<MemState> {
+        self.state.clone()
+    }
+
     async fn restart(&mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await;

@@ -133,6 +133,10 @@ impl Harness for SlackHarness {
         seen
     }
 
+    fn state(&self) -> Arc<MemState> {
+        self.state.clone()
+    }
+
     async fn restart(&mut self) {
         self.task.abort();
         let _ = (&mut self.task).await;
