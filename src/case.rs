@@ -354,7 +354,7 @@ pub struct OutboxEntry {
     pub conversation: ConversationKey,
     /// Idempotency key, stable across restarts (inbound event id + index).
     pub key: String,
-    pub effect: crate::conversation::Effect,
+    pub effect: crate::effect::Effect,
     /// Delivery attempts so far.
     #[serde(default)]
     pub attempts: u32,

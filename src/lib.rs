@@ -4,12 +4,13 @@
 //! The core is network-free: bridges (Matrix, Slack) speak the contract in
 //! `handoff-bridge-api`; everything here is testable without a network.
 
-pub mod backup; // `handoff backup` / `restore`: the store from one point in time plus the Matrix session and crypto store
-pub mod bridges; // builds the network bridges a config names (cargo features matrix, slack)
+pub mod backup; // `handoff backup` / `restore`: the store from one point in time plus each network's data directory
+pub mod bridges; // the composition file: network plugins (cargo features) and the bridges a config names; the only file naming a network
 pub mod case; // cases, customers and transcript turns: the data every part shares
 pub mod config; // TOML → typed config; validation with file:line:col errors; ${VAR} secrets
 pub mod conversation; // the case state machine: (state, event) -> (state, effects), no I/O
 pub mod daemon; // `handoff run`: store, bridges, router and timers wired together
+pub mod effect; // what the state machine asks the runtime to do: plain data, stored in the outbox
 pub mod escalation; // rules deciding when to hand over, each with its reason
 pub mod faq; // FAQ file loading, the matcher index, confidence, evaluation
 #[cfg(test)]

@@ -13,6 +13,7 @@ use handoff_bridge_api::*;
 use super::*;
 use crate::fixtures::{config_with, engine, engine_with, FAQ, MINUTE, T0};
 use crate::store::memory::MemoryStore;
+use crate::store::StoreError;
 
 /// Records actions; answers like a network would; can fail on demand.
 #[derive(Default)]

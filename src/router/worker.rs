@@ -15,8 +15,9 @@ use tracing::Instrument;
 
 use std::sync::Arc;
 
+use super::ticks::{OpenCase, Refresh};
 use super::world::{Snapshot, StoreWorld};
-use super::{Refresh, Router};
+use super::Router;
 use crate::case::{CaseDesk, CaseId, ConversationKey, Customer, OutboxEntry};
 use crate::conversation::{Effect, Event, Refusal, State};
 use crate::store::{Commit, StoreError};
@@ -287,7 +288,7 @@ impl Worker {
                     outbox,
                     mappings: Vec::new(),
                 };
-                let relist = super::OpenCase::changed(state.case.as_ref(), t.state.case.as_ref());
+                let relist = OpenCase::changed(state.case.as_ref(), t.state.case.as_ref());
                 match self.commit(commit, relist) {
                     Committed::Written => {
                         let before = if new { None } else { Some(&state) };
@@ -447,7 +448,7 @@ impl Worker {
             Ok(t) => {
                 let cases: Vec<_> = t.state.case.clone().into_iter().collect();
                 let done = shared.store.outbox_done(seq, &[], &cases);
-                if super::OpenCase::changed(state.case.as_ref(), t.state.case.as_ref()) {
+                if OpenCase::changed(state.case.as_ref(), t.state.case.as_ref()) {
                     self.router.cases_written();
                 }
                 match done {
