@@ -275,6 +275,51 @@ pub struct Case {
     /// Customer satisfaction 1–5, when asked and answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csat: Option<u8>,
+    /// Who wrote the desk's recent relayed lines, files and reactions, so
+    /// an edit, deletion or reaction is honoured only from the author of
+    /// its target (newest [`DESK_AUTHORS_KEPT`]; see [`Case::author_of`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub desk_authors: Vec<Authored>,
+}
+
+/// How many desk lines a case remembers the author of. The case record is
+/// rewritten on every step, so this stays bounded; an edit of an older
+/// line is refused like one from a stranger.
+pub const DESK_AUTHORS_KEPT: usize = 200;
+
+/// One desk line (or reaction) and the user id of the agent who sent it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authored {
+    pub msg: MessageRef,
+    pub author: String,
+}
+
+/// Same message, whatever thread the network reported it in (an edit's
+/// target often comes without the thread of the original).
+fn same_message(a: &MessageRef, b: &MessageRef) -> bool {
+    a.id == b.id && a.endpoint.network == b.endpoint.network && a.endpoint.room == b.endpoint.room
+}
+
+impl Case {
+    /// Remembers that `author` (a user id) sent `msg` on the desk.
+    pub fn record_author(&mut self, msg: &MessageRef, author: &str) {
+        self.desk_authors.retain(|a| !same_message(&a.msg, msg));
+        self.desk_authors.push(Authored {
+            msg: msg.clone(),
+            author: author.to_string(),
+        });
+        let excess = self.desk_authors.len().saturating_sub(DESK_AUTHORS_KEPT);
+        self.desk_authors.drain(..excess);
+    }
+
+    /// The user id of the agent who sent `msg` on the desk, if remembered.
+    pub fn author_of(&self, msg: &MessageRef) -> Option<&str> {
+        self.desk_authors
+            .iter()
+            .rev()
+            .find(|a| same_message(&a.msg, msg))
+            .map(|a| a.author.as_str())
+    }
 }
 
 /// Where a conversation is in the lifecycle

@@ -10,15 +10,29 @@
 //! its members. A failed lookup refuses; guests and people of other
 //! organisations (Slack Connect) count only when listed by id. Notes and messages
 //! with the internal prefix are kept in the transcript as internal and
-//! produce no customer-bound effect.
+//! produce no customer-bound effect. An edit or deletion is honoured only
+//! from the agent who sent its target, and nobody reacts on a colleague's
+//! line (the case remembers who sent each desk line: `Case::desk_authors`).
 
-use handoff_bridge_api::{Millis, Standing, UserRef};
+use handoff_bridge_api::{MessageRef, Millis, Standing, UserRef};
 
 use super::command::{self, Command};
 use super::{AgentEvent, Effect, Engine, Refusal, Relayed, Side, Transition};
-use crate::case::{CaseState, EscalationReason, Phase, Speaker, Transfer, Turn};
+use crate::case::{Case, CaseState, EscalationReason, Phase, Speaker, Transfer, Turn};
 use crate::config::CHANNEL_MEMBERS;
 use crate::routing;
+
+/// An edit or deletion is honoured only from the agent who sent its target
+/// (a relayed line, file or reaction): agent B cannot rewrite or withdraw
+/// what agent A told the customer. A target whose author is not
+/// remembered (a customer's line, or one older than the case remembers) is
+/// refused too.
+fn own_line(case: &Case, agent: &UserRef, target: &MessageRef) -> Result<(), Refusal> {
+    match case.author_of(target) {
+        Some(author) if author == agent.id => Ok(()),
+        _ => Err(Refusal::NotTheAuthor(agent.id.clone())),
+    }
+}
 
 impl Engine {
     pub(super) fn agent(
@@ -65,6 +79,7 @@ impl Engine {
                         faq: None,
                         internal: false,
                     });
+                    case.record_author(&msg, &agent.id);
                 }
                 t.effects.push(Effect::Relay {
                     case: id,
@@ -94,6 +109,9 @@ impl Engine {
                     ));
                 }
                 self.take(t, agent, now, false);
+                if let Some(case) = &mut t.state.case {
+                    case.record_author(&msg, &agent.id);
+                }
                 t.effects.push(Effect::Relay {
                     case: id,
                     to: Side::Customer,
@@ -112,6 +130,7 @@ impl Engine {
                 {
                     return Err(Refusal::Ignored);
                 }
+                own_line(case, agent, &target)?;
                 t.effects.push(Effect::Relay {
                     case: id,
                     to: Side::Customer,
@@ -123,6 +142,7 @@ impl Engine {
                 if !open {
                     return Err(Refusal::Ignored);
                 }
+                own_line(case, agent, &target)?;
                 t.effects.push(Effect::Relay {
                     case: id,
                     to: Side::Customer,
@@ -137,6 +157,14 @@ impl Engine {
             } => {
                 if !open {
                     return Err(Refusal::Ignored);
+                }
+                // Any agent may react to the customer's lines, but not
+                // for a colleague on a line the colleague wrote.
+                if case.author_of(&target).is_some_and(|a| a != agent.id) {
+                    return Err(Refusal::NotTheAuthor(agent.id.clone()));
+                }
+                if let Some(case) = &mut t.state.case {
+                    case.record_author(&reaction, &agent.id);
                 }
                 t.effects.push(Effect::Relay {
                     case: id,

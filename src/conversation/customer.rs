@@ -366,6 +366,7 @@ impl Engine {
             previous_cases: world.previous_cases(&conv.customer.user),
             told_position: None,
             csat: None,
+            desk_authors: Vec::new(),
         };
         conv.phase = Phase::Queued(id);
         conv.misses_in_row = 0;

@@ -134,6 +134,9 @@ pub enum Refusal {
     NoCaseNumber,
     #[error("nothing to do")]
     Ignored,
+    /// An edit, deletion or reaction on a desk line someone else wrote.
+    #[error("{0} is not the author of the message they edit, delete or react to; ignored")]
+    NotTheAuthor(String),
 }
 
 /// What the machine may ask about the rest of the world. Read-only apart

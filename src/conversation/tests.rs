@@ -724,6 +724,132 @@ fn edits_deletes_reactions_and_files_follow_while_human_owned() {
     assert_eq!(t.state.conv.misses_in_row, 1);
 }
 
+/// Agent B cannot edit, delete or react for agent A on A's relayed lines;
+/// A can, and any agent may still react to the customer's lines.
+#[test]
+fn agents_edit_delete_and_react_only_on_their_own_lines() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let bob = user("@bob:localhost", "Bob");
+    let s = assigned(&e, &w);
+    let line = "Your refund is on its way";
+    let t = step(&e, &s, agent_says(alice(), line), T0 + MINUTE, &w);
+    let alices = MessageRef {
+        endpoint: Endpoint::new("matrix", "!case:localhost"),
+        id: format!("$a-{}", line.len()),
+    };
+    let agent = |who: &UserRef, event: AgentEvent| Event::Agent {
+        agent: who.clone(),
+        event,
+    };
+    let edit = AgentEvent::Edit {
+        target: alices.clone(),
+        text: Text::plain("No refund for you"),
+    };
+    let delete = AgentEvent::Delete {
+        target: alices.clone(),
+    };
+    let react = AgentEvent::Reaction {
+        reaction: msg_ref("$bob-reacts"),
+        target: alices.clone(),
+        key: "👎".into(),
+    };
+    for ev in [edit.clone(), delete.clone(), react] {
+        assert_eq!(
+            e.step(&t.state, agent(&bob, ev), T0 + 2 * MINUTE, &w),
+            Err(Refusal::NotTheAuthor("@bob:localhost".into()))
+        );
+    }
+    // The author edits and deletes her own line.
+    for ev in [edit, delete] {
+        let done = step(&e, &t.state, agent(&alice(), ev), T0 + 2 * MINUTE, &w);
+        assert_eq!(
+            count(&done, |e| matches!(
+                e,
+                Effect::Relay {
+                    to: Side::Customer,
+                    ..
+                }
+            )),
+            1
+        );
+    }
+    // Bob reacts to the customer's line; only Bob may take it back.
+    let bobs_reaction = MessageRef {
+        endpoint: Endpoint::new("matrix", "!case:localhost"),
+        id: "$bob-thumbs".into(),
+    };
+    let reacted = step(
+        &e,
+        &t.state,
+        agent(
+            &bob,
+            AgentEvent::Reaction {
+                reaction: bobs_reaction.clone(),
+                target: msg_ref("$customer-line-twin"),
+                key: "👍".into(),
+            },
+        ),
+        T0 + 2 * MINUTE,
+        &w,
+    );
+    let take_back = AgentEvent::Delete {
+        target: bobs_reaction,
+    };
+    assert_eq!(
+        e.step(
+            &reacted.state,
+            agent(&alice(), take_back.clone()),
+            T0 + 3 * MINUTE,
+            &w
+        ),
+        Err(Refusal::NotTheAuthor("@alice:localhost".into()))
+    );
+    step(
+        &e,
+        &reacted.state,
+        agent(&bob, take_back),
+        T0 + 3 * MINUTE,
+        &w,
+    );
+    // A line the case does not know the author of is never edited.
+    assert_eq!(
+        e.step(
+            &t.state,
+            agent(
+                &alice(),
+                AgentEvent::Edit {
+                    target: msg_ref("$unknown"),
+                    text: Text::plain("rewritten"),
+                },
+            ),
+            T0 + 2 * MINUTE,
+            &w,
+        ),
+        Err(Refusal::NotTheAuthor("@alice:localhost".into()))
+    );
+}
+
+/// The author list of a case stays bounded, newest kept.
+#[test]
+fn a_case_remembers_a_bounded_number_of_authors() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let mut case = assigned(&e, &w).case.expect("a case");
+    let line = |n: usize| MessageRef {
+        endpoint: Endpoint::new("matrix", "!case:localhost"),
+        id: format!("$line-{n}"),
+    };
+    for n in 0..crate::case::DESK_AUTHORS_KEPT + 10 {
+        case.record_author(&line(n), "@alice:localhost");
+    }
+    assert_eq!(case.desk_authors.len(), crate::case::DESK_AUTHORS_KEPT);
+    assert_eq!(case.author_of(&line(0)), None);
+    let newest = line(crate::case::DESK_AUTHORS_KEPT + 9);
+    // Found whatever thread the network reports the target in.
+    let mut in_thread = newest.clone();
+    in_thread.endpoint.thread = Some("$root".into());
+    assert_eq!(case.author_of(&in_thread), Some("@alice:localhost"));
+}
+
 #[test]
 fn previous_cases_are_in_the_new_case() {
     let (e, w) = (engine(), FakeWorld::default());

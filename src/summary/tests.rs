@@ -62,6 +62,7 @@ fn case() -> Case {
         }],
         told_position: None,
         csat: None,
+        desk_authors: Vec::new(),
     }
 }
 

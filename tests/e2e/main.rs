@@ -18,6 +18,7 @@ mod matrix_roles;
 mod ops;
 mod outage;
 mod slack_agents;
+mod slack_crash;
 mod slack_e2e;
 mod slack_relay;
 mod staff_room;

@@ -9,6 +9,7 @@
 //! Invariant: every [`Outgoing`] carries an idempotency key that is stable
 //! across restarts, so a bridge can make a retried action a no-op.
 
+mod base64_bytes;
 pub mod settings;
 
 use std::fmt;
@@ -140,6 +141,8 @@ impl Text {
 pub struct Attachment {
     pub name: String,
     pub mime: String,
+    /// Base64 in JSON (the old array of numbers is still read).
+    #[serde(with = "base64_bytes")]
     pub data: Vec<u8>,
 }
 

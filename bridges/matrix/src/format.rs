@@ -3,7 +3,9 @@
 //!
 //! No I/O and no matrix-sdk calls; `outgoing` turns the results into event
 //! content. Invariant: text that came from users is always escaped before
-//! it enters HTML, and raw HTML inside Markdown is shown, not interpreted.
+//! it enters HTML, raw HTML inside Markdown is shown, not interpreted, and
+//! HTML that came from users (a customer's or agent's formatted message) is
+//! cut down to a safe subset by [`sanitize_html`] before it is sent.
 
 use handoff_bridge_api::Text;
 use pulldown_cmark::{html, Event, Options, Parser};
@@ -22,6 +24,44 @@ pub fn escape_html(s: &str) -> String {
         }
     }
     out
+}
+
+/// Cuts user-supplied HTML down to a safe subset (`ammonia`): b, i, em,
+/// strong, code, pre, p, br, ul/ol/li, blockquote, and links to http(s)
+/// or mailto only. Scripts and styles go with their content; every other
+/// tag and attribute (`onerror`, `style`, images that load on view) is
+/// dropped, keeping the text inside.
+pub fn sanitize_html(html: &str) -> String {
+    static CLEANER: std::sync::OnceLock<ammonia::Builder<'static>> = std::sync::OnceLock::new();
+    CLEANER
+        .get_or_init(|| {
+            let mut b = ammonia::Builder::empty();
+            b.tags(
+                [
+                    "b",
+                    "i",
+                    "em",
+                    "strong",
+                    "code",
+                    "pre",
+                    "a",
+                    "br",
+                    "p",
+                    "ul",
+                    "ol",
+                    "li",
+                    "blockquote",
+                ]
+                .into(),
+            )
+            .tag_attributes([("a", ["href"].into())].into())
+            .url_schemes(["http", "https", "mailto"].into())
+            .link_rel(Some("noopener noreferrer"))
+            .clean_content_tags(["script", "style"].into());
+            b
+        })
+        .clean(html)
+        .to_string()
 }
 
 /// Renders CommonMark (with tables and strikethrough) to HTML. Raw HTML in
@@ -43,7 +83,7 @@ pub fn markdown_to_html(markdown: &str) -> String {
 /// line breaks kept.
 pub fn html_of(text: &Text) -> String {
     match &text.html {
-        Some(h) => h.clone(),
+        Some(h) => sanitize_html(h),
         None => escape_html(&text.plain).replace('\n', "<br>"),
     }
 }
@@ -140,6 +180,39 @@ mod tests {
             },
         );
         assert_eq!(h.html.as_deref(), Some("<strong>Al:</strong> <em>x</em>"));
+    }
+
+    /// Injection attempts in a customer's formatted message are dropped;
+    /// the safe subset and the words survive.
+    #[test]
+    fn user_html_is_sanitised() {
+        let dirty = "<p>hi <script>alert(1)</script><img src=x onerror=\"alert(2)\">\
+            <a href=\"javascript:alert(3)\">click</a> <a href=\"https://ok.example\">ok</a>\
+            <b onclick=\"x()\">bold</b><style>p{}</style><iframe src=\"https://x\"></iframe></p>";
+        let clean = sanitize_html(dirty);
+        for bad in [
+            "<script",
+            "alert(1)",
+            "<img",
+            "onerror",
+            "javascript:",
+            "onclick",
+            "<style",
+            "<iframe",
+        ] {
+            assert!(!clean.contains(bad), "{bad} left in {clean}");
+        }
+        assert!(clean.contains("<a href=\"https://ok.example\""), "{clean}");
+        assert!(clean.contains("<b>bold</b>"), "{clean}");
+        assert!(clean.contains("click"), "{clean}");
+        let relayed = with_name(
+            "Carol",
+            &Text {
+                plain: "x".into(),
+                html: Some(dirty.into()),
+            },
+        );
+        assert!(!relayed.html.unwrap().contains("<script"));
     }
 
     #[test]

@@ -7,7 +7,6 @@
 //! uploaded file's message is sent like every other event (keyed, marked).
 
 use handoff_bridge_api::{Attachment, BridgeError};
-use matrix_sdk::media::{MediaFormat, MediaRequestParameters};
 use matrix_sdk::ruma::events::relation::Thread;
 use matrix_sdk::ruma::events::room::message::{
     AudioInfo, AudioMessageEventContent, FileInfo, FileMessageEventContent,
@@ -18,7 +17,14 @@ use matrix_sdk::ruma::events::room::{ImageInfo, MediaSource};
 use matrix_sdk::ruma::{OwnedEventId, UInt};
 use matrix_sdk::Room;
 
-use crate::error::{from_sdk, rejected};
+use std::io::Read as _;
+use std::time::Duration;
+
+use matrix_sdk::ruma::MxcUri;
+use matrix_sdk::{bytes, reqwest};
+use matrix_sdk_crypto::AttachmentDecryptor;
+
+use crate::error::{from_sdk, rejected, unavailable};
 use crate::{outgoing, Shared};
 
 /// The media part of an incoming message.
@@ -33,7 +39,11 @@ pub struct IncomingMedia {
 /// What downloading gave.
 pub enum Download {
     File(Attachment),
-    TooLarge { size: u64 },
+    /// Over the cap: `size` bytes when `exact`, else at least that many.
+    TooLarge {
+        size: u64,
+        exact: bool,
+    },
 }
 
 /// The media of `msgtype`, if it is an image, file, audio or video.
@@ -93,31 +103,142 @@ pub fn caption(msgtype: &MessageType) -> Option<String> {
         .map(|_| body.clone())
 }
 
-/// Downloads `media` unless its announced (or actual) size is over the cap.
+/// Downloads `media` unless its announced (or actual) size is over the
+/// cap: the event's `info.size` is checked first, then the response's
+/// Content-Length, and the body is read only up to the cap (a server that
+/// announces nothing, or lies, is cut off there). Encrypted media is
+/// fetched the same way (the ciphertext is as long as the file) and
+/// decrypted after.
 pub async fn download(shared: &Shared, media: IncomingMedia) -> Result<Download, BridgeError> {
     let cap = u64::try_from(shared.cfg.max_media_bytes).unwrap_or(u64::MAX);
     if let Some(size) = media.size.filter(|s| *s > cap) {
-        return Ok(Download::TooLarge { size });
+        return Ok(Download::TooLarge { size, exact: true });
     }
-    let request = MediaRequestParameters {
-        source: media.source,
-        format: MediaFormat::File,
+    let what = format!("downloading {}", media.name);
+    let uri = match &media.source {
+        MediaSource::Plain(uri) => uri,
+        MediaSource::Encrypted(file) => &file.url,
     };
-    let data = shared
-        .client
-        .media()
-        .get_media_content(&request, false)
-        .await
-        .map_err(|e| from_sdk(&format!("downloading {}", media.name), &e))?;
-    let size = u64::try_from(data.len()).unwrap_or(u64::MAX);
-    if size > cap {
-        return Ok(Download::TooLarge { size });
-    }
+    let data = match fetch_capped(shared, uri, cap, &what).await? {
+        Capped::Bytes(data) => data,
+        Capped::Over { size, exact } => return Ok(Download::TooLarge { size, exact }),
+    };
+    let data = match media.source {
+        MediaSource::Plain(_) => data,
+        MediaSource::Encrypted(file) => {
+            let mut cursor = std::io::Cursor::new(data);
+            let mut reader = AttachmentDecryptor::new(&mut cursor, (*file).into())
+                .map_err(|e| rejected(format!("{what}: cannot decrypt: {e}")))?;
+            let mut plain = Vec::new();
+            reader
+                .read_to_end(&mut plain)
+                .map_err(|e| rejected(format!("{what}: cannot decrypt: {e}")))?;
+            plain
+        }
+    };
     Ok(Download::File(Attachment {
         name: media.name,
         mime: media.mime,
         data,
     }))
+}
+
+/// What a capped fetch read.
+#[derive(Debug, PartialEq)]
+enum Capped {
+    Bytes(Vec<u8>),
+    /// Over the cap: `size` is the announced length when `exact`, else
+    /// what was read before stopping.
+    Over {
+        size: u64,
+        exact: bool,
+    },
+}
+
+/// The HTTP client for media downloads (one per process: connection reuse).
+fn http() -> &'static reqwest::Client {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    HTTP.get_or_init(|| {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+/// GETs `uri` from the authenticated media API, reading at most `cap`
+/// bytes of its body.
+async fn fetch_capped(
+    shared: &Shared,
+    uri: &MxcUri,
+    cap: u64,
+    what: &str,
+) -> Result<Capped, BridgeError> {
+    let (server, media_id) = uri
+        .parts()
+        .map_err(|e| rejected(format!("{what}: bad media URI {uri}: {e}")))?;
+    let mut url = shared.client.homeserver();
+    url.path_segments_mut()
+        .map_err(|()| rejected(format!("{what}: the homeserver URL cannot take a path")))?
+        .pop_if_empty()
+        .extend([
+            "_matrix",
+            "client",
+            "v1",
+            "media",
+            "download",
+            server.as_str(),
+            media_id,
+        ]);
+    let mut request = http().get(url);
+    if let Some(token) = shared.client.access_token() {
+        request = request.bearer_auth(token);
+    }
+    let unavailable_err = |e: reqwest::Error| unavailable(format!("{what}: {e}"));
+    let response = request.send().await.map_err(unavailable_err)?;
+    let status = response.status();
+    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Err(unavailable(format!("{what}: HTTP {status}")));
+    }
+    if !status.is_success() {
+        return Err(rejected(format!("{what}: HTTP {status}")));
+    }
+    if let Some(size) = response.content_length().filter(|l| *l > cap) {
+        return Ok(Capped::Over { size, exact: true });
+    }
+    let mut chunks = ChunkSource(response);
+    read_capped(&mut chunks, cap).await.map_err(unavailable_err)
+}
+
+/// Something a body is read from, a chunk at a time.
+trait Chunks {
+    async fn next(&mut self) -> Result<Option<bytes::Bytes>, reqwest::Error>;
+}
+
+struct ChunkSource(reqwest::Response);
+
+impl Chunks for ChunkSource {
+    async fn next(&mut self) -> Result<Option<bytes::Bytes>, reqwest::Error> {
+        self.0.chunk().await
+    }
+}
+
+/// Reads chunks until the end or until more than `cap` bytes came; then it
+/// stops pulling (the response is dropped, closing the connection).
+async fn read_capped(body: &mut impl Chunks, cap: u64) -> Result<Capped, reqwest::Error> {
+    let mut data = Vec::new();
+    while let Some(chunk) = body.next().await? {
+        data.extend_from_slice(&chunk);
+        let read = u64::try_from(data.len()).unwrap_or(u64::MAX);
+        if read > cap {
+            return Ok(Capped::Over {
+                size: read,
+                exact: false,
+            });
+        }
+    }
+    Ok(Capped::Bytes(data))
 }
 
 /// Uploads `file` (encrypted in an encrypted room) and posts it as an
@@ -209,5 +330,59 @@ fn media_message(
             (c.formatted, c.filename, c.info) = (formatted, filename, Some(Box::new(info)));
             MessageType::File(c)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body of `chunks` chunks of `size` bytes that counts what was pulled.
+    struct Fake {
+        chunks: usize,
+        size: usize,
+        pulled: usize,
+    }
+
+    impl Chunks for Fake {
+        async fn next(&mut self) -> Result<Option<bytes::Bytes>, reqwest::Error> {
+            if self.pulled == self.chunks {
+                return Ok(None);
+            }
+            self.pulled += 1;
+            Ok(Some(bytes::Bytes::from(vec![7u8; self.size])))
+        }
+    }
+
+    #[tokio::test]
+    async fn reading_stops_just_past_the_cap() {
+        // 1,000 chunks of 1 KiB announced by nobody; the cap is 4 KiB.
+        let mut body = Fake {
+            chunks: 1000,
+            size: 1024,
+            pulled: 0,
+        };
+        let got = read_capped(&mut body, 4096).await.expect("read");
+        assert_eq!(
+            got,
+            Capped::Over {
+                size: 5 * 1024,
+                exact: false
+            }
+        );
+        assert_eq!(body.pulled, 5, "read past the cap");
+    }
+
+    #[tokio::test]
+    async fn a_body_within_the_cap_is_read_whole() {
+        let mut body = Fake {
+            chunks: 4,
+            size: 1024,
+            pulled: 0,
+        };
+        assert_eq!(
+            read_capped(&mut body, 4096).await.expect("read"),
+            Capped::Bytes(vec![7u8; 4096])
+        );
     }
 }

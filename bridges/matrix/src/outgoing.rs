@@ -22,7 +22,7 @@ use matrix_sdk::ruma::{OwnedEventId, OwnedUserId};
 use matrix_sdk::Room;
 
 use crate::error::{from_http, from_sdk, rejected};
-use crate::format::{classify_mention, with_mention, with_name, Mention};
+use crate::format::{classify_mention, sanitize_html, with_mention, with_name, Mention};
 use crate::inbound::classify::RELAY_MARKER;
 use crate::ledger::txn_id;
 use crate::limits::{fit_content, MAX_CONTENT_BYTES};
@@ -109,9 +109,11 @@ async fn upload(
     Ok(delivered_message(&room, to, id))
 }
 
-/// A text (or notice) message with HTML when the text has it.
+/// A text (or notice) message with HTML when the text has it. The HTML
+/// may be a customer's or agent's own: it is sanitised here, on the way
+/// out, whatever path it took.
 pub fn message(text: &Text, notice: bool) -> RoomMessageEventContent {
-    match (&text.html, notice) {
+    match (text.html.as_deref().map(sanitize_html), notice) {
         (Some(html), false) => RoomMessageEventContent::text_html(&text.plain, html),
         (Some(html), true) => RoomMessageEventContent::notice_html(&text.plain, html),
         (None, false) => RoomMessageEventContent::text_plain(&text.plain),
@@ -254,6 +256,20 @@ mod tests {
             serde_json::json!({}),
             "{v}"
         );
+    }
+
+    /// An edit carrying a customer's HTML is sanitised too.
+    #[test]
+    fn an_edit_carries_no_script() {
+        let id = event_id("$orig:x").expect("id");
+        let text = Text {
+            plain: "hi".into(),
+            html: Some("hi<script>steal()</script><img src=x onerror=y()>".into()),
+        };
+        let v = json(&message(&text, false).make_replacement(ReplacementMetadata::new(id, None)));
+        let s = v.to_string();
+        assert!(!s.contains("script") && !s.contains("onerror"), "{s}");
+        assert_eq!(v["m.new_content"]["formatted_body"], "hi", "{v}");
     }
 
     #[test]

@@ -172,7 +172,10 @@ fn apply_tag(
         ("a", true) => {
             if let Some((href, start)) = links.pop() {
                 let label = out.split_off(start.min(out.len()));
-                if href.is_empty() {
+                // Only web and mail links: `<!channel|x>`, `<@U…|x>` or
+                // `<#C…|x>` built from an href would ping or point for
+                // the customer.
+                if href.is_empty() || !linkable(&href) {
                     out.push_str(&label);
                 } else if label.is_empty() || label == escape(&href) {
                     out.push_str(&format!("<{}>", escape(&href)));
@@ -236,6 +239,14 @@ struct MdLink<'a> {
     len: usize,
 }
 
+/// A URL Slack may show as a link: http(s) or mailto, no whitespace.
+fn linkable(url: &str) -> bool {
+    ["http://", "https://", "mailto:"]
+        .iter()
+        .any(|p| url.starts_with(p))
+        && !url.contains(char::is_whitespace)
+}
+
 fn markdown_link(s: &str) -> Option<MdLink<'_>> {
     let close = s.find("](")?;
     let label = &s[1..close];
@@ -245,11 +256,7 @@ fn markdown_link(s: &str) -> Option<MdLink<'_>> {
     let url_start = close + 2;
     let url_end = url_start + s[url_start..].find(')')?;
     let url = &s[url_start..url_end];
-    let ok = ["http://", "https://", "mailto:"]
-        .iter()
-        .any(|p| url.starts_with(p))
-        && !url.contains(char::is_whitespace);
-    ok.then_some(MdLink {
+    linkable(url).then_some(MdLink {
         label,
         url,
         len: url_end + 1,
@@ -296,6 +303,48 @@ mod tests {
             h("<mx-reply><blockquote>old</blockquote></mx-reply>new"),
             "new"
         );
+    }
+
+    /// Customer text, plain or HTML, never becomes a Slack mention or
+    /// broadcast: `<!channel>`, `<!here>`, `<@U…>`, `<#C…>` stay text.
+    #[test]
+    fn customer_text_cannot_ping() {
+        for attack in [
+            "<!channel> <!here> <!everyone> <@U0123> <#C042|general>",
+            "&lt;!channel&gt; &lt;@U0123&gt;",
+            "[boom](<!channel>) [x](!here)",
+        ] {
+            for body in [
+                Text::plain(attack),
+                Text {
+                    plain: attack.into(),
+                    html: Some(attack.into()),
+                },
+            ] {
+                let m = to_mrkdwn(&body);
+                assert!(
+                    !m.contains("<!") && !m.contains("<@") && !m.contains("<#"),
+                    "{body:?} → {m}"
+                );
+            }
+        }
+        for href in ["!channel", "@U0123", "#C042", "javascript:x()"] {
+            let m = h(&format!("<a href=\"{href}\">click</a>"));
+            assert_eq!(m, "click", "{href}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_text_makes_a_control_sequence(s in "[<>!@#|&;:/a-zA-Z0-9 \\[\\]()\"=]{0,40}") {
+            for body in [Text::plain(s.clone()), Text { plain: s.clone(), html: Some(s.clone()) }] {
+                let m = to_mrkdwn(&body);
+                proptest::prop_assert!(
+                    !m.contains("<!") && !m.contains("<@") && !m.contains("<#"),
+                    "{:?} → {}", body, m
+                );
+            }
+        }
     }
 
     #[test]

@@ -64,6 +64,7 @@ fn resolved_case() -> Case {
         previous_cases: Vec::new(),
         told_position: None,
         csat: Some(4),
+        desk_authors: Vec::new(),
     }
 }
 

@@ -38,6 +38,7 @@ fn case(id: u64, conv: &str, team: &str, opened: Millis) -> Case {
         previous_cases: Vec::new(),
         told_position: None,
         csat: None,
+        desk_authors: Vec::new(),
     }
 }
 

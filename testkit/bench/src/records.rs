@@ -113,6 +113,7 @@ pub fn queued_case(n: u64, id: u64, position: u32, at: Millis, team: &str) -> (C
         previous_cases: Vec::new(),
         told_position: Some(position),
         csat: None,
+        desk_authors: Vec::new(),
     };
     (conversation, case)
 }

@@ -207,8 +207,9 @@ async fn attachment(
             id: id.clone(),
             file,
         },
-        Ok(Download::TooLarge { size, .. }) => note(format!(
-            "is {size} bytes, over the {} byte limit",
+        Ok(Download::TooLarge { size, exact }) => note(format!(
+            "is {}{size} bytes, over the {} byte limit",
+            if exact { "" } else { "more than " },
             shared.cfg.max_media_bytes
         )),
         Err(e) => {

@@ -189,3 +189,113 @@ async fn long_texts_are_sent_cut_in_plain_and_encrypted_rooms() {
     assert_eq!(got, data);
     bot.stop().await;
 }
+
+/// Incoming media against the cap (`max_media_bytes` = 1 KiB): a file
+/// whose event lies about its size (10 bytes announced, 64 KiB stored) is
+/// refused from the response's Content-Length, before its body is read,
+/// and becomes a note; small files still arrive, in a plain room and
+/// (decrypted) in an encrypted one. Reading stops at the cap when no
+/// length is announced: `media::tests::reading_stops_just_past_the_cap`.
+#[tokio::test]
+async fn oversized_media_is_not_downloaded_past_the_cap() {
+    use handoff_bridge_api::InboundKind;
+    use matrix_sdk::attachment::AttachmentConfig;
+    use matrix_sdk::ruma::events::room::message::{
+        FileInfo, FileMessageEventContent, RoomMessageEventContent,
+    };
+    use matrix_sdk::ruma::UInt;
+
+    let synapse = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let carol = user(&synapse, "carol").await;
+    let bot_id: OwnedUserId = format!("@helper:{}", synapse.server_name())
+        .try_into()
+        .unwrap();
+    let mut cfg = config(&synapse, dir.path());
+    cfg.auto_join = true;
+    cfg.thread_per_customer = false;
+    cfg.max_media_bytes = 1024;
+    let mut bot = Running::start(cfg, Arc::new(MemState::default())).await;
+    let room_id = carol
+        .create_room("help", std::slice::from_ref(&bot_id))
+        .await
+        .unwrap();
+    wait_members(&carol, &room_id, 2).await;
+    let room = carol.room(&room_id).unwrap();
+
+    // 64 KiB stored, 10 bytes announced.
+    let big = vec![0x42u8; 64 * 1024];
+    let uploaded = carol
+        .client()
+        .media()
+        .upload(&mime::APPLICATION_OCTET_STREAM, big, None)
+        .await
+        .unwrap();
+    let mut info = FileInfo::new();
+    info.size = Some(UInt::from(10u32));
+    let liar = FileMessageEventContent::plain("liar.bin".into(), uploaded.content_uri)
+        .info(Box::new(info));
+    let liar_id = room
+        .send(RoomMessageEventContent::new(MessageType::File(liar)))
+        .await
+        .unwrap()
+        .response
+        .event_id;
+    let (ev, _) = bot
+        .wait_for("the lying file", |e| e.event_id == liar_id.as_str())
+        .await;
+    assert!(
+        matches!(&ev.kind, InboundKind::Message { body, .. }
+            if body.plain.contains("liar.bin")
+                && body.plain.contains("65536 bytes, over the 1024 byte limit")),
+        "{ev:?}"
+    );
+
+    let small = b"small enough".to_vec();
+    let small_id = room
+        .send_attachment(
+            "small.txt",
+            &mime::TEXT_PLAIN,
+            small.clone(),
+            AttachmentConfig::new(),
+        )
+        .await
+        .unwrap()
+        .event_id;
+    let (ev, _) = bot
+        .wait_for("the small file", |e| e.event_id == small_id.as_str())
+        .await;
+    assert!(
+        matches!(&ev.kind, InboundKind::Attachment { file, .. } if file.data == small),
+        "{ev:?}"
+    );
+
+    let mut request = CreateRoomRequest::new();
+    request.invite = vec![bot_id];
+    request.preset = Some(RoomPreset::TrustedPrivateChat);
+    request.initial_state = vec![InitialStateEvent::with_empty_state_key(
+        RoomEncryptionEventContent::with_recommended_defaults(),
+    )
+    .to_raw_any()];
+    let secret_id = carol.create_room_with(request).await.unwrap();
+    wait_members(&carol, &secret_id, 2).await;
+    let secret = carol.room(&secret_id).unwrap();
+    let sealed_id = secret
+        .send_attachment(
+            "sealed.txt",
+            &mime::TEXT_PLAIN,
+            small.clone(),
+            AttachmentConfig::new(),
+        )
+        .await
+        .unwrap()
+        .event_id;
+    let (ev, _) = bot
+        .wait_for("the encrypted file", |e| e.event_id == sealed_id.as_str())
+        .await;
+    assert!(
+        matches!(&ev.kind, InboundKind::Attachment { file, .. } if file.data == small),
+        "{ev:?}"
+    );
+    bot.stop().await;
+}

@@ -7,6 +7,7 @@ mod acks;
 mod common;
 mod connection;
 mod events_api;
+mod file_hosts;
 mod hostile_http;
 mod hostile_socket;
 mod loops;
