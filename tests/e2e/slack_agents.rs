@@ -6,8 +6,6 @@
 
 use crate::common;
 
-use std::time::Duration;
-
 use common::{slack_connection, user, Handoff, WAIT};
 use matrix_sdk::ruma::{OwnedRoomId, UserId};
 use slack_emulator::{Emulator, EmulatorConfig, Fault};
@@ -64,25 +62,8 @@ agents = ["@alice:localhost"]
         .await
         .expect("room");
     // The bot joins on invite; retry until it answers.
-    let mut handed_over = false;
-    for _ in 0..30 {
-        carol
-            .send_text(&room, "I want to talk to a person")
-            .await
-            .expect("send");
-        if carol
-            .wait_for_message(
-                &room,
-                |m| m.body.contains("billing team"),
-                Duration::from_secs(2),
-            )
-            .await
-            .is_ok()
-        {
-            handed_over = true;
-            break;
-        }
-    }
+    let handed_over =
+        common::ask_until(&carol, &room, "I want to talk to a person", "billing team").await;
     assert!(handed_over, "the bot never handed over");
     let root = emu
         .wait_for_message(

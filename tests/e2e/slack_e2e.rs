@@ -39,25 +39,13 @@ async fn slack_agent_works_a_case_from_a_thread() {
         .await
         .expect("room");
     // The bot joins on invite; retry the first message until it answers.
-    let mut answered = false;
-    for _ in 0..30 {
-        carol
-            .send_text(&room, "where can I find my invoice")
-            .await
-            .expect("send");
-        if carol
-            .wait_for_message(
-                &room,
-                |m| m.body.contains("Billing → Invoices"),
-                Duration::from_secs(2),
-            )
-            .await
-            .is_ok()
-        {
-            answered = true;
-            break;
-        }
-    }
+    let answered = common::ask_until(
+        &carol,
+        &room,
+        "where can I find my invoice",
+        "Billing → Invoices",
+    )
+    .await;
     assert!(answered, "the bot never answered the FAQ question");
 
     carol

@@ -43,25 +43,13 @@ async fn everything_follows_both_ways_through_429s_and_a_socket_drop() {
         )
         .await
         .expect("room");
-    let mut handed_over = false;
-    for _ in 0..30 {
-        carol
-            .send_text(&room, "I want to talk to a person about my invoice")
-            .await
-            .expect("send");
-        if carol
-            .wait_for_message(
-                &room,
-                |m| m.body.contains("billing team"),
-                Duration::from_secs(2),
-            )
-            .await
-            .is_ok()
-        {
-            handed_over = true;
-            break;
-        }
-    }
+    let handed_over = common::ask_until(
+        &carol,
+        &room,
+        "I want to talk to a person about my invoice",
+        "billing team",
+    )
+    .await;
     assert!(handed_over, "no handover");
     let root = emu
         .wait_for_message(

@@ -223,6 +223,22 @@ pub async fn synapse_with_bot() -> Synapse {
     synapse
 }
 
+/// Sends `text` to `room` until a message containing `want` comes back
+/// (the bot joins on invite, so the first tries may go unread); whether
+/// it did within 30 tries of 2 s each.
+pub async fn ask_until(c: &TestClient, room: &RoomId, text: &str, want: &str) -> bool {
+    for _ in 0..30 {
+        c.send_text(room, text).await.expect("send");
+        if c.wait_for_message(room, |m| m.body.contains(want), Duration::from_secs(2))
+            .await
+            .is_ok()
+        {
+            return true;
+        }
+    }
+    false
+}
+
 /// Waits until the bot (`@helper:localhost`) has joined `room` (it
 /// auto-joins invites).
 pub async fn bot_joined(c: &TestClient, room: &RoomId) {
