@@ -2,12 +2,12 @@
 //! who the customer is, where, why they were handed over, what they asked
 //! and what the bot answered, earlier cases, team, SLA and state.
 //!
-//! Rendered three ways from one [`Card`] (Markdown for Matrix, mrkdwn
-//! sections plus buttons for Slack Block Kit, plain text), so every desk
-//! shows the same facts. Customer-written text is masked for PII and
-//! escaped for the target markup; nothing here does I/O.
+//! Built as data ([`CaseSummary`]: fields, state, turns, actions) that each
+//! bridge renders to its own markup and escapes, so every desk shows the
+//! same facts and the core knows no network's syntax. Customer-written
+//! text is masked for PII here; nothing here does I/O.
 
-use handoff_bridge_api::{Button, CaseSummary, Millis};
+use handoff_bridge_api::{Button, CardField, CardState, CardTurn, CaseStatus, CaseSummary, Millis};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
@@ -26,26 +26,10 @@ pub struct SummaryContext<'a> {
     pub bot_name: &'a str,
 }
 
-/// One fact line of the card: a label and its value (already masked).
-struct Fact {
-    label: &'static str,
-    value: String,
-}
-
-/// The facts of a case, before markup.
-struct Card {
-    title: String,
-    state: String,
-    facts: Vec<Fact>,
-    turns: Vec<(String, String)>,
-    notes: usize,
-    open: bool,
-}
-
 /// Renders the summary of `case`.
 pub fn render(case: &Case, ctx: &SummaryContext<'_>) -> CaseSummary {
-    let card = card(case, ctx);
-    let buttons = if card.open {
+    let mut card = card(case, ctx);
+    card.buttons = if card.state.status.is_open() {
         let others = ctx
             .teams
             .iter()
@@ -63,13 +47,10 @@ pub fn render(case: &Case, ctx: &SummaryContext<'_>) -> CaseSummary {
     } else {
         Vec::new()
     };
-    CaseSummary {
-        title: card.title.clone(),
-        markdown: markdown(&card),
-        mrkdwn_sections: mrkdwn(&card),
-        plain: plain(&card),
-        buttons,
+    if card.state.status.is_open() {
+        card.commands = COMMANDS.iter().map(|c| c.to_string()).collect();
     }
+    card
 }
 
 fn button(action: &str, label: &str, options: Vec<(String, String)>) -> Button {
@@ -90,38 +71,35 @@ pub fn title(case: &Case, masker: &Masker) -> String {
     )
 }
 
-fn card(case: &Case, ctx: &SummaryContext<'_>) -> Card {
+fn card(case: &Case, ctx: &SummaryContext<'_>) -> CaseSummary {
     let m = ctx.masker;
     let tz = zone(ctx.team);
     let time = |t: Millis| clock(t, &tz);
-    let state = match &case.state {
-        CaseState::Queued => "🟡 Waiting for an agent".to_string(),
-        CaseState::Assigned { agent, .. } => format!("🟢 Assigned to {agent}"),
-        CaseState::Resolved { by } => format!("✅ Resolved by {by}"),
-        CaseState::Abandoned => "⚪ Abandoned: the customer left while waiting".to_string(),
+    let (status, state) = match &case.state {
+        CaseState::Queued => (CaseStatus::Waiting, "Waiting for an agent".to_string()),
+        CaseState::Assigned { agent, .. } => (CaseStatus::Assigned, format!("Assigned to {agent}")),
+        CaseState::Resolved { by } => (CaseStatus::Resolved, format!("Resolved by {by}")),
+        CaseState::Abandoned => (
+            CaseStatus::Abandoned,
+            "Abandoned: the customer left while waiting".to_string(),
+        ),
     };
     let customer = &case.customer;
     let mut facts = vec![
-        Fact {
-            label: "Customer",
-            value: format!(
+        fact(
+            "Customer",
+            format!(
                 "{} ({}) on {}, in {}",
                 m.mask(customer.user.name()),
                 m.mask(&customer.user.id),
                 customer.endpoint.network,
                 customer.endpoint.room
             ),
-        },
-        Fact {
-            label: "Why handed over",
-            value: case.reason.to_string(),
-        },
+        ),
+        fact("Why handed over", case.reason.to_string()),
     ];
     if let Some(intent) = &case.intent {
-        facts.push(Fact {
-            label: "Intent",
-            value: intent.clone(),
-        });
+        facts.push(fact("Intent", intent.clone()));
     }
     let bot_minutes = (case.opened_at - case.bot_since).max(0) / 60_000;
     let customer_turns = case
@@ -129,18 +107,15 @@ fn card(case: &Case, ctx: &SummaryContext<'_>) -> Card {
         .iter()
         .filter(|t| t.speaker == Speaker::Customer && t.at <= case.opened_at)
         .count();
-    facts.push(Fact {
-        label: "With the bot",
-        value: format!("{bot_minutes} min, {customer_turns} message(s) before the handover"),
-    });
+    facts.push(fact(
+        "With the bot",
+        format!("{bot_minutes} min, {customer_turns} message(s) before the handover"),
+    ));
     let mut team = format!("{} · opened {}", case.team, time(case.opened_at));
     if case.out_of_hours {
         team.push_str(" · outside business hours");
     }
-    facts.push(Fact {
-        label: "Team",
-        value: team,
-    });
+    facts.push(fact("Team", team));
     if let Some(deadline) = case.sla_deadline {
         let mut v = match case.first_human_reply_at {
             Some(at) => format!("first reply by {} (replied {})", time(deadline), time(at)),
@@ -149,16 +124,13 @@ fn card(case: &Case, ctx: &SummaryContext<'_>) -> Card {
         if case.overdue {
             v.push_str(" · ⚠️ OVERDUE");
         }
-        facts.push(Fact {
-            label: "SLA",
-            value: v,
-        });
+        facts.push(fact("SLA", v));
     }
     for t in &case.transfers {
-        facts.push(Fact {
-            label: "Transferred",
-            value: format!("{} → {} by {} at {}", t.from, t.to, t.by, time(t.at)),
-        });
+        facts.push(fact(
+            "Transferred",
+            format!("{} → {} by {} at {}", t.from, t.to, t.by, time(t.at)),
+        ));
     }
     if !case.previous_cases.is_empty() {
         let list = case
@@ -177,35 +149,40 @@ fn card(case: &Case, ctx: &SummaryContext<'_>) -> Card {
             })
             .collect::<Vec<_>>()
             .join("; ");
-        facts.push(Fact {
-            label: "Earlier cases",
-            value: list,
-        });
+        facts.push(fact("Earlier cases", list));
     }
     if let Some(score) = case.csat {
-        facts.push(Fact {
-            label: "Rating",
-            value: format!("{score}/5"),
-        });
+        facts.push(fact("Rating", format!("{score}/5")));
     }
     let shown: Vec<&Turn> = case.transcript.iter().filter(|t| !t.internal).collect();
     let skip = shown.len().saturating_sub(ctx.turns);
     let turns = shown[skip..]
         .iter()
-        .map(|t| {
-            (
-                speaker(t, case, ctx),
-                format!("{} {}", time(t.at), m.mask(&t.text)),
-            )
+        .map(|t| CardTurn {
+            who: speaker(t, case, ctx),
+            at: time(t.at),
+            text: m.mask(&t.text).into_owned(),
         })
         .collect();
-    Card {
+    let notes = case.transcript.iter().filter(|t| t.internal).count();
+    CaseSummary {
         title: title(case, m),
-        state,
-        facts,
+        state: CardState {
+            status,
+            text: state,
+        },
+        fields: facts,
         turns,
-        notes: case.transcript.iter().filter(|t| t.internal).count(),
-        open: case.state.is_open(),
+        notes: u32::try_from(notes).unwrap_or(u32::MAX),
+        commands: Vec::new(),
+        buttons: Vec::new(),
+    }
+}
+
+fn fact(label: &str, value: String) -> CardField {
+    CardField {
+        label: label.to_string(),
+        value,
     }
 }
 
@@ -259,93 +236,8 @@ fn date(t: Millis, tz: &TimeZone) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-const COMMANDS: &str = "!claim · !resolve · !note <text> · !transfer <team>";
-
-fn markdown(c: &Card) -> String {
-    let mut s = format!("### {}\n\n**State:** {}\n\n", md_escape(&c.title), c.state);
-    for f in &c.facts {
-        s.push_str(&format!("- **{}:** {}\n", f.label, md_escape(&f.value)));
-    }
-    s.push_str("\n**Conversation so far**\n\n");
-    if c.turns.is_empty() {
-        s.push_str("_(nothing said yet)_\n");
-    }
-    for (who, text) in &c.turns {
-        s.push_str(&format!("> **{}** {}  \n", md_escape(who), md_escape(text)));
-    }
-    if c.notes > 0 {
-        s.push_str(&format!("\n_{} internal note(s) in this case._\n", c.notes));
-    }
-    if c.open {
-        s.push_str(&format!("\nCommands: `{COMMANDS}`\n"));
-    }
-    s
-}
-
-fn mrkdwn(c: &Card) -> Vec<String> {
-    let mut head = format!("*{}*\n*State:* {}", slack_escape(&c.title), c.state);
-    for f in &c.facts {
-        head.push_str(&format!("\n*{}:* {}", f.label, slack_escape(&f.value)));
-    }
-    let mut talk = String::from("*Conversation so far*");
-    if c.turns.is_empty() {
-        talk.push_str("\n_(nothing said yet)_");
-    }
-    for (who, text) in &c.turns {
-        talk.push_str(&format!(
-            "\n>*{}* {}",
-            slack_escape(who),
-            slack_escape(text)
-        ));
-    }
-    let mut sections = vec![head, talk];
-    if c.notes > 0 || c.open {
-        let mut foot = String::new();
-        if c.notes > 0 {
-            foot.push_str(&format!("_{} internal note(s)._ ", c.notes));
-        }
-        if c.open {
-            foot.push_str(&format!("Commands in this thread: `{COMMANDS}`"));
-        }
-        sections.push(foot.trim().to_string());
-    }
-    sections
-}
-
-fn plain(c: &Card) -> String {
-    let mut s = format!("{}\nState: {}\n", c.title, c.state);
-    for f in &c.facts {
-        s.push_str(&format!("{}: {}\n", f.label, f.value));
-    }
-    s.push_str("Conversation so far:\n");
-    for (who, text) in &c.turns {
-        s.push_str(&format!("  {who}: {text}\n"));
-    }
-    s
-}
-
-/// Escapes characters Markdown would interpret, so customer text shows
-/// as written (and cannot inject HTML into the Matrix rendering).
-pub fn md_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        if matches!(
-            ch,
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '~'
-        ) {
-            out.push('\\');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-/// Escapes the three characters Slack's mrkdwn reserves.
-pub fn slack_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
+/// What agents may type on the desk while a case is open.
+const COMMANDS: [&str; 4] = ["!claim", "!resolve", "!note <text>", "!transfer <team>"];
 
 #[cfg(test)]
 mod tests;

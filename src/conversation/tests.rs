@@ -870,7 +870,7 @@ fn previous_cases_are_in_the_new_case() {
     else {
         panic!("no case opened")
     };
-    assert!(summary.markdown.contains("#7"), "{}", summary.markdown);
+    assert!(summary.plain().contains("#7"), "{}", summary.plain());
 }
 
 mod notes_never_leak {

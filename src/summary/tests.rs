@@ -1,4 +1,4 @@
-//! The summary shows every fact agents need, masked and escaped.
+//! The summary card carries every fact agents need, masked; escaping is the bridges' job.
 
 use super::*;
 use crate::case::{
@@ -82,54 +82,54 @@ fn render_default(case: &Case) -> CaseSummary {
 }
 
 #[test]
-fn markdown_card_has_every_fact() {
+fn card_has_every_fact() {
     let s = render_default(&case());
-    let md = &s.markdown;
+    let text = s.plain();
     assert_eq!(s.title, "Case #42 · billing · Carol");
+    assert_eq!(s.state.status, CaseStatus::Waiting);
     for want in [
         "Waiting for an agent",
-        "Carol (@carol:localhost) on matrix, in !support:localhost",
-        "customer asked for a person",
-        "invoice\\_copy",
+        "Customer: Carol (@carol:localhost) on matrix, in !support:localhost",
+        "Why handed over: customer asked for a person",
+        "Intent: invoice_copy",
         "3 min, 1 message(s) before the handover",
         "billing · opened 10:03",
         "first reply by 10:13",
         "OVERDUE",
-        "\\#7 (2026-11-25, tech, resolved: VIP customer)",
-        "FAQ invoice\\_copy, 71% sure",
+        "#7 (2026-11-25, tech, resolved: VIP customer)",
+        "FAQ invoice_copy, 71% sure",
         "1 internal note(s)",
         "!claim",
     ] {
-        assert!(md.contains(want), "missing {want:?} in\n{md}");
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
+    let labels: Vec<_> = s.fields.iter().map(|f| f.label.as_str()).collect();
+    assert_eq!(labels[..2], ["Customer", "Why handed over"]);
 }
 
 #[test]
 fn pii_is_masked_and_notes_hidden() {
     let s = render_default(&case());
-    for text in [&s.markdown, &s.plain, &s.mrkdwn_sections.join("\n")] {
-        assert!(!text.contains("4111 1111"), "{text}");
-        assert!(text.contains("••••1111"), "{text}");
-        assert!(!text.contains("c@x.org"), "{text}");
-        assert!(!text.contains("SECRET"), "{text}");
-    }
+    let text = serde_json::to_string(&s).unwrap();
+    assert!(!text.contains("4111 1111"), "{text}");
+    assert!(text.contains("••••1111"), "{text}");
+    assert!(!text.contains("c@x.org"), "{text}");
+    assert!(!text.contains("SECRET"), "{text}");
+    assert_eq!(s.notes, 1);
 }
 
 #[test]
-fn markup_in_customer_text_is_escaped() {
+fn customer_text_is_carried_as_written_for_bridges_to_escape() {
     let mut c = case();
     c.transcript[0].text = "<b>hi</b> *x* & y".into();
     let s = render_default(&c);
-    assert!(
-        s.markdown.contains("\\<b\\>hi\\</b\\> \\*x\\*"),
-        "{}",
-        s.markdown
-    );
-    assert!(s.mrkdwn_sections[1].contains("&lt;b&gt;hi&lt;/b&gt; *x* &amp; y"));
+    assert_eq!(s.turns[0].text, "<b>hi</b> *x* & y");
+    assert_eq!(s.turns[0].who, "Carol");
+    assert_eq!(s.turns[0].at, "10:00");
 }
 
 #[test]
-fn buttons_only_while_open_and_transfer_lists_other_teams() {
+fn buttons_and_commands_only_while_open_and_transfer_lists_other_teams() {
     let s = render_default(&case());
     let actions: Vec<_> = s.buttons.iter().map(|b| b.action.as_str()).collect();
     assert_eq!(actions, ["claim", "resolve", "transfer"]);
@@ -137,12 +137,15 @@ fn buttons_only_while_open_and_transfer_lists_other_teams() {
         s.buttons[2].options,
         vec![("tech".to_string(), "tech".to_string())]
     );
+    assert!(s.commands.iter().any(|c| c == "!resolve"));
     let mut c = case();
     c.state = CaseState::Resolved { by: "Alice".into() };
     let s = render_default(&c);
     assert!(s.buttons.is_empty());
-    assert!(s.markdown.contains("Resolved by Alice"));
-    assert!(!s.markdown.contains("Commands"));
+    assert!(s.commands.is_empty());
+    assert_eq!(s.state.status, CaseStatus::Resolved);
+    assert_eq!(s.state.text, "Resolved by Alice");
+    assert!(!s.plain().contains("Commands"));
 }
 
 #[test]
@@ -158,7 +161,8 @@ fn turn_limit_keeps_the_latest() {
         })
         .collect();
     let s = render_default(&c);
-    assert!(s.markdown.contains("message 29"));
-    assert!(s.markdown.contains("message 20"));
-    assert!(!s.markdown.contains("message 19"));
+    let texts: Vec<_> = s.turns.iter().map(|t| t.text.as_str()).collect();
+    assert_eq!(texts.len(), 10);
+    assert_eq!(texts[0], "message 20");
+    assert_eq!(texts[9], "message 29");
 }

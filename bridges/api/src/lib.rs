@@ -10,9 +10,12 @@
 //! across restarts, so a bridge can make a retried action a no-op.
 
 mod base64_bytes;
+pub mod card;
 pub mod settings;
 
 use std::fmt;
+
+pub use card::{Button, CardField, CardState, CardTurn, CaseStatus, CaseSummary};
 
 use serde::{Deserialize, Serialize};
 
@@ -198,32 +201,6 @@ pub enum InboundKind {
     /// The sender pressed a button the bot posted (Slack Block Kit).
     /// `action` is the button's action id, `value` its value.
     Button { action: String, value: String },
-}
-
-/// The context card of a case, rendered by the core for each kind of markup.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CaseSummary {
-    /// Short title, e.g. "Case #42 · billing · Alice".
-    pub title: String,
-    /// CommonMark, for Matrix (bridges render it to HTML).
-    pub markdown: String,
-    /// Slack mrkdwn sections, one per Block Kit section block.
-    pub mrkdwn_sections: Vec<String>,
-    /// Plain text fallback (notifications, networks without markup).
-    pub plain: String,
-    /// Actions offered as buttons where the network has them.
-    pub buttons: Vec<Button>,
-}
-
-/// A button on the summary card.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Button {
-    /// Stable action id, e.g. "claim", "resolve", "transfer".
-    pub action: String,
-    pub label: String,
-    /// For menus: `(value, label)` options; empty for a plain button.
-    #[serde(default)]
-    pub options: Vec<(String, String)>,
 }
 
 /// Where a team's cases are opened.

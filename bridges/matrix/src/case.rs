@@ -27,7 +27,6 @@ use matrix_sdk::ruma::{OwnedEventId, OwnedRoomAliasId, OwnedRoomId, OwnedUserId}
 use matrix_sdk::{Room, RoomState};
 
 use crate::error::{from_http, from_sdk, rejected};
-use crate::format::markdown_to_html;
 use crate::ledger::case_alias_localpart;
 use crate::outgoing::{event_id, send};
 use crate::{rooms, Shared, NETWORK};
@@ -100,7 +99,7 @@ pub async fn update_summary(
 }
 
 fn summary_content(summary: &CaseSummary) -> RoomMessageEventContent {
-    RoomMessageEventContent::text_html(&summary.plain, markdown_to_html(&summary.markdown))
+    RoomMessageEventContent::text_html(summary.plain(), crate::card::html(summary))
 }
 
 /// The case room of `key`: found through its alias, or created in one call.

@@ -1,14 +1,12 @@
-//! Pure text shaping for outgoing Matrix messages: Markdown to HTML, the
-//! bold "Name:" prefix of relayed messages, mention pills, HTML escaping.
+//! Pure text shaping for outgoing Matrix messages: the bold "Name:"
+//! prefix of relayed messages, mention pills, HTML escaping.
 //!
 //! No I/O and no matrix-sdk calls; `outgoing` turns the results into event
 //! content. Invariant: text that came from users is always escaped before
-//! it enters HTML, raw HTML inside Markdown is shown, not interpreted, and
-//! HTML that came from users (a customer's or agent's formatted message) is
+//! it enters HTML, and HTML that came from users (a customer's or agent's formatted message) is
 //! cut down to a safe subset by [`sanitize_html`] before it is sent.
 
 use handoff_bridge_api::Text;
-use pulldown_cmark::{html, Event, Options, Parser};
 
 /// Escapes `&`, `<`, `>`, `"` and `'` for use in HTML text or attributes.
 pub fn escape_html(s: &str) -> String {
@@ -62,21 +60,6 @@ pub fn sanitize_html(html: &str) -> String {
         })
         .clean(html)
         .to_string()
-}
-
-/// Renders CommonMark (with tables and strikethrough) to HTML. Raw HTML in
-/// the input is escaped, so a customer quote cannot inject markup.
-pub fn markdown_to_html(markdown: &str) -> String {
-    let mut options = Options::empty();
-    options.insert(Options::ENABLE_TABLES);
-    options.insert(Options::ENABLE_STRIKETHROUGH);
-    let events = Parser::new_ext(markdown, options).map(|event| match event {
-        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
-        other => other,
-    });
-    let mut out = String::new();
-    html::push_html(&mut out, events);
-    out.trim_end().to_owned()
 }
 
 /// The HTML form of `text`: its own HTML, or its plain form escaped with
@@ -154,15 +137,6 @@ pub fn with_mention(mention: &Mention, text: &Text) -> Text {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn markdown_renders_and_escapes_raw_html() {
-        let html = markdown_to_html("**Case #1**\n\n- a\n- b <script>x</script>");
-        assert!(html.contains("<strong>Case #1</strong>"), "{html}");
-        assert!(html.contains("<li>a</li>"), "{html}");
-        assert!(!html.contains("<script>"), "{html}");
-        assert!(html.contains("&lt;script&gt;"), "{html}");
-    }
 
     #[test]
     fn as_name_prefix_is_bold_and_escaped() {

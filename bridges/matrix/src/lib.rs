@@ -13,13 +13,15 @@
 
 /// One sync batch: from matrix-sdk, or re-read raw when it dropped one.
 mod batch;
+/// The summary card as HTML.
+mod card;
 /// OpenCase, UpdateSummary and pinning.
 mod case;
 /// `MatrixBridgeConfig` and the connect retry policy.
 mod config;
 /// matrix-sdk errors to `BridgeError`.
 mod error;
-/// Markdown, name prefixes, mentions, HTML escaping.
+/// Name prefixes, mentions, HTML escaping and sanitising.
 mod format;
 /// Matrix events to `Inbound` values.
 mod inbound;

@@ -11,6 +11,8 @@ use handoff_bridge_api::{Button, CaseSummary};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::slackify::escape;
+
 const MAX_BLOCKS: usize = 50;
 const MAX_SECTION: usize = 3000;
 const MAX_HEADER: usize = 150;
@@ -103,8 +105,47 @@ fn element(button: &Button) -> Value {
     })
 }
 
-/// The summary card: header, one section per mrkdwn section, and the
-/// buttons (menus for buttons with options) in one actions block.
+/// The card's text as mrkdwn sections: state and facts, the conversation,
+/// and a footer with the note count and commands. Every string from the
+/// card is escaped, so nothing a customer wrote becomes a mention or link.
+fn card_sections(card: &CaseSummary) -> Vec<String> {
+    let mut head = format!("*State:* {}", escape(&card.state_line()));
+    for f in &card.fields {
+        head.push_str(&format!("\n*{}:* {}", escape(&f.label), escape(&f.value)));
+    }
+    let mut talk = String::from("*Conversation so far*");
+    if card.turns.is_empty() {
+        talk.push_str("\n_(nothing said yet)_");
+    }
+    for t in &card.turns {
+        talk.push_str(&format!(
+            "\n>*{}* {} {}",
+            escape(&t.who),
+            escape(&t.at),
+            escape(&t.text).replace('\n', "\n>")
+        ));
+    }
+    let mut sections = vec![head, talk];
+    let mut foot = Vec::new();
+    if card.notes > 0 {
+        foot.push(format!("_{} internal note(s)._", card.notes));
+    }
+    if !card.commands.is_empty() {
+        let cmds: Vec<String> = card
+            .commands
+            .iter()
+            .map(|c| format!("`{}`", escape(c)))
+            .collect();
+        foot.push(format!("Commands in this thread: {}", cmds.join(" · ")));
+    }
+    if !foot.is_empty() {
+        sections.push(foot.join(" "));
+    }
+    sections
+}
+
+/// The summary card: header, its mrkdwn sections, and the buttons (menus
+/// for buttons with options) in one actions block.
 pub fn summary_blocks(summary: &CaseSummary, marker: &str) -> Value {
     let mut blocks = vec![json!({
         "type": "header",
@@ -112,12 +153,8 @@ pub fn summary_blocks(summary: &CaseSummary, marker: &str) -> Value {
         "text": plain(&summary.title, MAX_HEADER),
     })];
     let room = MAX_BLOCKS - 2;
-    for section in summary
-        .mrkdwn_sections
-        .iter()
-        .filter(|s| !s.trim().is_empty())
-    {
-        for piece in chunks(section, MAX_SECTION) {
+    for section in card_sections(summary) {
+        for piece in chunks(&section, MAX_SECTION) {
             if blocks.len() <= room {
                 blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": piece}}));
             }
@@ -133,41 +170,54 @@ pub fn summary_blocks(summary: &CaseSummary, marker: &str) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use handoff_bridge_api::{CardTurn, CaseStatus};
+
     use super::*;
 
     fn summary() -> CaseSummary {
-        CaseSummary {
-            title: "Case #42 · billing · Alice".into(),
-            markdown: String::new(),
-            mrkdwn_sections: vec!["*Customer* Alice".into(), "*Reason* asked".into()],
-            plain: "Case #42".into(),
-            buttons: vec![
-                Button {
-                    action: "claim".into(),
-                    label: "Claim".into(),
-                    options: vec![],
-                },
-                Button {
-                    action: "transfer".into(),
-                    label: "Transfer".into(),
-                    options: vec![("tech".into(), "Tech".into())],
-                },
-            ],
-        }
+        let mut c = CaseSummary::new("Case #42 · billing · Alice", CaseStatus::Waiting, "Waiting")
+            .field("Customer", "Alice <!channel> & co");
+        c.turns.push(CardTurn {
+            who: "Alice".into(),
+            at: "10:00".into(),
+            text: "<https://evil|click> *x*\nsecond".into(),
+        });
+        c.commands = vec!["!claim".into()];
+        c.buttons = vec![
+            Button {
+                action: "claim".into(),
+                label: "Claim".into(),
+                options: vec![],
+            },
+            Button {
+                action: "transfer".into(),
+                label: "Transfer".into(),
+                options: vec![("tech".into(), "Tech".into())],
+            },
+        ];
+        c
     }
 
     #[test]
     fn summary_has_header_sections_and_actions() {
         let b = summary_blocks(&summary(), "ho-1");
         let b = b.as_array().unwrap();
-        assert_eq!(b.len(), 4);
+        assert_eq!(b.len(), 5);
         assert_eq!(b[0]["type"], "header");
         assert_eq!(b[0]["block_id"], "ho-1");
-        assert_eq!(b[1]["text"]["text"], "*Customer* Alice");
-        assert_eq!(b[3]["elements"][0]["type"], "button");
-        assert_eq!(b[3]["elements"][0]["action_id"], "claim");
-        assert_eq!(b[3]["elements"][1]["type"], "static_select");
-        assert_eq!(b[3]["elements"][1]["options"][0]["value"], "tech");
+        assert_eq!(
+            b[1]["text"]["text"],
+            "*State:* 🟡 Waiting\n*Customer:* Alice &lt;!channel&gt; &amp; co"
+        );
+        assert_eq!(
+            b[2]["text"]["text"],
+            "*Conversation so far*\n>*Alice* 10:00 &lt;https://evil|click&gt; *x*\n>second"
+        );
+        assert_eq!(b[3]["text"]["text"], "Commands in this thread: `!claim`");
+        assert_eq!(b[4]["elements"][0]["type"], "button");
+        assert_eq!(b[4]["elements"][0]["action_id"], "claim");
+        assert_eq!(b[4]["elements"][1]["type"], "static_select");
+        assert_eq!(b[4]["elements"][1]["options"][0]["value"], "tech");
     }
 
     #[test]

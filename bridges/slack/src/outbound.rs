@@ -242,7 +242,7 @@ async fn perform(inner: &Inner, channel: &str, out: &Outgoing) -> Result<Deliver
                 "ts": summary_message.id,
                 // Customer text: escaped like the first post's, so an
                 // update cannot ping `<!channel>` or forge a link.
-                "text": fitted(escape(&summary.plain)),
+                "text": fitted(escape(&summary.plain())),
                 "blocks": summary_blocks(summary, &mark),
             });
             inner.web.post("chat.update", &body).await?;
@@ -318,11 +318,7 @@ async fn open_case(
 ) -> Result<Delivered, BridgeError> {
     inner.directory.ensure_joined(&inner.web, channel).await?;
     let mark = marker(key);
-    let fallback = if summary.plain.trim().is_empty() {
-        summary.title.clone()
-    } else {
-        summary.plain.clone()
-    };
+    let fallback = summary.plain();
     let post = NewPost {
         key,
         channel,

@@ -26,8 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use handoff_bridge_api::{
-    Action, Bridge, Button, CaseSummary, Delivered, DeskTarget, Endpoint, Inbound, InboundKind,
-    InboundReceiver, MemoryState, Outgoing, Text,
+    Action, Bridge, Button, CaseStatus, CaseSummary, Delivered, DeskTarget, Endpoint, Inbound,
+    InboundKind, InboundReceiver, MemoryState, Outgoing, Text,
 };
 
 /// How long any one expectation may take.
@@ -74,17 +74,14 @@ pub trait Harness: Send + Sync + Sized + 'static {
 
 /// A summary card for cases the suite opens.
 pub fn summary(n: u32) -> CaseSummary {
-    CaseSummary {
-        title: format!("Case #{n} · suite"),
-        markdown: format!("**Case #{n}** · suite"),
-        mrkdwn_sections: vec![format!("*Case #{n}* · suite")],
-        plain: format!("Case #{n} · suite"),
-        buttons: vec![Button {
-            action: "claim".into(),
-            label: "Claim".into(),
-            options: vec![],
-        }],
-    }
+    let mut card = CaseSummary::new(format!("Case #{n} · suite"), CaseStatus::Waiting, "Waiting")
+        .field("Customer", format!("customer {n}"));
+    card.buttons = vec![Button {
+        action: "claim".into(),
+        label: "Claim".into(),
+        options: vec![],
+    }];
+    card
 }
 
 /// Opens case `n` as a thread in the desk room; its desk endpoint.

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use common::{config, server, user, MemState, WAIT};
 use handoff_bridge_api::{
-    Action, Attachment, Bridge, CaseSummary, Delivered, DeskTarget, Endpoint, MessageRef, Outgoing,
-    Text,
+    Action, Attachment, Bridge, CaseStatus, CaseSummary, Delivered, DeskTarget, Endpoint,
+    MessageRef, Outgoing, Text,
 };
 use handoff_matrix::MatrixBridge;
 use matrix_sdk::media::{MediaFormat, MediaRequestParameters};
@@ -22,13 +22,7 @@ use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedUserId};
 use matrix_sdk::RoomMemberships;
 
 fn summary(title: &str, state: &str) -> CaseSummary {
-    CaseSummary {
-        title: title.into(),
-        markdown: format!("**{title}**\n\n- state: {state}"),
-        mrkdwn_sections: vec![],
-        plain: format!("{title} · state: {state}"),
-        buttons: vec![],
-    }
+    CaseSummary::new(title, CaseStatus::Waiting, state)
 }
 
 fn out(key: &str, action: Action) -> Outgoing {
@@ -79,15 +73,12 @@ async fn open_case_makes_one_pinned_room_and_repeats_are_no_ops() {
         .wait_for_message(&room_id, |m| m.event_id.as_str() == pinned.id, WAIT)
         .await
         .unwrap();
-    assert_eq!(msg.body, "Case #1 · tech · Carol · state: queued");
+    assert_eq!(msg.body, "Case #1 · tech · Carol\nState: 🟡 queued\n");
     let MessageType::Text(text) = &msg.event.content.msgtype else {
         panic!("summary should be text");
     };
     let html = &text.formatted.as_ref().expect("html summary").body;
-    assert!(
-        html.contains("<strong>Case #1 · tech · Carol</strong>"),
-        "{html}"
-    );
+    assert!(html.contains("<h3>Case #1 · tech · Carol</h3>"), "{html}");
 
     let room = alice.room(&room_id).unwrap();
     let pins = room.load_pinned_events().await.unwrap().unwrap_or_default();
@@ -149,7 +140,7 @@ async fn open_case_makes_one_pinned_room_and_repeats_are_no_ops() {
     assert_eq!(r.event_id.as_str(), pinned.id);
     assert_eq!(
         r.new_content.msgtype.body(),
-        "Case #1 · tech · Carol · state: assigned to alice"
+        "Case #1 · tech · Carol\nState: 🟡 assigned to alice\n"
     );
 }
 

@@ -6,7 +6,9 @@ use crate::common;
 use std::sync::Arc;
 
 use common::{config, server, user, MemState, PASSWORD, WAIT};
-use handoff_bridge_api::{Action, Bridge, CaseSummary, Delivered, DeskTarget, Outgoing};
+use handoff_bridge_api::{
+    Action, Bridge, CaseStatus, CaseSummary, Delivered, DeskTarget, Outgoing,
+};
 use handoff_matrix::{case_alias_localpart, MatrixBridge};
 use matrix_sdk::room::MessagesOptions;
 use matrix_sdk::ruma::api::client::room::create_room::v3::{
@@ -37,13 +39,8 @@ async fn a_room_prepared_under_the_case_alias_gets_nothing() {
             desk: DeskTarget::PrivateRoom {
                 invite: vec![alice.user_id().to_string()],
             },
-            summary: CaseSummary {
-                title: "Case #7".into(),
-                markdown: "**Case #7** card 4111".into(),
-                mrkdwn_sections: vec![],
-                plain: "Case #7 card 4111".into(),
-                buttons: vec![],
-            },
+            summary: CaseSummary::new("Case #7", CaseStatus::Waiting, "Waiting")
+                .field("Card", "4111"),
         },
     };
     let opened = bot.send(&open).await.unwrap();

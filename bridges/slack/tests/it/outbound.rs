@@ -54,15 +54,24 @@ async fn open_case_posts_a_pinned_root_with_blocks_and_buttons() {
 
     let root_msg = emu.message(&channel, &root).expect("root exists");
     assert_eq!(root_msg.thread_ts, None, "the summary is a thread root");
-    assert_eq!(
-        root_msg.text,
-        "Case #42 · billing · Alice: asked for a human"
+    assert!(
+        root_msg.text.starts_with(
+            "Case #42 · billing · Alice\nState: 🟡 Waiting\nCustomer: Alice (matrix)\n"
+        ),
+        "{}",
+        root_msg.text
     );
     let blocks = root_msg.blocks.expect("blocks");
     assert_eq!(blocks[0]["type"], "header");
     assert_eq!(blocks[0]["text"]["text"], "Case #42 · billing · Alice");
-    assert_eq!(blocks[1]["text"]["text"], "*Customer:* Alice (matrix)");
-    assert_eq!(blocks[2]["text"]["text"], "*Reason:* asked for a human");
+    assert_eq!(
+        blocks[1]["text"]["text"],
+        "*State:* 🟡 Waiting\n*Customer:* Alice (matrix)\n*Reason:* asked for a human"
+    );
+    assert_eq!(
+        blocks[2]["text"]["text"],
+        "*Conversation so far*\n_(nothing said yet)_"
+    );
     let actions = &blocks[3];
     assert_eq!(actions["type"], "actions");
     assert_eq!(actions["elements"][0]["action_id"], "claim");
@@ -150,7 +159,7 @@ async fn update_summary_edits_the_root_in_place() {
     let (_, root) = opened(&bridge, "open", &channel).await;
     let mut s = summary();
     s.title = "Case #42 · assigned to Bob".into();
-    s.plain = "assigned to Bob".into();
+    s.state.text = "Assigned to Bob".into();
     let done = bridge
         .send(&Outgoing {
             key: "upd".into(),
@@ -166,7 +175,12 @@ async fn update_summary_edits_the_root_in_place() {
         .unwrap();
     assert_eq!(done, Delivered::Done);
     let m = emu.message(&channel, &root).unwrap();
-    assert_eq!(m.text, "assigned to Bob");
+    assert!(
+        m.text
+            .starts_with("Case #42 · assigned to Bob\nState: 🟡 Assigned to Bob\n"),
+        "{}",
+        m.text
+    );
     assert_eq!(
         m.blocks.unwrap()[0]["text"]["text"],
         "Case #42 · assigned to Bob"

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use handoff_bridge_api::InboundReceiver;
 use handoff_bridge_api::{
-    Action, Bridge, Button, CaseSummary, Delivered, DeskTarget, Inbound, Outgoing,
+    Action, Bridge, Button, CaseStatus, CaseSummary, Delivered, DeskTarget, Inbound, Outgoing,
 };
 use handoff_slack::{RetryPolicy, SlackBridge, SlackBridgeConfig};
 use slack_emulator::{Emulator, EmulatorConfig};
@@ -99,35 +99,30 @@ pub async fn nothing_within(rx: &mut InboundReceiver, d: Duration) {
 }
 
 pub fn summary() -> CaseSummary {
-    CaseSummary {
-        title: "Case #42 · billing · Alice".into(),
-        markdown: "**Case #42**".into(),
-        mrkdwn_sections: vec![
-            "*Customer:* Alice (matrix)".into(),
-            "*Reason:* asked for a human".into(),
-        ],
-        plain: "Case #42 · billing · Alice: asked for a human".into(),
-        buttons: vec![
-            Button {
-                action: "claim".into(),
-                label: "Claim".into(),
-                options: vec![],
-            },
-            Button {
-                action: "resolve".into(),
-                label: "Resolve".into(),
-                options: vec![],
-            },
-            Button {
-                action: "transfer".into(),
-                label: "Transfer".into(),
-                options: vec![
-                    ("tech".into(), "Tech".into()),
-                    ("sales".into(), "Sales".into()),
-                ],
-            },
-        ],
-    }
+    let mut card = CaseSummary::new("Case #42 · billing · Alice", CaseStatus::Waiting, "Waiting")
+        .field("Customer", "Alice (matrix)")
+        .field("Reason", "asked for a human");
+    card.buttons = vec![
+        Button {
+            action: "claim".into(),
+            label: "Claim".into(),
+            options: vec![],
+        },
+        Button {
+            action: "resolve".into(),
+            label: "Resolve".into(),
+            options: vec![],
+        },
+        Button {
+            action: "transfer".into(),
+            label: "Transfer".into(),
+            options: vec![
+                ("tech".into(), "Tech".into()),
+                ("sales".into(), "Sales".into()),
+            ],
+        },
+    ];
+    card
 }
 
 pub fn open_case(key: &str, room: &str) -> Outgoing {
