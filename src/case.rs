@@ -324,6 +324,11 @@ impl Case {
 
 /// Where a conversation is in the lifecycle
 /// `Bot → Queued → Assigned → Resolved → Bot`, plus `Abandoned`.
+///
+/// Never stored: it is derived ([`Phase::of`]) from the conversation's
+/// link to its case and that case's [`CaseState`], so who owns a
+/// conversation has one truth. (Format version 3 and older stored it; see
+/// [`Conversation::case`].)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "phase", content = "case", rename_all = "snake_case")]
 pub enum Phase {
@@ -341,6 +346,21 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// The phase of a conversation linked to `link` whose loaded case is
+    /// `case`: the case's state, or `Bot` when there is no link (or the
+    /// linked case is not the one loaded).
+    pub fn of(link: Option<CaseId>, case: Option<&Case>) -> Phase {
+        match (link, case) {
+            (Some(id), Some(case)) if case.id == id => match case.state {
+                CaseState::Queued => Phase::Queued(id),
+                CaseState::Assigned { .. } => Phase::Assigned(id),
+                CaseState::Resolved { .. } => Phase::Resolved(id),
+                CaseState::Abandoned => Phase::Abandoned(id),
+            },
+            _ => Phase::Bot,
+        }
+    }
+
     /// The case a human is (or was last) involved in.
     pub fn case(&self) -> Option<CaseId> {
         match self {
@@ -362,7 +382,13 @@ impl Phase {
 pub struct Conversation {
     pub key: ConversationKey,
     pub customer: Customer,
-    pub phase: Phase,
+    /// The case this conversation is linked to: open, abandoned, or
+    /// resolved and not yet followed by a new turn with the bot; `None`
+    /// while only the bot talks. Who owns the conversation is that case's
+    /// state ([`Phase::of`]), never stored twice. Format version 3 and
+    /// older stored a `phase` instead; it is read as the link it names.
+    #[serde(default, alias = "phase", deserialize_with = "link::deserialize")]
+    pub case: Option<CaseId>,
     /// Turns with the bot since the last case (bounded; the oldest drop).
     #[serde(default)]
     pub turns: Vec<Turn>,
@@ -405,9 +431,46 @@ pub struct OutboxEntry {
     pub attempts: u32,
 }
 
+/// Reading [`Conversation::case`]: a case number (or null), or the
+/// `phase` object of format version 3 and older.
+mod link {
+    use serde::{Deserialize, Deserializer};
+
+    use super::{CaseId, Phase};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Link {
+        Case(Option<CaseId>),
+        Phase(Phase),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CaseId>, D::Error> {
+        Ok(match Link::deserialize(d)? {
+            Link::Case(link) => link,
+            Link::Phase(phase) => phase.case(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_3_phase_is_read_as_the_case_link() {
+        let key = r#""key":"k","customer":{"user":{"network":"n","id":"@c:x"},"endpoint":{"network":"n","room":"r"}},"bot_since":0,"last_customer_at":0"#;
+        let read = |link: &str| -> Option<CaseId> {
+            serde_json::from_str::<Conversation>(&format!("{{{key},{link}}}"))
+                .unwrap_or_else(|e| panic!("{link}: {e}"))
+                .case
+        };
+        assert_eq!(read(r#""phase":{"phase":"bot"}"#), None);
+        assert_eq!(read(r#""phase":{"phase":"queued","case":4}"#), Some(4));
+        assert_eq!(read(r#""phase":{"phase":"resolved","case":2}"#), Some(2));
+        assert_eq!(read(r#""case":7"#), Some(7));
+        assert_eq!(read(r#""case":null"#), None);
+    }
 
     #[test]
     fn phase_case_and_ownership() {

@@ -18,7 +18,7 @@ use handoff_bridge_api::{MessageRef, Millis, Standing, UserRef};
 
 use super::command::{self, Command};
 use super::{AgentEvent, Effect, Engine, Refusal, Relayed, Side, Transition};
-use crate::case::{Case, CaseState, EscalationReason, Phase, Speaker, Transfer, Turn};
+use crate::case::{Case, CaseState, EscalationReason, Speaker, Transfer, Turn};
 use crate::config::CHANNEL_MEMBERS;
 use crate::routing;
 
@@ -264,7 +264,6 @@ impl Engine {
             agent: agent.name().to_string(),
         };
         case.first_human_reply_at.get_or_insert(now);
-        t.state.conv.phase = Phase::Assigned(case.id);
         let text = super::fill(
             &self.config.messages.agent_joined,
             &[("agent", agent.name())],
@@ -274,6 +273,18 @@ impl Engine {
     }
 
     fn resolve(&self, t: &mut Transition, agent: &UserRef, now: Millis) {
+        if t.state.case.is_none() {
+            return;
+        }
+        // Said while the case is still open, so both lines land in its
+        // transcript.
+        let m = &self.config.messages;
+        let text = super::fill(&m.resolved, &[("bot", &self.config.bot.name)]);
+        self.say(t, text, now);
+        if self.config.conversation.csat {
+            let q = m.csat_question.clone();
+            self.say(t, q, now);
+        }
         let Some(case) = t.state.case.as_mut() else {
             return;
         };
@@ -282,15 +293,7 @@ impl Engine {
         };
         case.closed_at = Some(now);
         let id = case.id;
-        let m = &self.config.messages;
-        let text = super::fill(&m.resolved, &[("bot", &self.config.bot.name)]);
-        self.say(t, text, now);
-        if self.config.conversation.csat {
-            let q = m.csat_question.clone();
-            self.say(t, q, now);
-        }
         let conv = &mut t.state.conv;
-        conv.phase = Phase::Resolved(id);
         conv.awaiting_csat = self.config.conversation.csat;
         conv.bot_since = now;
         conv.misses_in_row = 0;
@@ -391,7 +394,6 @@ impl Engine {
         case.sla_deadline = routing::sla_deadline(team, now);
         case.out_of_hours = !team.hours.is_open(now);
         let id = case.id;
-        t.state.conv.phase = Phase::Queued(id);
         let said = super::fill(&self.config.messages.transferred, &[("team", &team.name)]);
         self.say(t, said, now);
         if let Some(case) = &t.state.case {

@@ -19,7 +19,7 @@ impl Engine {
         now: Millis,
         world: &dyn World,
     ) -> Result<(), Refusal> {
-        let phase = t.state.conv.phase.clone();
+        let phase = t.state.phase();
         if matches!(
             ev,
             CustomerEvent::Message { .. } | CustomerEvent::File { .. }
@@ -156,7 +156,7 @@ impl Engine {
 
     /// The id of the case a human owns, or a refusal (nothing to relay).
     fn open_case_id(&self, t: &Transition) -> Result<u64, Refusal> {
-        match t.state.conv.phase {
+        match t.state.phase() {
             Phase::Queued(id) | Phase::Assigned(id) => Ok(id),
             _ => Err(Refusal::Ignored),
         }
@@ -213,16 +213,17 @@ impl Engine {
         now: Millis,
         world: &dyn World,
     ) -> Result<(), Refusal> {
-        if let Phase::Resolved(_) = t.state.conv.phase {
+        if let Phase::Resolved(_) = t.state.phase() {
+            // The resolved case stays linked until this turn; after it the
+            // conversation is the bot's alone.
+            t.state.conv.case = None;
             if t.state.conv.awaiting_csat {
                 if let Some(score) = rating_from_text(text) {
                     self.record_rating(t, score);
-                    t.state.conv.phase = Phase::Bot;
                     return Ok(());
                 }
             }
             t.state.conv.awaiting_csat = false;
-            t.state.conv.phase = Phase::Bot;
         }
         let best = self.faq.best(text).map(|m| FaqHit {
             id: m.id,
@@ -368,7 +369,7 @@ impl Engine {
             csat: None,
             desk_authors: Vec::new(),
         };
-        conv.phase = Phase::Queued(id);
+        conv.case = Some(id);
         conv.misses_in_row = 0;
         conv.last_answer = None;
         conv.awaiting_csat = false;
@@ -431,10 +432,9 @@ impl Engine {
 
     /// The customer came back to an abandoned case: it waits again.
     fn resume(&self, t: &mut Transition, now: Millis) {
-        if let (Phase::Abandoned(id), Some(case)) = (&t.state.conv.phase, &mut t.state.case) {
+        if let (Phase::Abandoned(_), Some(case)) = (t.state.phase(), &mut t.state.case) {
             case.state = CaseState::Queued;
             case.closed_at = None;
-            t.state.conv.phase = Phase::Queued(*id);
             t.state.conv.waiting_acked = true;
             let m = self.config.messages.still_waiting.clone();
             self.say(t, format!("Welcome back! {m}"), now);
@@ -444,9 +444,8 @@ impl Engine {
 
     /// Marks the queued case abandoned.
     pub(super) fn abandon(&self, t: &mut Transition, id: u64) {
-        if let Some(case) = &mut t.state.case {
+        if let Some(case) = t.state.case.as_mut().filter(|c| c.id == id) {
             case.state = CaseState::Abandoned;
-            t.state.conv.phase = Phase::Abandoned(id);
             self.update_summary(t, None);
         }
     }

@@ -43,6 +43,13 @@ pub struct State {
     pub case: Option<Case>,
 }
 
+impl State {
+    /// Where the conversation is: its linked case's state (one truth).
+    pub fn phase(&self) -> Phase {
+        Phase::of(self.conv.case, self.case.as_ref())
+    }
+}
+
 /// Something that happened to a conversation.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -190,7 +197,7 @@ impl Engine {
             conv: Conversation {
                 key: ConversationKey::new(&customer.endpoint, &customer.user),
                 customer,
-                phase: Phase::Bot,
+                case: None,
                 turns: Vec::new(),
                 misses_in_row: 0,
                 last_answer: None,
@@ -267,7 +274,8 @@ impl Engine {
             faq: None,
             internal: false,
         };
-        match (&t.state.conv.phase, &mut t.state.case) {
+        let phase = t.state.phase();
+        match (phase, &mut t.state.case) {
             (p, Some(case)) if p.human_owned() || matches!(p, Phase::Abandoned(_)) => {
                 case.transcript.push(turn)
             }

@@ -54,7 +54,7 @@ fn faq_question_is_answered_by_the_bot() {
     let s = e.start(customer(), T0);
     let t = step(&e, &s, says("how do I reset my password?"), T0, &w);
     assert_eq!(said(&t), vec!["Use the Forgot password link."]);
-    assert_eq!(t.state.conv.phase, Phase::Bot);
+    assert_eq!(t.state.phase(), Phase::Bot);
     assert_eq!(t.state.conv.turns.len(), 2);
     assert_eq!(
         t.state.conv.last_answer.as_ref().unwrap().id,
@@ -71,7 +71,7 @@ fn misses_then_escalation_to_the_default_team() {
     assert_eq!(t.state.conv.misses_in_row, 1);
     assert_eq!(said(&t), vec![e.config.messages.no_answer.clone()]);
     let t = step(&e, &t.state, says("purple elephant theorem"), T0 + 1000, &w);
-    assert_eq!(t.state.conv.phase, Phase::Queued(1));
+    assert_eq!(t.state.phase(), Phase::Queued(1));
     assert_eq!(reason(&t), EscalationReason::RepeatedMisses { count: 2 });
     let (net, desk) = opened(&t).expect("case opened");
     assert_eq!(net, "matrix");
@@ -221,7 +221,7 @@ fn agent_reply_assigns_and_relays() {
         T0 + MINUTE,
         &w,
     );
-    assert_eq!(t.state.conv.phase, Phase::Assigned(1));
+    assert_eq!(t.state.phase(), Phase::Assigned(1));
     let case = t.state.case.as_ref().unwrap();
     assert_eq!(case.first_human_reply_at, Some(T0 + MINUTE));
     assert!(matches!(&case.state, CaseState::Assigned { agent, .. } if agent == "Alice"));
@@ -271,7 +271,7 @@ fn strangers_and_bots_are_refused() {
 fn claim_rules() {
     let (e, w) = (engine(), FakeWorld::default());
     let s = assigned(&e, &w);
-    assert_eq!(s.conv.phase, Phase::Assigned(1));
+    assert_eq!(s.phase(), Phase::Assigned(1));
     assert_eq!(
         e.step(&s, agent_says(alice(), "!claim"), T0, &w),
         Err(Refusal::AlreadyYours(1))
@@ -345,7 +345,7 @@ fn resolve_then_rating_then_bot_answers_again() {
     let (e, w) = (engine(), FakeWorld::default());
     let s = assigned(&e, &w);
     let t = step(&e, &s, agent_says(alice(), "!resolve"), T0 + 5 * MINUTE, &w);
-    assert_eq!(t.state.conv.phase, Phase::Resolved(1));
+    assert_eq!(t.state.phase(), Phase::Resolved(1));
     let case = t.state.case.as_ref().unwrap();
     assert_eq!(case.state, CaseState::Resolved { by: "Alice".into() });
     assert_eq!(case.closed_at, Some(T0 + 5 * MINUTE));
@@ -361,7 +361,7 @@ fn resolve_then_rating_then_bot_answers_again() {
     let t = step(&e, &t.state, says("5"), T0 + 6 * MINUTE, &w);
     assert_eq!(t.state.case.as_ref().unwrap().csat, Some(5));
     assert_eq!(said(&t), vec!["Thank you for rating us 5/5."]);
-    assert_eq!(t.state.conv.phase, Phase::Bot);
+    assert_eq!(t.state.phase(), Phase::Bot);
     let t = step(
         &e,
         &t.state,
@@ -417,7 +417,7 @@ fn transfer_moves_the_case_and_updates_the_old_summary() {
     assert_eq!(case.state, CaseState::Queued);
     assert_eq!(case.desk, None);
     assert_eq!(case.transfers.len(), 1);
-    assert_eq!(t.state.conv.phase, Phase::Queued(1));
+    assert_eq!(t.state.phase(), Phase::Queued(1));
     assert!(t.effects.iter().any(|e| matches!(e,
         Effect::UpdateSummary { message: Some(m), .. } if m == &desk.summary)));
     assert_eq!(opened(&t).unwrap().0, "slack");
@@ -485,7 +485,7 @@ fn buttons_work_like_commands() {
         },
     };
     let t = step(&e, &s, press("claim", ""), T0, &w);
-    assert_eq!(t.state.conv.phase, Phase::Assigned(1));
+    assert_eq!(t.state.phase(), Phase::Assigned(1));
     assert_eq!(
         e.step(&t.state, press("self_destruct", ""), T0, &w),
         Err(Refusal::Ignored)
@@ -591,10 +591,10 @@ fn silent_queued_customer_is_abandoned_and_can_return() {
     let (e, w) = (engine(), FakeWorld::default());
     let s = queued(&e, &w);
     let t = step(&e, &s, Event::Tick, T0 + 30 * MINUTE, &w);
-    assert_eq!(t.state.conv.phase, Phase::Abandoned(1));
+    assert_eq!(t.state.phase(), Phase::Abandoned(1));
     assert_eq!(t.state.case.as_ref().unwrap().state, CaseState::Abandoned);
     let t = step(&e, &t.state, says("sorry, I'm back"), T0 + 40 * MINUTE, &w);
-    assert_eq!(t.state.conv.phase, Phase::Queued(1), "same case resumes");
+    assert_eq!(t.state.phase(), Phase::Queued(1), "same case resumes");
     assert_eq!(t.state.case.as_ref().unwrap().id, 1);
     assert!(said(&t)[0].starts_with("Welcome back"));
     assert_eq!(
@@ -608,7 +608,7 @@ fn leaving_while_queued_abandons() {
     let (e, w) = (engine(), FakeWorld::default());
     let s = queued(&e, &w);
     let t = step(&e, &s, Event::Customer(CustomerEvent::Left), T0, &w);
-    assert_eq!(t.state.conv.phase, Phase::Abandoned(1));
+    assert_eq!(t.state.phase(), Phase::Abandoned(1));
     let b = e.start(customer(), T0);
     assert_eq!(
         e.step(&b, Event::Customer(CustomerEvent::Left), T0, &w),

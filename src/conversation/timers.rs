@@ -45,7 +45,7 @@ impl Engine {
     /// None when no tick can do anything until the state changes (not
     /// queued, no case, or no timer left and no position told).
     pub fn tick_watch(&self, state: &State) -> Option<TickWatch> {
-        let Phase::Queued(_) = state.conv.phase else {
+        let Phase::Queued(_) = state.phase() else {
             return None;
         };
         let case = state.case.as_ref()?;
@@ -112,7 +112,7 @@ impl Engine {
         now: Millis,
         world: &dyn World,
     ) -> Result<(), Refusal> {
-        let Phase::Queued(id) = t.state.conv.phase else {
+        let Phase::Queued(id) = t.state.phase() else {
             return Err(Refusal::Ignored);
         };
         let Some(case) = t.state.case.as_mut() else {
@@ -236,9 +236,10 @@ mod tests {
                 let acted = e.step(s, Event::Tick, now, &w).is_ok();
                 let predicted = watch.as_ref().is_some_and(|x| e.tick_due(x, now, &w));
                 assert_eq!(
-                    predicted, acted,
+                    predicted,
+                    acted,
                     "minute {m}, {ahead} ahead, watch {watch:?}, phase {:?}",
-                    s.conv.phase
+                    s.phase()
                 );
                 if acted {
                     due += 1;

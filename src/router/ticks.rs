@@ -235,7 +235,7 @@ impl Router {
         let state = match store.conversation(key) {
             Ok(Some(conv)) => {
                 // Timers need no transcript.
-                let case = match conv.phase.case() {
+                let case = match conv.case {
                     Some(id) => store.case_head(id),
                     None => Ok(None),
                 };

@@ -220,7 +220,7 @@ impl Worker {
         let store = &self.router.shared.store;
         Ok(match store.conversation(&self.key)? {
             Some(conv) => {
-                let case = match conv.phase.case() {
+                let case = match conv.case {
                     Some(id) => store.case(id)?,
                     None => None,
                 };

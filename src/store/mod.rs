@@ -39,7 +39,11 @@ use crate::case::{Case, CaseId, Conversation, ConversationKey, OutboxEntry};
 /// 2: twin keys hold network, room and id, no longer the thread.
 /// 3: a case's transcript turns are records of their own, appended to;
 /// the case record no longer holds them.
-pub const FORMAT_VERSION: u32 = 3;
+/// 4: a conversation links its case (`case`) instead of storing a phase
+/// that repeated the case's state; summary cards in the outbox are data,
+/// not markup. Both older forms are still read as they are (no record is
+/// rewritten); the bump keeps older builds from misreading the new ones.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// An outbox entry that failed for good: out of the delivery queue, kept
 /// until an operator retries it (`handoff outbox retry`).

@@ -24,7 +24,7 @@ use crate::conversation::Effect;
 use super::Store;
 use crate::case::{
     Case, CaseDesk, CaseId, CaseState, Conversation, ConversationKey, Customer, EscalationReason,
-    OutboxEntry, Phase,
+    OutboxEntry,
 };
 
 /// A store under test and whatever must outlive it (a temporary directory).
@@ -99,7 +99,7 @@ pub(crate) fn conversation(user_id: &str, at: Millis) -> Conversation {
     serde_json::from_value(serde_json::json!({
         "key": ConversationKey::new(&endpoint, &u),
         "customer": Customer { user: u, endpoint },
-        "phase": Phase::Bot,
+        "case": null,
         "bot_since": at,
         "last_customer_at": at,
     }))

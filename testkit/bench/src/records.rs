@@ -5,12 +5,12 @@
 //! Only value construction: writing them is the benchmarks' job, through
 //! the real `Store` API. The invariant: what is built here is what the
 //! router itself would have committed for the same situation (a case in
-//! `Queued` whose conversation is in `Phase::Queued` of the same id), so a
+//! `Queued` whose conversation links it, so it is in `Phase::Queued`), so a
 //! daemon started on a seeded store treats the cases as its own.
 
 use handoff::case::{
     Case, CaseDesk, CaseState, Conversation, ConversationKey, Customer, EscalationReason,
-    OutboxEntry, Phase, Speaker, Turn,
+    OutboxEntry, Speaker, Turn,
 };
 use handoff::conversation::{Effect, Relayed, Side};
 use handoff_bridge_api::{Endpoint, MessageRef, Millis, Text, UserRef};
@@ -73,7 +73,7 @@ pub fn queued_case(n: u64, id: u64, position: u32, at: Millis, team: &str) -> (C
     let conversation = Conversation {
         key: key.clone(),
         customer: customer.clone(),
-        phase: Phase::Queued(id),
+        case: Some(id),
         turns: turns.clone(),
         misses_in_row: 0,
         last_answer: None,
@@ -165,12 +165,14 @@ pub fn now_millis() -> Millis {
 
 #[cfg(test)]
 mod tests {
+    use handoff::case::Phase;
+
     use super::*;
 
     #[test]
     fn queued_case_agrees_with_its_conversation() {
         let (conv, case) = queued_case(7, 42, 3, 1_000_000, "billing");
-        assert_eq!(conv.phase, Phase::Queued(42));
+        assert_eq!(Phase::of(conv.case, Some(&case)), Phase::Queued(42));
         assert_eq!(case.conversation, conv.key);
         assert!(case.state.is_open());
         assert_eq!(case.told_position, Some(3));

@@ -90,7 +90,7 @@ mod tests {
                 .conversation(&case.conversation)
                 .expect("read")
                 .expect("conversation exists");
-            assert_eq!(conv.phase.case(), Some(case.id));
+            assert_eq!(conv.case, Some(case.id));
         }
         assert_eq!(store.next_case_id().expect("id"), 6);
     }
