@@ -114,7 +114,7 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
         clock,
         retry: Default::default(),
     });
-    let pending = router.drain_outbox()?;
+    let pending = router.drain_outbox().await?;
     if pending > 0 {
         tracing::info!(pending, "delivering actions left from the last run");
     }
@@ -148,7 +148,7 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
     loop {
         tokio::select! {
             ev = rx.recv_tracked() => match ev {
-                Some(ev) => router.dispatch_tracked(ev.event, ev.ack),
+                Some(ev) => router.dispatch_tracked(ev.event, ev.ack).await,
                 None => break,
             },
             Some((network, result)) = ended.recv() => match result {

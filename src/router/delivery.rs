@@ -1,6 +1,7 @@
 //! One conversation's delivery: sends its outbox entries in order per
-//! destination, waiting and retrying (capped exponential backoff with
-//! jitter, or the network's own `retry_after`) while a failure may pass,
+//! destination, waiting and retrying (the shared capped exponential
+//! backoff with jitter, `handoff_bridge_api::backoff`, or the network's
+//! own `retry_after`) while a failure may pass,
 //! so nothing is lost or reordered while other conversations go on.
 //!
 //! Two lanes per conversation: what goes to the customer and what goes to
@@ -32,7 +33,7 @@ pub(super) async fn run(
     router: Router,
     key: ConversationKey,
     mut rx: mpsc::UnboundedReceiver<(u64, Box<OutboxEntry>)>,
-    jobs: mpsc::WeakUnboundedSender<Job>,
+    jobs: mpsc::WeakSender<Job>,
 ) {
     let span = tracing::Span::current();
     let mut lanes: [Option<LaneSender>; 2] = [None, None];
@@ -63,7 +64,7 @@ async fn lane(
     router: Router,
     key: ConversationKey,
     mut rx: mpsc::UnboundedReceiver<(u64, Box<OutboxEntry>)>,
-    jobs: mpsc::WeakUnboundedSender<Job>,
+    jobs: mpsc::WeakSender<Job>,
 ) {
     while let Some((seq, entry)) = rx.recv().await {
         deliver(&router, &key, seq, *entry, &jobs).await;
@@ -83,15 +84,6 @@ fn side_of(effect: &Effect) -> Side {
     }
 }
 
-/// The delay before retry number `attempt` (0-based): doubling from
-/// `base`, capped at `max`, with ±25 % jitter so retries spread out.
-pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.min(20));
-    let capped = exp.min(max);
-    let jitter = 0.75 + fastrand::f64() * 0.5;
-    capped.mul_f64(jitter)
-}
-
 fn case_of(effect: &Effect) -> u64 {
     match effect {
         Effect::Say { .. } => 0,
@@ -109,11 +101,12 @@ async fn deliver(
     key: &ConversationKey,
     seq: u64,
     mut entry: OutboxEntry,
-    jobs: &mpsc::WeakUnboundedSender<Job>,
+    jobs: &mpsc::WeakSender<Job>,
 ) {
     let shared = router.shared.clone();
     let store = &shared.store;
     let mut attempt = 0u32;
+    let mut delays = handoff_bridge_api::backoff::delays(shared.retry.base, shared.retry.max);
     loop {
         let wait = match try_once(router, key, seq, &entry, jobs).await {
             Ok(()) => return,
@@ -145,7 +138,7 @@ async fn deliver(
             }
         };
         let wait = if wait.is_zero() {
-            backoff(shared.retry.base, shared.retry.max, attempt)
+            delays.next().unwrap_or(shared.retry.max)
         } else {
             wait
         };
@@ -178,7 +171,7 @@ async fn try_once(
     key: &ConversationKey,
     seq: u64,
     entry: &OutboxEntry,
-    jobs: &mpsc::WeakUnboundedSender<Job>,
+    jobs: &mpsc::WeakSender<Job>,
 ) -> Result<(), Failure> {
     let shared = &router.shared;
     let store = shared.store.as_ref();
@@ -249,6 +242,7 @@ async fn try_once(
                         desk: Box::new(desk),
                         done,
                     })
+                    .await
                     .is_ok(),
                 None => false,
             };
@@ -264,31 +258,4 @@ async fn try_once(
         bridge.forget(&outgoing.key);
     }
     stored
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_caps_and_jitters() {
-        let (b, m) = (Duration::from_millis(100), Duration::from_secs(2));
-        for _ in 0..50 {
-            let d0 = backoff(b, m, 0);
-            assert!(
-                d0 >= Duration::from_millis(75) && d0 <= Duration::from_millis(125),
-                "{d0:?}"
-            );
-            let d3 = backoff(b, m, 3);
-            assert!(
-                d3 >= Duration::from_millis(600) && d3 <= Duration::from_millis(1000),
-                "{d3:?}"
-            );
-            let d30 = backoff(b, m, 30);
-            assert!(
-                d30 <= Duration::from_millis(2500) && d30 >= Duration::from_millis(1500),
-                "{d30:?}"
-            );
-        }
-    }
 }

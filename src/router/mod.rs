@@ -40,6 +40,7 @@ use std::time::Duration;
 
 use handoff_bridge_api::{Ack, Bridge, Inbound, Millis};
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 use crate::case::ConversationKey;
 use crate::conversation::Engine;
@@ -108,7 +109,7 @@ pub struct Shared {
 #[derive(Clone)]
 pub struct Router {
     shared: Arc<Shared>,
-    workers: Arc<Mutex<HashMap<ConversationKey, mpsc::UnboundedSender<Job>>>>,
+    workers: Arc<Mutex<HashMap<ConversationKey, mpsc::Sender<Job>>>>,
     /// Per conversation, what its next tick depends on (module docs).
     watches: Arc<Mutex<HashMap<ConversationKey, Watch>>>,
     /// Timer ticks handed to workers since the start.
@@ -167,7 +168,7 @@ impl Router {
     }
 
     /// Re-queues outbox entries left from a previous run, per conversation.
-    pub fn drain_outbox(&self) -> Result<usize, crate::store::StoreError> {
+    pub async fn drain_outbox(&self) -> Result<usize, crate::store::StoreError> {
         let pending = self.shared.store.outbox_pending()?;
         let n = pending.len();
         let mut by_conv: HashMap<ConversationKey, Vec<(u64, crate::case::OutboxEntry)>> =
@@ -179,23 +180,39 @@ impl Router {
                 .push((seq, e));
         }
         for (key, entries) in by_conv {
-            self.send(key, Job::Deliver(entries));
+            self.send(key, Job::Deliver(entries)).await;
         }
         Ok(n)
     }
 
     /// Handles one event from a bridge.
-    pub fn dispatch(&self, ev: Inbound) {
-        self.dispatch_tracked(ev, None)
+    pub async fn dispatch(&self, ev: Inbound) {
+        self.dispatch_tracked(ev, None).await
     }
 
     /// Handles one event and fires `ack` once it is handled: its effects
     /// committed, or it is known to need none (seen before, from a bot, in
     /// no conversation). On a store failure `ack` is dropped unfired, so the
     /// bridge offers the event again.
-    pub fn dispatch_tracked(&self, ev: Inbound, ack: Option<Ack>) {
-        let _span =
-            tracing::info_span!("inbound", event = %ev.event_id, at = %ev.endpoint).entered();
+    ///
+    /// Waits while the conversation's worker is [`worker::JOB_QUEUE`] jobs
+    /// behind: back-pressure that slows the intake (and so the bridges'
+    /// reading) instead of growing memory without bound.
+    pub async fn dispatch_tracked(&self, ev: Inbound, ack: Option<Ack>) {
+        let span = tracing::info_span!("inbound", event = %ev.event_id, at = %ev.endpoint);
+        let job = {
+            let _span = span.enter();
+            self.classify_job(ev, ack)
+        };
+        if let Some((key, job)) = job {
+            self.send(key, job).instrument(span).await;
+        }
+    }
+
+    /// What becomes of one inbound event: a job for a conversation, or
+    /// nothing (handled here: seen before, from a bot, in no conversation,
+    /// or the store failed).
+    fn classify_job(&self, ev: Inbound, ack: Option<Ack>) -> Option<(ConversationKey, Job)> {
         let handled = |ack: Option<Ack>| {
             if let Some(a) = ack {
                 a.handled()
@@ -204,19 +221,22 @@ impl Router {
         match self.shared.store.is_seen(&ev.event_id) {
             Ok(true) => {
                 tracing::debug!("already handled; skipped");
-                return handled(ack);
+                handled(ack);
+                return None;
             }
             Ok(false) => {}
             Err(e) => {
                 tracing::error!(error = %e, "cannot check whether the event was handled");
-                return self.fail(&e);
+                self.fail(&e);
+                return None;
             }
         }
         if ev.sender.is_bot {
-            return handled(ack);
+            handled(ack);
+            return None;
         }
         match self.classify(&ev) {
-            Ok(Some(Classified::Event(key, event, customer))) => self.send(
+            Ok(Some(Classified::Event(key, event, customer))) => Some((
                 key,
                 Job::Inbound {
                     id: ev.event_id,
@@ -224,13 +244,13 @@ impl Router {
                     customer,
                     ack,
                 },
-            ),
+            )),
             Ok(Some(Classified::Notice {
                 conversation,
                 case,
                 at,
                 notice,
-            })) => self.send(
+            })) => Some((
                 conversation,
                 Job::Notice {
                     id: ev.event_id,
@@ -239,50 +259,78 @@ impl Router {
                     text: notice,
                     ack,
                 },
-            ),
+            )),
             Ok(None) => {
                 tracing::debug!("not part of any conversation; ignored");
-                handled(ack)
+                handled(ack);
+                None
             }
-            Err(e) => self.fail(&e),
+            Err(e) => {
+                self.fail(&e);
+                None
+            }
         }
     }
 
-    /// Sends a job to the conversation's worker, starting it if needed.
-    pub fn send(&self, key: ConversationKey, job: Job) {
-        let mut job = job;
+    /// The job queue of `key`'s worker, started if needed.
+    fn worker(&self, key: &ConversationKey) -> Option<mpsc::Sender<Job>> {
+        let Ok(mut workers) = self.workers.lock() else {
+            tracing::error!("worker table poisoned");
+            return None;
+        };
+        Some(match workers.get(key) {
+            Some(tx) if !tx.is_closed() => tx.clone(),
+            _ => {
+                let tx = worker::spawn(self.clone(), key.clone());
+                workers.insert(key.clone(), tx.clone());
+                tx
+            }
+        })
+    }
+
+    /// Sends a job to the conversation's worker, starting it if needed;
+    /// waits while its queue is full.
+    pub async fn send(&self, key: ConversationKey, job: Job) {
         let changes_state = matches!(job, Job::Inbound { .. } | Job::Opened { .. });
         for _ in 0..2 {
-            let tx = {
-                let Ok(mut workers) = self.workers.lock() else {
-                    tracing::error!("worker table poisoned");
-                    return;
-                };
-                match workers.get(&key) {
-                    Some(tx) if !tx.is_closed() => tx.clone(),
-                    _ => {
-                        let tx = worker::spawn(self.clone(), key.clone());
-                        workers.insert(key.clone(), tx.clone());
-                        tx
-                    }
-                }
+            let Some(tx) = self.worker(&key) else {
+                return;
+            };
+            let Ok(permit) = tx.reserve().await else {
+                continue; // the worker stopped meanwhile: start a new one
             };
             // A state-changing job is queued and the watch dropped under
             // the watch table's lock: the worker publishes (under the same
             // lock, when its queue is empty) either before both or after
             // both, never in between (module docs).
             let watches = changes_state.then(|| self.watches.lock().ok()).flatten();
-            match tx.send(job) {
-                Ok(()) => {
-                    if let Some(mut w) = watches {
-                        w.remove(&key);
-                    }
-                    return;
-                }
-                Err(mpsc::error::SendError(j)) => job = j,
+            permit.send(job);
+            if let Some(mut w) = watches {
+                w.remove(&key);
             }
+            return;
         }
         tracing::error!(conversation = %key, "could not start a worker for the conversation");
+    }
+
+    /// Queues a job only if the worker has room; false if it is behind.
+    /// For timer ticks: a worker that is behind is ticked again on a later
+    /// round, since its watch is only refreshed once it catches up.
+    fn offer(&self, key: ConversationKey, job: Job) -> bool {
+        let Some(tx) = self.worker(&key) else {
+            return false;
+        };
+        match tx.try_send(job) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::debug!(conversation = %key, "worker behind; tick skipped this round");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(job)) => match self.worker(&key) {
+                Some(tx) => tx.try_send(job).is_ok(),
+                None => false,
+            },
+        }
     }
 
     /// Forgets a worker that stopped (idle).

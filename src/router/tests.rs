@@ -195,12 +195,14 @@ fn texts(b: &Recorder) -> Vec<String> {
 async fn handover_relay_edit_and_dedupe() {
     let f = fixture();
     let customer_room = "!support:localhost";
-    f.router.dispatch(inbound(
-        "$1",
-        customer_room,
-        "@carol:localhost",
-        "I want to talk to a human",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$1",
+            customer_room,
+            "@carol:localhost",
+            "I want to talk to a human",
+        ))
+        .await;
     until("the case room", || {
         f.store
             .case(1)
@@ -210,29 +212,35 @@ async fn handover_relay_edit_and_dedupe() {
     })
     .await;
     // A redelivery of the same event is not handled again.
-    f.router.dispatch(inbound(
-        "$1",
-        customer_room,
-        "@carol:localhost",
-        "I want to talk to a human",
-    ));
-    f.router.dispatch(inbound(
-        "$2",
-        customer_room,
-        "@carol:localhost",
-        "my order is late",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$1",
+            customer_room,
+            "@carol:localhost",
+            "I want to talk to a human",
+        ))
+        .await;
+    f.router
+        .dispatch(inbound(
+            "$2",
+            customer_room,
+            "@carol:localhost",
+            "my order is late",
+        ))
+        .await;
     until("the relay to the desk", || {
         texts(&f.bridge).iter().any(|t| t == "my order is late")
     })
     .await;
     // The agent answers in the case room; it reaches the customer.
-    f.router.dispatch(inbound(
-        "$3",
-        "!case1:localhost",
-        "@alice:localhost",
-        "Sorry! Looking now.",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$3",
+            "!case1:localhost",
+            "@alice:localhost",
+            "Sorry! Looking now.",
+        ))
+        .await;
     until("the relay to the customer", || {
         texts(&f.bridge).iter().any(|t| t == "Sorry! Looking now.")
     })
@@ -243,7 +251,7 @@ async fn handover_relay_edit_and_dedupe() {
         target: "$3".into(),
         body: Text::plain("Sorry! On it."),
     };
-    f.router.dispatch(edit);
+    f.router.dispatch(edit).await;
     until("the edit", || {
         f.bridge.sent.lock().unwrap().iter().any(|o| {
             matches!(&o.action, Action::Edit { target, body }
@@ -279,12 +287,14 @@ async fn rate_limits_are_waited_out_in_order() {
         .iter()
         .enumerate()
     {
-        f.router.dispatch(inbound(
-            &format!("$q{i}"),
-            "!support:localhost",
-            "@dave:localhost",
-            text,
-        ));
+        f.router
+            .dispatch(inbound(
+                &format!("$q{i}"),
+                "!support:localhost",
+                "@dave:localhost",
+                text,
+            ))
+            .await;
     }
     until("both answers", || texts(&f.bridge).len() == 2).await;
     assert_eq!(
@@ -297,12 +307,14 @@ async fn rate_limits_are_waited_out_in_order() {
 #[tokio::test]
 async fn strangers_in_a_case_room_are_not_relayed() {
     let f = fixture();
-    f.router.dispatch(inbound(
-        "$1",
-        "!support:localhost",
-        "@carol:localhost",
-        "human",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$1",
+            "!support:localhost",
+            "@carol:localhost",
+            "human",
+        ))
+        .await;
     until("the case room", || {
         f.store
             .case(1)
@@ -311,18 +323,22 @@ async fn strangers_in_a_case_room_are_not_relayed() {
             .is_some_and(|c| c.desk.is_some())
     })
     .await;
-    f.router.dispatch(inbound(
-        "$2",
-        "!case1:localhost",
-        "@mallory:localhost",
-        "give me your data",
-    ));
-    f.router.dispatch(inbound(
-        "$3",
-        "!case1:localhost",
-        "@alice:localhost",
-        "hello from Alice",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$2",
+            "!case1:localhost",
+            "@mallory:localhost",
+            "give me your data",
+        ))
+        .await;
+    f.router
+        .dispatch(inbound(
+            "$3",
+            "!case1:localhost",
+            "@alice:localhost",
+            "hello from Alice",
+        ))
+        .await;
     until("alice's relay", || {
         texts(&f.bridge).iter().any(|t| t == "hello from Alice")
     })
@@ -337,11 +353,13 @@ async fn strangers_in_a_case_room_are_not_relayed() {
 }
 
 /// The in-memory store, whose writes fail like a full disk while `full`,
-/// and which counts conversation and open-case reads.
+/// whose commits wait while `stall` is set, and which
+/// counts conversation and open-case reads.
 #[derive(Default)]
 struct DiskFull {
     inner: MemoryStore,
     full: std::sync::atomic::AtomicBool,
+    stall: std::sync::atomic::AtomicBool,
     conversation_reads: std::sync::atomic::AtomicU64,
     open_case_reads: std::sync::atomic::AtomicU64,
 }
@@ -361,6 +379,9 @@ impl DiskFull {
 
 impl Store for DiskFull {
     fn commit(&self, c: &crate::store::Commit) -> Result<Vec<u64>, StoreError> {
+        while self.stall.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         self.check()?;
         self.inner.commit(c)
     }
@@ -450,11 +471,52 @@ impl Store for DiskFull {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_that_is_behind_holds_up_the_intake_instead_of_queueing_without_bound() {
+    let store = Arc::new(DiskFull::default());
+    let f = fixture_on(store.clone());
+    let hello = |i: usize| {
+        inbound(
+            &format!("$m{i}"),
+            "!flood:localhost",
+            "@flo:localhost",
+            "hi",
+        )
+    };
+    store.stall.store(true, Ordering::SeqCst);
+    // The worker takes the first event and waits in its commit; the
+    // queue then holds JOB_QUEUE more.
+    for i in 0..=super::worker::JOB_QUEUE {
+        tokio::time::timeout(Duration::from_secs(10), f.router.dispatch(hello(i)))
+            .await
+            .unwrap_or_else(|_| panic!("event {i} fits in the queue"));
+    }
+    let over = f.router.dispatch(hello(999));
+    tokio::pin!(over);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut over)
+            .await
+            .is_err(),
+        "the intake waits while the worker is a full queue behind"
+    );
+    store.stall.store(false, Ordering::SeqCst);
+    tokio::time::timeout(Duration::from_secs(30), over)
+        .await
+        .expect("taken once the worker catches up");
+    until("every event handled", || {
+        (0..=super::worker::JOB_QUEUE)
+            .map(|i| format!("$m{i}"))
+            .chain(["$m999".to_string()])
+            .all(|id| f.store.is_seen(&id).unwrap())
+    })
+    .await;
+}
+
 async fn dispatch_acked(router: &Router, ev: Inbound) -> bool {
     let (tx, mut rx) = inbound_channel(1);
     let handled = tx.send_tracked(ev).await.unwrap();
     let incoming = rx.recv_tracked().await.unwrap();
-    router.dispatch_tracked(incoming.event, incoming.ack);
+    router.dispatch_tracked(incoming.event, incoming.ack).await;
     tokio::time::timeout(Duration::from_secs(10), handled.wait())
         .await
         .expect("the ack is fired or dropped")
@@ -513,12 +575,14 @@ async fn revoked_credentials_stop_the_daemon_and_keep_the_outbox() {
     let f = fixture();
     let mut failures = f.router.failures();
     f.bridge.revoked.store(true, Ordering::SeqCst);
-    f.router.dispatch(inbound(
-        "$1",
-        "!support:localhost",
-        "@carol:localhost",
-        "how do i reset my password",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$1",
+            "!support:localhost",
+            "@carol:localhost",
+            "how do i reset my password",
+        ))
+        .await;
     tokio::time::timeout(Duration::from_secs(10), failures.changed())
         .await
         .expect("the failure is reported")
@@ -535,7 +599,7 @@ async fn revoked_credentials_stop_the_daemon_and_keep_the_outbox() {
         clock: Arc::new(SystemClock),
         retry: RetryPolicy::default(),
     });
-    assert_eq!(restarted.drain_outbox().unwrap(), 1);
+    assert_eq!(restarted.drain_outbox().await.unwrap(), 1);
     until("the answer after the restart", || {
         !texts(&f.bridge).is_empty()
     })
@@ -550,12 +614,14 @@ async fn revoked_credentials_stop_the_daemon_and_keep_the_outbox() {
 async fn a_stalled_customer_room_does_not_hold_up_the_desk() {
     let f = fixture();
     let customer_room = "!support:localhost";
-    f.router.dispatch(inbound(
-        "$1",
-        customer_room,
-        "@carol:localhost",
-        "I want to talk to a human",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$1",
+            customer_room,
+            "@carol:localhost",
+            "I want to talk to a human",
+        ))
+        .await;
     until("the case room", || {
         f.store
             .case(1)
@@ -571,19 +637,23 @@ async fn a_stalled_customer_room_does_not_hold_up_the_desk() {
     // The customer's homeserver room stops taking messages: the agent's
     // reply waits there...
     *f.bridge.stalled_room.lock().unwrap() = Some(customer_room.into());
-    f.router.dispatch(inbound(
-        "$2",
-        "!case1:localhost",
-        "@alice:localhost",
-        "Hello Carol",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$2",
+            "!case1:localhost",
+            "@alice:localhost",
+            "Hello Carol",
+        ))
+        .await;
     // ...while the customer's next message still reaches the agents.
-    f.router.dispatch(inbound(
-        "$3",
-        customer_room,
-        "@carol:localhost",
-        "are you there?",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$3",
+            customer_room,
+            "@carol:localhost",
+            "are you there?",
+        ))
+        .await;
     until("the customer's line on the desk", || {
         texts(&f.bridge).iter().any(|t| t == "are you there?")
     })
@@ -636,12 +706,14 @@ fn left(id: &str, room: &str, sender: &str) -> Inbound {
 /// Customer `name` (in room `!name:localhost`) escalates with `text`;
 /// waits until the case room is open and everything is delivered.
 async fn escalate(f: &Fixture, name: &str, text: &str, case: crate::case::CaseId) {
-    f.router.dispatch(inbound(
-        &format!("${name}"),
-        &format!("!{name}:localhost"),
-        &format!("@{name}:localhost"),
-        text,
-    ));
+    f.router
+        .dispatch(inbound(
+            &format!("${name}"),
+            &format!("!{name}:localhost"),
+            &format!("@{name}:localhost"),
+            text,
+        ))
+        .await;
     until("the case room", || {
         f.store
             .case(case)
@@ -719,9 +791,11 @@ async fn timer_ticks_wake_only_due_conversations() {
     // Two customers ahead of dora leave: only dora's place improved by
     // the step (3 → 1), so only dora is woken, and told.
     f.router
-        .dispatch(left("$bert-left", "!bert:localhost", "@bert:localhost"));
+        .dispatch(left("$bert-left", "!bert:localhost", "@bert:localhost"))
+        .await;
     f.router
-        .dispatch(left("$cleo-left", "!cleo:localhost", "@cleo:localhost"));
+        .dispatch(left("$cleo-left", "!cleo:localhost", "@cleo:localhost"))
+        .await;
     until("both abandoned", || {
         case_state(&f.store, 2) == crate::case::CaseState::Abandoned
             && case_state(&f.store, 3) == crate::case::CaseState::Abandoned
@@ -801,12 +875,14 @@ async fn only_writes_that_change_the_open_case_list_make_a_tick_reread_it() {
 
     // A message in an open case adds a transcript turn, nothing more.
     let turns = f.store.case(1).unwrap().unwrap().transcript.len();
-    f.router.dispatch(inbound(
-        "$anna-again",
-        "!anna:localhost",
-        "@anna:localhost",
-        "any news?",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$anna-again",
+            "!anna:localhost",
+            "@anna:localhost",
+            "any news?",
+        ))
+        .await;
     until("anna's new turn", || {
         f.store.case(1).unwrap().unwrap().transcript.len() > turns
     })
@@ -816,7 +892,8 @@ async fn only_writes_that_change_the_open_case_list_make_a_tick_reread_it() {
 
     // A case closing changes the list: the next tick reads it again.
     f.router
-        .dispatch(left("$bert-left", "!bert:localhost", "@bert:localhost"));
+        .dispatch(left("$bert-left", "!bert:localhost", "@bert:localhost"))
+        .await;
     until("bert abandoned", || {
         case_state(&f.store, 2) == crate::case::CaseState::Abandoned
     })
@@ -884,17 +961,19 @@ async fn a_job_on_its_way_to_the_worker_makes_the_next_tick_visit() {
     clock.at(T0 + MINUTE);
     assert_eq!(f.router.tick_open_cases(), 0);
     // Deliveries change no state: the watch stays.
-    f.router.send(key.clone(), Job::Deliver(Vec::new()));
+    f.router.send(key.clone(), Job::Deliver(Vec::new())).await;
     assert!(watch_of(&f.router, &key).is_some());
     // A customer message is handed over (this test's runtime has one
     // thread, so the worker has not run yet): the watch is dropped at
     // once, and a tick now asks the worker, as it would have before.
-    f.router.dispatch(inbound(
-        "$more",
-        "!anna:localhost",
-        "@anna:localhost",
-        "hello?",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$more",
+            "!anna:localhost",
+            "@anna:localhost",
+            "hello?",
+        ))
+        .await;
     assert_eq!(watch_of(&f.router, &key), None);
     assert_eq!(f.router.tick_open_cases(), 1);
     until("the message relayed", || {
@@ -962,29 +1041,35 @@ async fn a_case_room_stays_a_desk_after_its_case_moves_or_closes() {
     );
     escalate(&f, "carol", "I want to talk to a human", 1).await;
     // Two agents in the case room: both act on the case.
-    f.router.dispatch(inbound(
-        "$a1",
-        "!case1:localhost",
-        "@alice:localhost",
-        "hello from Alice",
-    ));
-    f.router.dispatch(inbound(
-        "$b1",
-        "!case1:localhost",
-        "@bob:localhost",
-        "hello from Bob",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$a1",
+            "!case1:localhost",
+            "@alice:localhost",
+            "hello from Alice",
+        ))
+        .await;
+    f.router
+        .dispatch(inbound(
+            "$b1",
+            "!case1:localhost",
+            "@bob:localhost",
+            "hello from Bob",
+        ))
+        .await;
     until("both relays", || {
         let t = texts(&f.bridge);
         t.iter().any(|t| t == "hello from Alice") && t.iter().any(|t| t == "hello from Bob")
     })
     .await;
-    f.router.dispatch(inbound(
-        "$t",
-        "!case1:localhost",
-        "@alice:localhost",
-        "!transfer sales",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$t",
+            "!case1:localhost",
+            "@alice:localhost",
+            "!transfer sales",
+        ))
+        .await;
     until("the case in its new room", || {
         f.store
             .case(1)
@@ -1001,12 +1086,14 @@ async fn a_case_room_stays_a_desk_after_its_case_moves_or_closes() {
         .iter()
         .enumerate()
     {
-        f.router.dispatch(inbound(
-            &format!("$old{i}"),
-            "!case1:localhost",
-            "@bob:localhost",
-            text,
-        ));
+        f.router
+            .dispatch(inbound(
+                &format!("$old{i}"),
+                "!case1:localhost",
+                "@bob:localhost",
+                text,
+            ))
+            .await;
     }
     // Only the first gets a notice (a committed job); the others are
     // classified as nothing on the caller's thread, before dispatch returns.
@@ -1030,23 +1117,27 @@ async fn a_case_room_stays_a_desk_after_its_case_moves_or_closes() {
         "the old room's !resolve is not obeyed"
     );
     // Resolved in the new room: what follows there gets one notice.
-    f.router.dispatch(inbound(
-        "$r",
-        "!case2:localhost",
-        "@alice:localhost",
-        "!resolve",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$r",
+            "!case2:localhost",
+            "@alice:localhost",
+            "!resolve",
+        ))
+        .await;
     until("resolved", || !case_state(&f.store, 1).is_open()).await;
     for (i, text) in ["how do i reset my password", "one more thing"]
         .iter()
         .enumerate()
     {
-        f.router.dispatch(inbound(
-            &format!("$new{i}"),
-            "!case2:localhost",
-            "@alice:localhost",
-            text,
-        ));
+        f.router
+            .dispatch(inbound(
+                &format!("$new{i}"),
+                "!case2:localhost",
+                "@alice:localhost",
+                text,
+            ))
+            .await;
     }
     settled(&f, &["$new0"]).await;
     assert_eq!(
@@ -1064,12 +1155,14 @@ async fn a_case_room_stays_a_desk_after_its_case_moves_or_closes() {
         "@alice:localhost"
     ));
     // The customer gets FAQ answers again.
-    f.router.dispatch(inbound(
-        "$c",
-        "!carol:localhost",
-        "@carol:localhost",
-        "how do i reset my password",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$c",
+            "!carol:localhost",
+            "@carol:localhost",
+            "how do i reset my password",
+        ))
+        .await;
     until("the customer's FAQ answer", || {
         count_texts(&f.bridge, |t| t == RESET_ANSWER) == answers + 1
     })
@@ -1110,12 +1203,12 @@ async fn staff_chatter_in_a_staff_room_desk_is_never_answered() {
         "I want to talk to a human",
     );
     other.endpoint.thread = Some("$chat".into());
-    f.router.dispatch(top);
-    f.router.dispatch(other);
+    f.router.dispatch(top).await;
+    f.router.dispatch(other).await;
     // The case thread itself still relays.
     let mut reply = inbound("$s3", &desk.room, "@dave:localhost", "on it");
     reply.endpoint = desk.clone();
-    f.router.dispatch(reply);
+    f.router.dispatch(reply).await;
     until("the relay", || {
         texts(&f.bridge).iter().any(|t| t == "on it")
     })
@@ -1154,14 +1247,16 @@ async fn a_room_no_bridge_calls_a_customers_is_never_answered() {
         "how do i reset my password",
     );
     chatter.customer_endpoint = false;
-    f.router.dispatch(chatter);
+    f.router.dispatch(chatter).await;
     // The same words from a customer room are answered.
-    f.router.dispatch(inbound(
-        "$x2",
-        "!carol:localhost",
-        "@carol:localhost",
-        "how do i reset my password",
-    ));
+    f.router
+        .dispatch(inbound(
+            "$x2",
+            "!carol:localhost",
+            "@carol:localhost",
+            "how do i reset my password",
+        ))
+        .await;
     until("the customer's answer", || {
         count_texts(&f.bridge, |t| t == RESET_ANSWER) == 1
     })

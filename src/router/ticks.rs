@@ -203,7 +203,7 @@ impl Router {
         let sent = due.len();
         for key in due {
             self.ticks_sent.fetch_add(1, Ordering::Relaxed);
-            self.send(key.clone(), Job::Tick(snapshot.clone()));
+            self.offer(key.clone(), Job::Tick(snapshot.clone()));
         }
         sent
     }

@@ -57,13 +57,18 @@ pub enum Job {
     },
 }
 
+/// Jobs a conversation's worker may be behind before senders wait
+/// (back-pressure; see `Router::dispatch_tracked`). Far above what one
+/// person types, so only a stuck store or a flood ever reaches it.
+pub const JOB_QUEUE: usize = 64;
+
 /// After this long without jobs the cached state is dropped (reloaded from
 /// the store on the next job) to keep memory proportional to activity.
 const IDLE: Duration = Duration::from_secs(300);
 
 /// Starts the worker and delivery task of `key`; returns the job queue.
-pub(super) fn spawn(router: Router, key: ConversationKey) -> mpsc::UnboundedSender<Job> {
-    let (tx, rx) = mpsc::unbounded_channel();
+pub(super) fn spawn(router: Router, key: ConversationKey) -> mpsc::Sender<Job> {
+    let (tx, rx) = mpsc::channel(JOB_QUEUE);
     let (dtx, drx) = mpsc::unbounded_channel();
     // `case` is filled in once the conversation has one (see
     // `Worker::note_case`), so every line about a case names it.
@@ -114,7 +119,7 @@ impl Worker {
         }
     }
 
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         loop {
             let job = match tokio::time::timeout(IDLE, rx.recv()).await {
                 Ok(Some(job)) => job,

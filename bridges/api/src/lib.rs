@@ -9,6 +9,7 @@
 //! Invariant: every [`Outgoing`] carries an idempotency key that is stable
 //! across restarts, so a bridge can make a retried action a no-op.
 
+pub mod backoff;
 mod base64_bytes;
 pub mod card;
 pub mod settings;

@@ -99,7 +99,8 @@ impl fmt::Debug for MatrixBridgeConfig {
     }
 }
 
-/// Capped exponential backoff with full jitter.
+/// How often and how patiently to retry (the shared backoff,
+/// `handoff_bridge_api::backoff`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in total (at least one is always made).
@@ -122,16 +123,9 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// The delay before retry number `retry` (0 = the first retry): a random
-    /// duration in `[cap/2, cap]` where `cap = min(max, initial * 2^retry)`.
+    /// duration in `[cap/2, cap)` where `cap = min(max, initial * 2^retry)`.
     pub fn delay(&self, retry: u32) -> Duration {
-        let factor = 1u32.checked_shl(retry.min(16)).unwrap_or(u32::MAX);
-        let cap = self
-            .initial_delay
-            .saturating_mul(factor)
-            .min(self.max_delay);
-        let cap_ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
-        let half = cap_ms / 2;
-        Duration::from_millis(half + fastrand::u64(0..=cap_ms - half))
+        handoff_bridge_api::backoff::delay(self.initial_delay, self.max_delay, retry)
     }
 }
 

@@ -47,17 +47,12 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The delays between attempts (`max_attempts - 1` of them): doubling
-    /// from `base_delay`, capped at `max_delay`, each plus up to 100 %
-    /// random jitter (backon's exponential backoff).
-    pub fn backoff(&self) -> backon::ExponentialBackoff {
-        use backon::BackoffBuilder;
-        backon::ExponentialBuilder::default()
-            .with_min_delay(self.base_delay)
-            .with_max_delay(self.max_delay)
-            .with_max_times(self.max_attempts.saturating_sub(1) as usize)
-            .with_jitter()
-            .build()
+    /// The delays between attempts (`max_attempts - 1` of them): the
+    /// shared backoff (`handoff_bridge_api::backoff`), doubling from
+    /// `base_delay` and never above `max_delay`, jittered.
+    pub fn backoff(&self) -> impl Iterator<Item = Duration> {
+        handoff_bridge_api::backoff::delays(self.base_delay, self.max_delay)
+            .take(self.max_attempts.saturating_sub(1) as usize)
     }
 }
 
@@ -219,12 +214,12 @@ mod tests {
         };
         let delays: Vec<Duration> = p.backoff().collect();
         assert_eq!(delays.len(), 7, "one delay between each two attempts");
-        assert!(delays[0] >= Duration::from_millis(100));
-        assert!(delays[0] <= Duration::from_millis(200));
+        assert!(delays[0] >= Duration::from_millis(50));
+        assert!(delays[0] < Duration::from_millis(100));
         for d in &delays[2..] {
-            // Capped at 300 ms, plus at most as much jitter.
-            assert!(*d >= Duration::from_millis(300), "{d:?}");
-            assert!(*d <= Duration::from_millis(600), "{d:?}");
+            // Never above the 300 ms cap, jittered down to half of it.
+            assert!(*d >= Duration::from_millis(150), "{d:?}");
+            assert!(*d < Duration::from_millis(300), "{d:?}");
         }
     }
 }

@@ -19,7 +19,6 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use handoff_bridge_api::{BridgeError, Handled, InboundSender};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -363,12 +362,7 @@ async fn catch_up(inner: &Inner, unread: &Unread) -> Result<Found, BridgeError> 
 /// Retries of a failed catch-up: exponential from the coalescing window,
 /// capped at a minute, jittered.
 fn catch_up_backoff() -> backon::ExponentialBackoff {
-    ExponentialBuilder::default()
-        .with_min_delay(CATCH_UP_COALESCE)
-        .with_max_delay(Duration::from_secs(60))
-        .with_jitter()
-        .without_max_times()
-        .build()
+    handoff_bridge_api::backoff::delays(CATCH_UP_COALESCE, Duration::from_secs(60))
 }
 
 fn next_delay(backoff: &mut backon::ExponentialBackoff) -> Duration {

@@ -19,10 +19,14 @@ use crate::NETWORK;
 
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// Actions a channel's worker may be behind before callers wait
+/// (back-pressure instead of an unbounded queue).
+const CHANNEL_QUEUE: usize = 256;
+
 /// The per-channel workers.
 #[derive(Default)]
 pub(crate) struct ChannelQueues {
-    workers: Mutex<HashMap<String, mpsc::UnboundedSender<Job>>>,
+    workers: Mutex<HashMap<String, mpsc::Sender<Job>>>,
 }
 
 impl ChannelQueues {
@@ -38,6 +42,7 @@ impl ChannelQueues {
         });
         self.sender(channel)
             .send(job)
+            .await
             .map_err(|_| BridgeError::Unavailable {
                 network: NETWORK.into(),
                 detail: format!("the queue of channel {channel} stopped"),
@@ -48,12 +53,12 @@ impl ChannelQueues {
         })?
     }
 
-    fn sender(&self, channel: &str) -> mpsc::UnboundedSender<Job> {
+    fn sender(&self, channel: &str) -> mpsc::Sender<Job> {
         let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = workers.get(channel).filter(|tx| !tx.is_closed()) {
             return tx.clone();
         }
-        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        let (tx, mut rx) = mpsc::channel::<Job>(CHANNEL_QUEUE);
         tokio::spawn(async move {
             while let Some(job) = rx.recv().await {
                 job.await;

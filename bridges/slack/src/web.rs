@@ -1,8 +1,8 @@
 //! The Web API as the bridge uses it: slack-morphism's HTTP session for
 //! transport, auth and Slack's error envelope, JSON in and out, and the
-//! retry rules (wait out 429 `Retry-After`; capped exponential backoff with
-//! jitter, backon's, for 5xx and connection errors; everything else is
-//! final).
+//! retry rules (wait out 429 `Retry-After`; the shared capped exponential
+//! backoff with jitter, `handoff_bridge_api::backoff`, for 5xx and
+//! connection errors; everything else is final).
 //!
 //! Not for deciding what to call (`outbound`, `inbound`). slack-morphism's
 //! own rate controller stays off: it throttles per team, which would stall

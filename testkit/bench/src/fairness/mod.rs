@@ -161,7 +161,7 @@ pub async fn run(opts: FairnessOpts, report: &mut Report) -> anyhow::Result<()> 
         let router = router.clone();
         tokio::spawn(async move {
             while let Some(ev) = rx.recv().await {
-                router.dispatch(ev);
+                router.dispatch(ev).await;
             }
         })
     };
@@ -189,11 +189,13 @@ async fn measure(
     let opening = Instant::now();
     for case in 0..opts.cases {
         let id = format!("$open{case}:localhost");
-        router.dispatch(inbound(
-            case,
-            &id,
-            "I need to talk to a person about my invoice",
-        ));
+        router
+            .dispatch(inbound(
+                case,
+                &id,
+                "I need to talk to a person about my invoice",
+            ))
+            .await;
     }
     let open_limit =
         Duration::from_secs_f64(60.0 + 3.0 * opts.cases as f64 / opts.rate.min(opts.cases as f64));
@@ -221,7 +223,9 @@ async fn measure(
     for case in 0..opts.cases {
         for seq in 0..opts.burst {
             let id = format!("$fair{case}-{seq}:localhost");
-            router.dispatch(inbound(case, &id, &stamped(&format!("f{case}"), seq)));
+            router
+                .dispatch(inbound(case, &id, &stamped(&format!("f{case}"), seq)))
+                .await;
         }
     }
     let expected = opts.cases * opts.burst;
