@@ -280,6 +280,10 @@ pub struct Case {
     /// its target (newest [`DESK_AUTHORS_KEPT`]; see [`Case::author_of`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub desk_authors: Vec<Authored>,
+    /// The team the case was routed to, when that team was closed and the
+    /// case went to its fallback instead (`fallback_when_closed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_team: Option<String>,
 }
 
 /// How many desk lines a case remembers the author of. The case record is

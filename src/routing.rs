@@ -45,6 +45,20 @@ pub fn route<'a>(cfg: &'a Config, faq_team: Option<&str>, texts: &[&str]) -> (&'
     (cfg.default_team(), RouteBy::Default)
 }
 
+/// The team that takes a new case of `team` at `now`: `team` itself, or
+/// its fallback while `team` is closed, the fallback is open and the team
+/// asks for it (`fallback_when_closed`). One hop only, so two teams that
+/// name each other cannot bounce a case.
+pub fn open_team<'a>(cfg: &'a Config, team: &'a Team, now: Millis) -> &'a Team {
+    if !team.fallback_when_closed || team.hours.is_open(now) {
+        return team;
+    }
+    match team.fallback.as_deref().and_then(|f| cfg.team(f)) {
+        Some(fallback) if fallback.hours.is_open(now) => fallback,
+        _ => team,
+    }
+}
+
 fn contains_words(normalized_text: &str, phrase: &str) -> bool {
     let p = normalize(phrase);
     if p.trim().is_empty() {
@@ -136,6 +150,11 @@ mod tests {
     use super::*;
 
     fn cfg() -> Config {
+        cfg_with("", "")
+    }
+
+    /// The test config with lines added to the billing and tech teams.
+    fn cfg_with(billing_extra: &str, tech_extra: &str) -> Config {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("faq.toml"), "").unwrap();
         let src = r#"
@@ -152,20 +171,56 @@ desk = "matrix:#billing:x"
 topics = ["invoice", "refund"]
 hours = "Mon-Fri 09:00-17:00 UTC"
 first_reply_sla = "10m"
+{billing_extra}
 [[team]]
 name = "tech"
 desk = "matrix"
 agents = ["@a:x", "@b:x"]
 topics = ["crash"]
 default = true
-"#;
+{tech_extra}
+"#
+        .replace("{billing_extra}", billing_extra)
+        .replace("{tech_extra}", tech_extra);
         Config::parse(
-            src,
+            &src,
             &dir.path().join("c.toml"),
             |_| None,
             &crate::bridges::networks(),
         )
         .unwrap()
+    }
+
+    fn at(s: &str) -> Millis {
+        s.parse::<jiff::Timestamp>().unwrap().as_millisecond()
+    }
+
+    #[test]
+    fn a_closed_team_hands_new_cases_to_its_open_fallback_when_asked() {
+        let saturday = at("2026-11-28T12:00:00Z");
+        let monday = at("2026-11-30T10:00:00Z");
+        let c = cfg_with("fallback = \"tech\"\nfallback_when_closed = true", "");
+        let billing = c.team("billing").unwrap();
+        assert_eq!(open_team(&c, billing, saturday).name, "tech");
+        assert_eq!(open_team(&c, billing, monday).name, "billing");
+        // Without the flag the case waits for its own team (the fallback
+        // then only takes over on an SLA miss).
+        let c = cfg_with("fallback = \"tech\"", "");
+        let billing = c.team("billing").unwrap();
+        assert_eq!(open_team(&c, billing, saturday).name, "billing");
+    }
+
+    #[test]
+    fn a_closed_fallback_does_not_take_the_case() {
+        let c = cfg_with(
+            "fallback = \"tech\"\nfallback_when_closed = true",
+            "hours = \"Mon-Fri 09:00-17:00 UTC\"",
+        );
+        let billing = c.team("billing").unwrap();
+        assert_eq!(
+            open_team(&c, billing, at("2026-11-28T12:00:00Z")).name,
+            "billing"
+        );
     }
 
     #[test]

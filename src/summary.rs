@@ -115,6 +115,9 @@ fn card(case: &Case, ctx: &SummaryContext<'_>) -> CaseSummary {
     if case.out_of_hours {
         team.push_str(" · outside business hours");
     }
+    if let Some(closed) = &case.closed_team {
+        team.push_str(&format!(" · {closed} was closed, so its fallback took it"));
+    }
     facts.push(fact("Team", team));
     if let Some(deadline) = case.sla_deadline {
         let mut v = match case.first_human_reply_at {

@@ -363,6 +363,15 @@ fn validate_teams(
         }
     }
     for (t, span) in teams.iter().zip(spans) {
+        if t.fallback_when_closed && t.fallback.is_none() {
+            return Err((
+                span,
+                format!(
+                    "team {:?}: `fallback_when_closed = true` needs a `fallback` team",
+                    t.name
+                ),
+            ));
+        }
         if let Some(f) = &t.fallback {
             if !teams.iter().any(|o| o.name.eq_ignore_ascii_case(f)) {
                 return Err((

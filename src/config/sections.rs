@@ -308,6 +308,8 @@ pub(super) struct RawTeam {
     #[serde(default, deserialize_with = "opt_duration")]
     pub first_reply_sla: Option<Duration>,
     pub fallback: Option<String>,
+    #[serde(default)]
+    pub fallback_when_closed: bool,
     pub mention: Option<String>,
     pub default: Option<Spanned<bool>>,
 }
@@ -329,6 +331,9 @@ pub struct Team {
     pub first_reply_sla: Option<Duration>,
     /// Team that takes over when the SLA is missed.
     pub fallback: Option<String>,
+    /// New cases go to `fallback` while this team is closed and the
+    /// fallback team is open (`fallback_when_closed = true`).
+    pub fallback_when_closed: bool,
     /// Mention used when pinging the team (`@here`, a user id).
     pub mention: Option<String>,
     pub default: bool,
@@ -399,6 +404,7 @@ impl RawTeam {
             hours,
             first_reply_sla: self.first_reply_sla,
             fallback: self.fallback,
+            fallback_when_closed: self.fallback_when_closed,
             mention: self.mention,
             default,
         })

@@ -255,6 +255,19 @@ fn unknown_fallback_team_is_rejected() {
 }
 
 #[test]
+fn fallback_when_closed_needs_a_fallback_team() {
+    let src = BASE.replace(
+        "first_reply_sla = \"10m\"",
+        "first_reply_sla = \"10m\"\nfallback_when_closed = true",
+    );
+    fails(
+        &src,
+        15,
+        "`fallback_when_closed = true` needs a `fallback` team",
+    );
+}
+
+#[test]
 fn min_confidence_out_of_range_is_rejected() {
     let src = BASE.replace(
         "faq = \"faq.toml\"",

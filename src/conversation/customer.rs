@@ -344,7 +344,9 @@ impl Engine {
             .filter(|x| x.speaker == Speaker::Customer)
             .map(|x| x.text.as_str())
             .collect();
-        let (team, _) = routing::route(&self.config, faq_team, &texts);
+        let (routed, _) = routing::route(&self.config, faq_team, &texts);
+        let team = routing::open_team(&self.config, routed, now);
+        let closed_team = (team.name != routed.name).then(|| routed.name.clone());
         let open = team.hours.is_open(now);
         let case = Case {
             id,
@@ -368,6 +370,7 @@ impl Engine {
             told_position: None,
             csat: None,
             desk_authors: Vec::new(),
+            closed_team,
         };
         conv.case = Some(id);
         conv.misses_in_row = 0;

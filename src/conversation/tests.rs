@@ -643,6 +643,58 @@ fn wait_is_estimated_from_history() {
 }
 
 #[test]
+fn a_closed_team_with_fallback_when_closed_hands_the_case_to_its_open_fallback() {
+    let e = engine_with(config_with(
+        "[[team]]\nname = \"sales\"\ndesk = \"slack:#sales\"\ntopics = [\"pricing\"]\nhours = \"Mon-Fri 09:00-17:00 UTC\"\nfallback = \"tech\"\nfallback_when_closed = true\n",
+    ));
+    let w = FakeWorld::default();
+    let saturday = T0 + 2 * 24 * 60 * MINUTE;
+    let t = step(
+        &e,
+        &e.start(customer(), saturday),
+        says("agent: pricing"),
+        saturday,
+        &w,
+    );
+    let case = t.state.case.as_ref().unwrap();
+    assert_eq!(case.team, "tech", "the open fallback takes the case");
+    assert_eq!(case.closed_team.as_deref(), Some("sales"));
+    assert!(!case.out_of_hours);
+    assert!(
+        !said(&t)[0].contains("opens again"),
+        "the customer hears the open team's wait, not the closed one's: {:?}",
+        said(&t)
+    );
+    let Some(Effect::OpenCase {
+        network, summary, ..
+    }) = t
+        .effects
+        .iter()
+        .find(|e| matches!(e, Effect::OpenCase { .. }))
+    else {
+        panic!("no case opened: {:?}", t.effects)
+    };
+    assert_eq!(network, "matrix", "on the fallback team's desk");
+    assert!(
+        summary
+            .plain()
+            .contains("sales was closed, so its fallback took it"),
+        "{}",
+        summary.plain()
+    );
+    // In business hours the team keeps its own cases.
+    let monday = saturday + 2 * 24 * 60 * MINUTE;
+    let t = step(
+        &e,
+        &e.start(customer(), monday),
+        says("agent: pricing"),
+        monday,
+        &w,
+    );
+    assert_eq!(t.state.case.as_ref().unwrap().team, "sales");
+}
+
+#[test]
 fn out_of_hours_handover_names_the_opening_time() {
     let e = engine_with(config_with(
         "[[team]]\nname = \"sales\"\ndesk = \"slack:#sales\"\ntopics = [\"pricing\"]\nhours = \"Mon-Fri 09:00-17:00 UTC\"\n",

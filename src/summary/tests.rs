@@ -63,6 +63,7 @@ fn case() -> Case {
         told_position: None,
         csat: None,
         desk_authors: Vec::new(),
+        closed_team: None,
     }
 }
 

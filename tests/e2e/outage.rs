@@ -75,10 +75,7 @@ fn longest_series(all: &[Retry]) -> Vec<Retry> {
 fn assert_backoff(series: &[Retry]) {
     let waits: Vec<u64> = series.iter().map(|r| r.wait_ms).collect();
     for r in series {
-        assert!(
-            r.wait_ms <= CAP_MS,
-            "retry wait above the cap: {waits:?}"
-        );
+        assert!(r.wait_ms <= CAP_MS, "retry wait above the cap: {waits:?}");
     }
     for pair in series.windows(2) {
         let (a, b) = (pair[0], pair[1]);

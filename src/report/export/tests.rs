@@ -65,6 +65,7 @@ fn resolved_case() -> Case {
         told_position: None,
         csat: Some(4),
         desk_authors: Vec::new(),
+        closed_team: None,
     }
 }
 

@@ -39,6 +39,7 @@ fn case(id: u64, conv: &str, team: &str, opened: Millis) -> Case {
         told_position: None,
         csat: None,
         desk_authors: Vec::new(),
+        closed_team: None,
     }
 }
 

@@ -114,6 +114,7 @@ pub fn queued_case(n: u64, id: u64, position: u32, at: Millis, team: &str) -> (C
         told_position: Some(position),
         csat: None,
         desk_authors: Vec::new(),
+        closed_team: None,
     };
     (conversation, case)
 }
