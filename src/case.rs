@@ -284,6 +284,10 @@ pub struct Case {
     /// case went to its fallback instead (`fallback_when_closed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_team: Option<String>,
+    /// When the customer reopened the case by writing again soon after it
+    /// was resolved (`[conversation] reopen_within`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reopened: Vec<Millis>,
 }
 
 /// How many desk lines a case remembers the author of. The case record is

@@ -78,6 +78,9 @@ pub enum Effect {
     /// The case is over on `desk` (resolved there, or moved away): its
     /// bridge may stop following it there.
     CloseDesk { case: CaseId, desk: Endpoint },
+    /// The case is open again on `desk` (the customer came back soon after
+    /// it was resolved there): its bridge follows it again.
+    ReopenDesk { case: CaseId, desk: Endpoint },
     /// Tell `user` alone, on the case's desk, why what they write there
     /// goes nowhere (they are not an agent of the case's team).
     Explain {

@@ -129,6 +129,12 @@ fn card(case: &Case, ctx: &SummaryContext<'_>) -> CaseSummary {
         }
         facts.push(fact("SLA", v));
     }
+    for at in &case.reopened {
+        facts.push(fact(
+            "Reopened",
+            format!("{} (the customer wrote again)", time(*at)),
+        ));
+    }
     for t in &case.transfers {
         facts.push(fact(
             "Transferred",

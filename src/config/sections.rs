@@ -117,6 +117,11 @@ pub struct ConversationConfig {
     /// every desk ("" turns it off). Unset: the deprecated
     /// `[slack] internal_prefix`, else `//` (see [`super::Config::internal_prefix`]).
     pub internal_prefix: Option<String>,
+    /// A customer who writes again within this time after their case was
+    /// resolved reopens it on the same desk instead of starting over with
+    /// the bot. 0 (the default): never.
+    #[serde(deserialize_with = "duration")]
+    pub reopen_within: Duration,
 }
 
 impl Default for ConversationConfig {
@@ -129,6 +134,7 @@ impl Default for ConversationConfig {
             rate_limit: 60,
             rate_window: Duration::from_secs(60),
             internal_prefix: None,
+            reopen_within: Duration::ZERO,
         }
     }
 }
@@ -215,6 +221,9 @@ pub struct Messages {
     pub still_waiting: String,
     /// A customer is over `[conversation] rate_limit` (said once per flood).
     pub slow_down: String,
+    /// A customer wrote again soon after their case was resolved, which
+    /// reopened it (`[conversation] reopen_within`). `{team}`
+    pub reopened: String,
 }
 
 impl Default for Messages {
@@ -231,6 +240,7 @@ impl Default for Messages {
             csat_thanks: "Thank you for rating us {score}/5.".into(),
             still_waiting: "Got it, I've passed that on. A person will reply here.".into(),
             slow_down: "You're sending messages faster than I can read them. I'll pick up again in a minute; please wait a moment before sending more.".into(),
+            reopened: "I've reopened your conversation with our {team} team and passed your message on; they can see everything so far.".into(),
         }
     }
 }

@@ -35,6 +35,11 @@ impl Engine {
             } => {
                 t.state.conv.last_customer_at = now;
                 match phase {
+                    Phase::Resolved(_) if self.reopens(t, &text.plain, now) => {
+                        self.reopen(t, now);
+                        self.relay_message(t, msg, text, reply_to, now);
+                        Ok(())
+                    }
                     Phase::Bot | Phase::Resolved(_) => self.bot_turn(t, &text.plain, now, world),
                     Phase::Abandoned(_) => {
                         self.resume(t, now);
@@ -54,7 +59,11 @@ impl Engine {
             }
             CustomerEvent::File { msg, file } => {
                 t.state.conv.last_customer_at = now;
-                if phase.human_owned() || matches!(phase, Phase::Abandoned(_)) {
+                let reopen = matches!(phase, Phase::Resolved(_)) && self.reopens(t, "", now);
+                if reopen {
+                    self.reopen(t, now);
+                }
+                if reopen || phase.human_owned() || matches!(phase, Phase::Abandoned(_)) {
                     if matches!(phase, Phase::Abandoned(_)) {
                         self.resume(t, now);
                     }
@@ -371,6 +380,7 @@ impl Engine {
             csat: None,
             desk_authors: Vec::new(),
             closed_team,
+            reopened: Vec::new(),
         };
         conv.case = Some(id);
         conv.misses_in_row = 0;
@@ -431,6 +441,61 @@ impl Engine {
                 ("wait", &wait),
             ],
         )
+    }
+
+    /// Whether what the customer just wrote (`text`) reopens their resolved
+    /// case: `reopen_within` is set, the case was resolved on a desk no
+    /// longer ago than that, and it is not the answer to the rating question.
+    fn reopens(&self, t: &Transition, text: &str, now: Millis) -> bool {
+        let window = self.config.conversation.reopen_within;
+        let Some(case) = &t.state.case else {
+            return false;
+        };
+        let recent = case.closed_at.is_some_and(|closed| {
+            now.saturating_sub(closed) <= i64::try_from(window.as_millis()).unwrap_or(i64::MAX)
+        });
+        !window.is_zero()
+            && recent
+            && case.desk.is_some()
+            && matches!(case.state, CaseState::Resolved { .. })
+            && !(t.state.conv.awaiting_csat && rating_from_text(text).is_some())
+    }
+
+    /// Reopens the resolved case on its desk: it waits for an agent again,
+    /// the desk is told (with the team's mention) and the bridge follows
+    /// the desk again.
+    fn reopen(&self, t: &mut Transition, now: Millis) {
+        let Some(case) = t.state.case.as_mut() else {
+            return;
+        };
+        let minutes = case.closed_at.map_or(0, |c| (now - c).max(0) / 60_000);
+        case.state = CaseState::Queued;
+        case.closed_at = None;
+        case.overdue = false;
+        case.reopened.push(now);
+        let id = case.id;
+        let team = self
+            .config
+            .team(&case.team)
+            .unwrap_or_else(|| self.config.default_team());
+        let desk = case.desk.as_ref().map(|d| d.endpoint.clone());
+        let conv = &mut t.state.conv;
+        conv.awaiting_csat = false;
+        conv.waiting_acked = true;
+        if let Some(desk) = desk {
+            t.effects.push(Effect::ReopenDesk { case: id, desk });
+        }
+        t.effects.push(Effect::Notify {
+            case: id,
+            text: format!(
+                "Case #{id} reopened: the customer wrote again {minutes} min after it was resolved."
+            ),
+            mention: team.mention.clone(),
+            at: None,
+        });
+        let said = super::fill(&self.config.messages.reopened, &[("team", &team.name)]);
+        self.say(t, said, now);
+        self.update_summary(t, None);
     }
 
     /// The customer came back to an abandoned case: it waits again.

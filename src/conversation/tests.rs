@@ -372,6 +372,101 @@ fn resolve_then_rating_then_bot_answers_again() {
     assert_eq!(said(&t), vec!["Mon to Fri, 9 to 5."]);
 }
 
+/// A case on the desk `!case:localhost`, assigned to Alice and resolved
+/// by her at `T0 + 5 min`, with `reopen_within = "1h"`.
+fn resolved_on_a_desk(w: &FakeWorld) -> (Engine, State) {
+    let mut cfg = config_with("");
+    cfg.conversation.reopen_within = std::time::Duration::from_secs(3600);
+    let e = engine_with(cfg);
+    let s = assigned(&e, w);
+    let desk = crate::case::CaseDesk {
+        endpoint: Endpoint::new("matrix", "!case:localhost"),
+        summary: MessageRef {
+            endpoint: Endpoint::new("matrix", "!case:localhost"),
+            id: "$summary".into(),
+        },
+    };
+    let s = step(&e, &s, Event::CaseOpened { case: 1, desk }, T0, w).state;
+    let s = step(&e, &s, agent_says(alice(), "!resolve"), T0 + 5 * MINUTE, w).state;
+    (e, s)
+}
+
+#[test]
+fn writing_again_within_the_window_reopens_the_case_on_its_desk() {
+    let w = FakeWorld::default();
+    let (e, s) = resolved_on_a_desk(&w);
+    let t = step(&e, &s, says("it broke again"), T0 + 20 * MINUTE, &w);
+    assert_eq!(
+        t.state.phase(),
+        Phase::Queued(1),
+        "the same case, waiting again"
+    );
+    let case = t.state.case.as_ref().unwrap();
+    assert_eq!(case.state, CaseState::Queued);
+    assert_eq!(case.closed_at, None);
+    assert_eq!(case.reopened, vec![T0 + 20 * MINUTE]);
+    assert!(
+        t.effects.iter().any(|e| matches!(e,
+            Effect::ReopenDesk { case: 1, desk } if desk.room == "!case:localhost")),
+        "{:?}",
+        t.effects
+    );
+    assert!(t.effects.iter().any(|e| matches!(e,
+        Effect::Notify { case: 1, text, at: None, .. } if text.contains("reopened"))));
+    assert!(
+        t.effects.iter().any(|e| matches!(e,
+            Effect::Relay { case: 1, to: Side::Desk, item: Relayed::Message { text, .. } }
+                if text.plain == "it broke again")),
+        "the message goes to the same desk: {:?}",
+        t.effects
+    );
+    assert_eq!(count(&t, |e| matches!(e, Effect::OpenCase { .. })), 0);
+    assert!(said(&t)[0].contains("reopened"), "{:?}", said(&t));
+    // Agents on the desk are heard again.
+    let t = step(
+        &e,
+        &t.state,
+        agent_says(alice(), "On it"),
+        T0 + 21 * MINUTE,
+        &w,
+    );
+    assert!(t.effects.iter().any(|e| matches!(
+        e,
+        Effect::Relay {
+            to: Side::Customer,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_rating_or_a_late_message_does_not_reopen() {
+    let w = FakeWorld::default();
+    let (e, s) = resolved_on_a_desk(&w);
+    let t = step(&e, &s, says("4"), T0 + 6 * MINUTE, &w);
+    assert_eq!(t.state.case.as_ref().unwrap().csat, Some(4));
+    assert_eq!(t.state.phase(), Phase::Bot);
+    let t = step(
+        &e,
+        &s,
+        says("what are your opening hours"),
+        T0 + 2 * 60 * MINUTE,
+        &w,
+    );
+    assert_eq!(said(&t), vec!["Mon to Fri, 9 to 5."]);
+    assert_eq!(t.state.phase(), Phase::Bot);
+    assert!(!t
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::ReopenDesk { .. })));
+    // Off by default.
+    let e = engine();
+    let s = assigned(&e, &w);
+    let s = step(&e, &s, agent_says(alice(), "!resolve"), T0, &w).state;
+    let t = step(&e, &s, says("what are your opening hours"), T0 + MINUTE, &w);
+    assert_eq!(t.state.phase(), Phase::Bot);
+}
+
 #[test]
 fn after_resolve_a_question_skips_the_rating() {
     let (e, w) = (engine(), FakeWorld::default());

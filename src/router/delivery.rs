@@ -80,6 +80,7 @@ fn side_of(effect: &Effect) -> Side {
         | Effect::UpdateSummary { .. }
         | Effect::Notify { .. }
         | Effect::CloseDesk { .. }
+        | Effect::ReopenDesk { .. }
         | Effect::Explain { .. } => Side::Desk,
     }
 }
@@ -91,6 +92,7 @@ fn case_of(effect: &Effect) -> u64 {
         | Effect::UpdateSummary { case, .. }
         | Effect::Notify { case, .. }
         | Effect::CloseDesk { case, .. }
+        | Effect::ReopenDesk { case, .. }
         | Effect::Explain { case, .. }
         | Effect::Relay { case, .. } => *case,
     }

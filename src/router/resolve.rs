@@ -114,6 +114,11 @@ pub fn resolve(
             Action::CloseCase { desk: desk.clone() },
             After::Nothing,
         ),
+        Effect::ReopenDesk { desk, .. } => deliver(
+            desk,
+            Action::ReopenCase { desk: desk.clone() },
+            After::Nothing,
+        ),
         Effect::Explain { user, text, .. } => match desk() {
             Some(d) => deliver(
                 &d.endpoint,

@@ -64,6 +64,7 @@ fn case() -> Case {
         csat: None,
         desk_authors: Vec::new(),
         closed_team: None,
+        reopened: Vec::new(),
     }
 }
 

@@ -275,6 +275,10 @@ pub enum Action {
     /// catches up). What people still write there keeps arriving, so the
     /// core can answer it with a notice.
     CloseCase { desk: Endpoint },
+    /// The case on `desk` is open there again after a [`Action::CloseCase`]
+    /// (the customer came back soon after it was resolved): the bridge
+    /// follows it again as when it was opened.
+    ReopenCase { desk: Endpoint },
     /// Tell one person at `to` something only they need (why what they
     /// wrote goes nowhere): Slack shows it to them alone (ephemeral);
     /// elsewhere a notice addressed to them.

@@ -80,7 +80,7 @@ pub async fn carry_out(
         Action::Explain { to, user, body } => notify(shared, key, to, body, Some(user)).await,
         // Nothing is kept per case beyond small records keyed by event;
         // what is written in the old room keeps arriving for the notice.
-        Action::CloseCase { .. } => Ok(Delivered::Done),
+        Action::CloseCase { .. } | Action::ReopenCase { .. } => Ok(Delivered::Done),
         Action::OpenCase { desk, summary } => case::open(shared, key, desk, summary).await,
         Action::UpdateSummary {
             summary_message,

@@ -50,7 +50,7 @@ pub(crate) async fn send(inner: Arc<Inner>, out: Outgoing) -> Result<Delivered, 
         | Action::Notify { to, .. }
         | Action::Upload { to, .. }
         | Action::Explain { to, .. } => slack_room(to)?.to_string(),
-        Action::CloseCase { desk } => slack_room(desk)?.to_string(),
+        Action::CloseCase { desk } | Action::ReopenCase { desk } => slack_room(desk)?.to_string(),
         Action::Edit { target, .. } | Action::Delete { target } => {
             slack_room(&target.endpoint)?.to_string()
         }
@@ -148,6 +148,12 @@ async fn perform(inner: &Inner, channel: &str, out: &Outgoing) -> Result<Deliver
         Action::CloseCase { desk } => {
             if let Some(root) = &desk.thread {
                 inner.store.close_case_thread(channel, root).await?;
+            }
+            Ok(Delivered::Done)
+        }
+        Action::ReopenCase { desk } => {
+            if let Some(root) = &desk.thread {
+                inner.store.add_case_thread(channel, root).await?;
             }
             Ok(Delivered::Done)
         }

@@ -355,6 +355,9 @@ mod tests {
             "replies still count"
         );
         assert!(!store.is_case_thread("C", "3.0").unwrap());
+        // A reopened case (`ReopenCase`) is caught up again.
+        store.add_case_thread("C", "1.0").await.unwrap();
+        assert_eq!(store.case_threads().unwrap().len(), 2);
         // Delivery records go once the core stored the delivery.
         store.record_delivered("k", &Delivered::Done).unwrap();
         store.record_pending("k", "F1").unwrap();

@@ -66,6 +66,7 @@ fn resolved_case() -> Case {
         csat: Some(4),
         desk_authors: Vec::new(),
         closed_team: None,
+        reopened: Vec::new(),
     }
 }
 

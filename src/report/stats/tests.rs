@@ -40,6 +40,7 @@ fn case(id: u64, conv: &str, team: &str, opened: Millis) -> Case {
         csat: None,
         desk_authors: Vec::new(),
         closed_team: None,
+        reopened: Vec::new(),
     }
 }
 

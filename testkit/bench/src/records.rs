@@ -115,6 +115,7 @@ pub fn queued_case(n: u64, id: u64, position: u32, at: Millis, team: &str) -> (C
         csat: None,
         desk_authors: Vec::new(),
         closed_team: None,
+        reopened: Vec::new(),
     };
     (conversation, case)
 }

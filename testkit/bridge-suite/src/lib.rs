@@ -338,8 +338,9 @@ pub async fn explain_reaches_the_person<H: Harness>(h: H) {
     .await;
 }
 
-/// After `CloseCase` the desk still reports what is written there; after
-/// `forget` the bridge's delivery records are gone.
+/// After `CloseCase` the desk still reports what is written there, and
+/// after `ReopenCase` too; after `forget` the bridge's delivery records
+/// are gone.
 pub async fn a_closed_case_still_hears_its_desk_and_records_are_forgotten<H: Harness>(mut h: H) {
     let desk = open_case(&h, 8).await;
     let close = Outgoing {
@@ -357,6 +358,22 @@ pub async fn a_closed_case_still_hears_its_desk_and_records_are_forgotten<H: Har
     })
     .await;
     assert!(!ev.customer_endpoint);
+    // Reopened (the customer came back soon after the resolve): the same
+    // desk is followed again and still heard.
+    let reopen = Outgoing {
+        key: "suite-reopen".into(),
+        action: Action::ReopenCase { desk: desk.clone() },
+    };
+    assert_eq!(
+        h.bridge().send(&reopen).await.expect("reopen"),
+        Delivered::Done
+    );
+    h.write(Person::Agent, &desk, "written after the reopen")
+        .await;
+    next_at(&mut h, "a line on the reopened desk", &desk, |e| {
+        is_message_with(e, "written after the reopen")
+    })
+    .await;
     let keys: Vec<String> = (0..4).map(|i| format!("suite-forget-{i}")).collect();
     for k in &keys {
         h.bridge()
@@ -369,6 +386,7 @@ pub async fn a_closed_case_still_hears_its_desk_and_records_are_forgotten<H: Har
         h.bridge().forget(k);
     }
     h.bridge().forget("suite-close");
+    h.bridge().forget("suite-reopen");
     let after = h.state().len();
     assert!(
         after + keys.len() <= grown,
