@@ -178,6 +178,9 @@ pub struct ApiQuery {
     pub since: Option<String>,
     pub case: Option<u64>,
     pub format: Option<String>,
+    /// `export`: customers as "customer-N".
+    #[serde(default)]
+    pub anonymize: bool,
 }
 
 /// Parses `--since`: a duration back from `now` or an RFC 3339 time.
@@ -261,7 +264,13 @@ async fn export(
             )
         }
     };
-    match report::export(state.store.as_ref(), &state.config, selection, format) {
+    match report::export(
+        state.store.as_ref(),
+        &state.config,
+        selection,
+        format,
+        q.anonymize,
+    ) {
         Ok(body) => text(StatusCode::OK, body),
         Err(e @ report::ReportError::NoSuchCase(_)) => {
             text(StatusCode::NOT_FOUND, format!("{e}\n"))

@@ -65,6 +65,11 @@ enum Command {
         /// jsonl (one case per line), md, or csv (one transcript line per row).
         #[arg(long, default_value = "jsonl")]
         format: String,
+        /// Replace each customer's id, name and room by "customer-N"
+        /// (numbered within this export), also where their name appears
+        /// in the transcript.
+        #[arg(long)]
+        anonymize: bool,
     },
     /// Outbox entries that failed for good (parked): list them, or queue
     /// them again for the next `handoff run`.
@@ -200,7 +205,8 @@ fn main() -> ExitCode {
             case,
             since,
             format,
-        } => manage::export(&config, case, since.as_deref(), &format),
+            anonymize,
+        } => manage::export(&config, case, since.as_deref(), &format, anonymize),
         Command::Outbox {
             command: OutboxCommand::List { config },
         } => manage::outbox_list(&config),

@@ -124,12 +124,13 @@ pub fn stats(path: &Path, since: &str, format: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `handoff export --case N | --since 7d --format jsonl|md`.
+/// `handoff export --case N | --since 7d --format jsonl|md|csv [--anonymize]`.
 pub fn export(
     path: &Path,
     case: Option<u64>,
     since: Option<&str>,
     format: &str,
+    anonymize: bool,
 ) -> anyhow::Result<()> {
     let (config, _) = parse_lenient(path)?;
     let fmt: Format = format.parse().map_err(anyhow::Error::msg)?;
@@ -143,11 +144,15 @@ pub fn export(
         (None, None) => bail!("give --case N or --since 7d"),
     };
     let out = match source(&config)? {
-        Source::Store(store) => report::export(&store, &config, selection, fmt)?,
+        Source::Store(store) => report::export(&store, &config, selection, fmt, anonymize)?,
         Source::Daemon(url, token) => ask_daemon(
             &format!("{url}/api/export"),
             &token,
-            &[query, ("format", format)],
+            &[
+                query,
+                ("format", format),
+                ("anonymize", if anonymize { "true" } else { "false" }),
+            ],
         )?,
     };
     print!("{out}");

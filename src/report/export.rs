@@ -92,6 +92,46 @@ fn opt_when(t: Option<Millis>) -> Option<String> {
     t.map(when)
 }
 
+/// Replaces each customer's id, display name and room by `customer-N`,
+/// numbered in order of first appearance (stable within one export, not
+/// linkable across exports), and their display name where it appears in
+/// the transcript (names of three letters or more). Other people's names
+/// written in messages are left to the `[privacy]` masks.
+pub fn pseudonymize(cases: &mut [Case]) {
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for c in cases.iter_mut() {
+        let who = (c.customer.user.network.clone(), c.customer.user.id.clone());
+        let n = match seen.iter().position(|s| *s == who) {
+            Some(i) => i + 1,
+            None => {
+                seen.push(who);
+                seen.len()
+            }
+        };
+        let alias = format!("customer-{n}");
+        let names: Vec<String> = [
+            c.customer.user.display_name.clone(),
+            Some(c.customer.user.id.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|n| n.chars().count() >= 3)
+        .collect();
+        for turn in &mut c.transcript {
+            for name in &names {
+                if turn.text.contains(name.as_str()) {
+                    turn.text = turn.text.replace(name.as_str(), &alias);
+                }
+            }
+        }
+        c.customer.user.id = alias.clone();
+        c.customer.user.display_name = Some(alias.clone());
+        c.customer.endpoint.room = alias.clone();
+        c.customer.endpoint.thread = None;
+        c.conversation = crate::case::ConversationKey(alias);
+    }
+}
+
 /// Renders `cases` in `format`; `bot` names the bot's turns.
 pub fn render(cases: &[Case], format: Format, masker: &Masker, bot: &str) -> String {
     match format {

@@ -98,8 +98,9 @@ pub fn export(
     config: &Config,
     selection: Selection,
     format: Format,
+    anonymize: bool,
 ) -> Result<String, ReportError> {
-    let cases = match selection {
+    let mut cases = match selection {
         Selection::Case(id) => vec![store.case(id)?.ok_or(ReportError::NoSuchCase(id))?],
         Selection::Since(since) => {
             let mut whole = Vec::new();
@@ -114,6 +115,9 @@ pub fn export(
             whole
         }
     };
+    if anonymize {
+        export::pseudonymize(&mut cases);
+    }
     let masker = Masker::new(&config.privacy).map_err(ReportError::Privacy)?;
     Ok(export::render(&cases, format, &masker, &config.bot.name))
 }

@@ -154,3 +154,33 @@ fn csv_is_one_masked_row_per_transcript_line() {
     assert_eq!(&rows[7][0], "8");
     assert_eq!(&rows[7][10], "Refund, \"twice\", on its way.\nBye");
 }
+
+#[test]
+fn anonymized_exports_name_nobody() {
+    let mut first = resolved_case();
+    first.transcript[1].text = "Hi Carol, someone will be with you.".into();
+    let mut other = resolved_case();
+    other.id = 8;
+    other.customer.user.id = "@dave:localhost".into();
+    other.customer.user.display_name = Some("Dave".into());
+    let mut cases = vec![first, other, resolved_case()];
+    pseudonymize(&mut cases);
+    for format in [Format::Jsonl, Format::Markdown, Format::Csv] {
+        let out = render(&cases, format, &masker(), "Helper");
+        for trace in ["carol", "Carol", "@dave", "Dave", "!support"] {
+            assert!(!out.contains(trace), "{trace} in {format:?} export:\n{out}");
+        }
+        assert!(
+            out.contains("customer-1") && out.contains("customer-2"),
+            "{out}"
+        );
+    }
+    // The same person keeps one alias within the export.
+    assert_eq!(cases[0].customer.user.id, "customer-1");
+    assert_eq!(cases[1].customer.user.id, "customer-2");
+    assert_eq!(cases[2].customer.user.id, "customer-1");
+    assert_eq!(
+        cases[0].transcript[1].text,
+        "Hi customer-1, someone will be with you."
+    );
+}
