@@ -68,6 +68,23 @@ pub struct Turn {
     /// Internal notes (`!note`): shown to agents, never to the customer.
     #[serde(default)]
     pub internal: bool,
+    /// The network message this turn records (its id), so a deletion of
+    /// that message can remove the turn's text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The message was deleted: its text is gone from the store (empty)
+    /// and summaries and exports show that a message was deleted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+impl Turn {
+    /// Removes the text of a deleted message, keeping when and who.
+    pub fn redact(&mut self) {
+        self.text.clear();
+        self.faq = None;
+        self.deleted = true;
+    }
 }
 
 /// Why the bot handed a conversation to a human. Shown in the summary.

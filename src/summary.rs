@@ -170,7 +170,11 @@ fn card(case: &Case, ctx: &SummaryContext<'_>) -> CaseSummary {
         .map(|t| CardTurn {
             who: speaker(t, case, ctx),
             at: time(t.at),
-            text: m.mask(&t.text).into_owned(),
+            text: if t.deleted {
+                "(message deleted)".to_string()
+            } else {
+                m.mask(&t.text).into_owned()
+            },
         })
         .collect();
     let notes = case.transcript.iter().filter(|t| t.internal).count();

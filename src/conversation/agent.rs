@@ -78,6 +78,8 @@ impl Engine {
                         text: text.plain.clone(),
                         faq: None,
                         internal: false,
+                        source: Some(msg.id.clone()),
+                        deleted: false,
                     });
                     case.record_author(&msg, &agent.id);
                 }
@@ -139,10 +141,17 @@ impl Engine {
                 Ok(())
             }
             AgentEvent::Delete { target } => {
-                if !open {
-                    return Err(Refusal::Ignored);
-                }
                 own_line(case, agent, &target)?;
+                // Gone from the stored transcript even after the case
+                // closed; relayed only while it is open.
+                let redacted = self.redact(t, &target.id);
+                if !open {
+                    return if redacted {
+                        Ok(())
+                    } else {
+                        Err(Refusal::Ignored)
+                    };
+                }
                 t.effects.push(Effect::Relay {
                     case: id,
                     to: Side::Customer,
@@ -321,6 +330,8 @@ impl Engine {
             text: text.to_string(),
             faq: None,
             internal: true,
+            source: None,
+            deleted: false,
         });
         Ok(())
     }

@@ -40,7 +40,9 @@ impl Engine {
                         self.relay_message(t, msg, text, reply_to, now);
                         Ok(())
                     }
-                    Phase::Bot | Phase::Resolved(_) => self.bot_turn(t, &text.plain, now, world),
+                    Phase::Bot | Phase::Resolved(_) => {
+                        self.bot_turn(t, &text.plain, Some(&msg), now, world)
+                    }
                     Phase::Abandoned(_) => {
                         self.resume(t, now);
                         self.relay_message(t, msg, text, reply_to, now);
@@ -69,6 +71,7 @@ impl Engine {
                     }
                     let case =
                         self.record(t, Speaker::Customer, format!("[file: {}]", file.name), now)?;
+                    Self::tag_source(t, &msg);
                     let from = t.state.conv.customer.user.name().to_string();
                     t.effects.push(Effect::Relay {
                         case,
@@ -83,7 +86,7 @@ impl Engine {
                 } else {
                     // The bot cannot read files: treat it as a question it cannot answer.
                     let text = format!("[sent a file: {}]", file.name);
-                    self.bot_turn(t, &text, now, world)
+                    self.bot_turn(t, &text, Some(&msg), now, world)
                 }
             }
             CustomerEvent::Edit { target, text } => {
@@ -96,13 +99,21 @@ impl Engine {
                 Ok(())
             }
             CustomerEvent::Delete { target } => {
-                let case = self.open_case_id(t)?;
-                t.effects.push(Effect::Relay {
-                    case,
-                    to: Side::Desk,
-                    item: Relayed::Delete { target },
-                });
-                Ok(())
+                // Gone from the stored transcript whoever owns the
+                // conversation now; relayed while a human does.
+                let redacted = self.redact(t, &target.id);
+                match self.open_case_id(t) {
+                    Ok(case) => {
+                        t.effects.push(Effect::Relay {
+                            case,
+                            to: Side::Desk,
+                            item: Relayed::Delete { target },
+                        });
+                        Ok(())
+                    }
+                    Err(_) if redacted => Ok(()),
+                    Err(refused) => Err(refused),
+                }
             }
             CustomerEvent::Reaction {
                 reaction,
@@ -186,8 +197,17 @@ impl Engine {
             text,
             faq: None,
             internal: false,
+            source: None,
+            deleted: false,
         });
         Ok(case.id)
+    }
+
+    /// Marks the case's last turn as recording message `msg`.
+    fn tag_source(t: &mut Transition, msg: &handoff_bridge_api::MessageRef) {
+        if let Some(turn) = t.state.case.as_mut().and_then(|c| c.transcript.last_mut()) {
+            turn.source = Some(msg.id.clone());
+        }
     }
 
     fn relay_message(
@@ -201,6 +221,7 @@ impl Engine {
         let Ok(case) = self.record(t, Speaker::Customer, text.plain.clone(), now) else {
             return;
         };
+        Self::tag_source(t, &msg);
         let from = t.state.conv.customer.user.name().to_string();
         t.effects.push(Effect::Relay {
             case,
@@ -219,6 +240,7 @@ impl Engine {
         &self,
         t: &mut Transition,
         text: &str,
+        source: Option<&handoff_bridge_api::MessageRef>,
         now: Millis,
         world: &dyn World,
     ) -> Result<(), Refusal> {
@@ -259,6 +281,8 @@ impl Engine {
                 text: text.to_string(),
                 faq: best.clone(),
                 internal: false,
+                source: source.map(|m| m.id.clone()),
+                deleted: false,
             },
         );
         if let Some(reason) = reason {
@@ -278,6 +302,8 @@ impl Engine {
                         text: e.answer.clone(),
                         faq: Some(hit),
                         internal: false,
+                        source: None,
+                        deleted: false,
                     },
                 );
                 t.effects.push(Effect::Say {

@@ -164,6 +164,9 @@ pub trait World {
 pub struct Transition {
     pub state: State,
     pub effects: Vec<Effect>,
+    /// Turns of `state.case`'s transcript changed in place (a deleted
+    /// message's text removed), by index: the store rewrites them.
+    pub rewritten: Vec<usize>,
 }
 
 /// Everything the machine needs that does not change while running.
@@ -223,6 +226,7 @@ impl Engine {
         let mut t = Transition {
             state: state.clone(),
             effects: Vec::new(),
+            rewritten: Vec::new(),
         };
         match event {
             Event::Customer(ev) => self.customer(&mut t, ev, now, world)?,
@@ -265,6 +269,36 @@ impl Engine {
         }
     }
 
+    /// Removes the text of the turn that recorded message `id` (deleted on
+    /// its network), in the case's transcript or the bot's turns; true if
+    /// there was one.
+    fn redact(&self, t: &mut Transition, id: &str) -> bool {
+        if let Some(case) = t.state.case.as_mut() {
+            if let Some(i) = case
+                .transcript
+                .iter()
+                .position(|x| x.source.as_deref() == Some(id) && !x.deleted)
+            {
+                case.transcript[i].redact();
+                t.rewritten.push(i);
+                return true;
+            }
+        }
+        match t
+            .state
+            .conv
+            .turns
+            .iter_mut()
+            .find(|x| x.source.as_deref() == Some(id) && !x.deleted)
+        {
+            Some(turn) => {
+                turn.redact();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The bot says `text` to the customer; recorded in the transcript.
     fn say(&self, t: &mut Transition, text: String, now: Millis) {
         let turn = Turn {
@@ -273,6 +307,8 @@ impl Engine {
             text: text.clone(),
             faq: None,
             internal: false,
+            source: None,
+            deleted: false,
         };
         let phase = t.state.phase();
         match (phase, &mut t.state.case) {

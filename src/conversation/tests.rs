@@ -1312,3 +1312,69 @@ fn one_agent_rule_listed_ids_groups_and_channel_members() {
         )
         .is_err());
 }
+
+#[test]
+fn a_deleted_message_leaves_no_text_in_the_transcript() {
+    let (e, w) = (engine(), FakeWorld::default());
+    // While the bot talks: the turn in the bot's history loses its text.
+    let s = e.start(customer(), T0);
+    let question = "my card is 4111 1111 1111 1111";
+    let s = step(&e, &s, says(question), T0, &w).state;
+    let delete = |id: &str| {
+        Event::Customer(CustomerEvent::Delete {
+            target: msg_ref(id),
+        })
+    };
+    let asked = format!("$c-{}", question.len());
+    let t = step(&e, &s, delete(&asked), T0 + 1, &w);
+    let turn = &t.state.conv.turns[0];
+    assert!(turn.deleted && turn.text.is_empty(), "{turn:?}");
+    // In a case: the case's turn is rewritten and the desk told.
+    let s = assigned(&e, &w);
+    let line = "here is my address: 1 Main St";
+    let s = step(&e, &s, says(line), T0 + 2 * MINUTE, &w).state;
+    let id = format!("$c-{}", line.len());
+    let t = step(&e, &s, delete(&id), T0 + 3 * MINUTE, &w);
+    let case = t.state.case.as_ref().unwrap();
+    let i = case
+        .transcript
+        .iter()
+        .position(|x| x.source.as_deref() == Some(id.as_str()))
+        .expect("the turn of the deleted message");
+    assert!(case.transcript[i].deleted && case.transcript[i].text.is_empty());
+    assert_eq!(t.rewritten, vec![i]);
+    assert!(t.effects.iter().any(|e| matches!(
+        e,
+        Effect::Relay {
+            to: Side::Desk,
+            item: Relayed::Delete { .. },
+            ..
+        }
+    )));
+    // An agent's own line, even after the case was resolved.
+    let s = t.state;
+    let reply = "Thanks, noted";
+    let s = step(&e, &s, agent_says(alice(), reply), T0 + 4 * MINUTE, &w).state;
+    let s = step(&e, &s, agent_says(alice(), "!resolve"), T0 + 5 * MINUTE, &w).state;
+    let own = MessageRef {
+        endpoint: Endpoint::new("matrix", "!case:localhost"),
+        id: format!("$a-{}", reply.len()),
+    };
+    let t = step(
+        &e,
+        &s,
+        Event::Agent {
+            agent: alice(),
+            event: AgentEvent::Delete { target: own },
+        },
+        T0 + 6 * MINUTE,
+        &w,
+    );
+    let case = t.state.case.as_ref().unwrap();
+    assert!(
+        case.transcript.iter().all(|x| x.text != reply),
+        "{:?}",
+        case.transcript
+    );
+    assert_eq!(t.rewritten.len(), 1);
+}

@@ -66,6 +66,9 @@ struct Line<'a> {
     name: &'a str,
     text: String,
     internal: bool,
+    /// The message was deleted: its text is gone (empty here).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    deleted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     faq: Option<&'a str>,
 }
@@ -227,6 +230,7 @@ fn to_line<'a>(c: &'a Case, masker: &Masker, bot: &'a str) -> CaseLine<'a> {
                     name,
                     text: masker.mask(&t.text).into_owned(),
                     internal: t.internal,
+                    deleted: t.deleted,
                     faq: t.faq.as_ref().map(|f| f.id.as_str()),
                 }
             })
@@ -277,7 +281,11 @@ fn markdown(c: &Case, masker: &Masker, bot: &str) -> String {
     let _ = writeln!(s, "\n### Transcript\n");
     for t in &l.transcript {
         let tag = if t.internal { " *(internal note)*" } else { "" };
-        let text = t.text.replace('\n', "\n  > ");
+        let text = if t.deleted {
+            "*(message deleted)*".to_string()
+        } else {
+            t.text.replace('\n', "\n  > ")
+        };
         let _ = writeln!(
             s,
             "- `{}` **{}** ({}){tag}:\n  > {text}",

@@ -1269,3 +1269,41 @@ async fn a_room_no_bridge_calls_a_customers_is_never_answered() {
         "@dave:localhost"
     ));
 }
+
+#[tokio::test]
+async fn a_deleted_customer_line_is_gone_from_the_stored_transcript() {
+    let f = fixture();
+    let room = "!support:localhost";
+    let carol = "@carol:localhost";
+    f.router
+        .dispatch(inbound("$1", room, carol, "I want to talk to a human"))
+        .await;
+    f.router
+        .dispatch(inbound(
+            "$2",
+            room,
+            carol,
+            "my iban is DE44 5001 0517 5407 3249 31",
+        ))
+        .await;
+    until("the line in the case", || {
+        f.store
+            .case(1)
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.transcript.iter().any(|t| t.text.contains("DE44")))
+    })
+    .await;
+    let mut delete = inbound("$3", room, carol, "");
+    delete.kind = InboundKind::Delete {
+        target: "$2".into(),
+    };
+    f.router.dispatch(delete).await;
+    until("the line's text removed from the store", || {
+        f.store.case(1).ok().flatten().is_some_and(|c| {
+            c.transcript.iter().any(|t| t.deleted)
+                && !c.transcript.iter().any(|t| t.text.contains("DE44"))
+        })
+    })
+    .await;
+}

@@ -292,6 +292,12 @@ impl Worker {
                         .collect(),
                     outbox,
                     mappings: Vec::new(),
+                    rewritten_turns: match &t.state.case {
+                        Some(case) if case_changed => {
+                            t.rewritten.iter().map(|i| (case.id, *i)).collect()
+                        }
+                        _ => Vec::new(),
+                    },
                 };
                 let relist = OpenCase::changed(state.case.as_ref(), t.state.case.as_ref());
                 match self.commit(commit, relist) {

@@ -98,6 +98,7 @@ fn op() -> impl Strategy<Value = Op> {
                 cases,
                 outbox: (0..n).map(|i| entry(&i.to_string())).collect(),
                 mappings,
+                rewritten_turns: Vec::new(),
             }))),
         1 => Just(Op::NextCaseId),
         1 => (0..6u64, 0..5u32).prop_map(|(seq, attempts)| Op::OutboxUpdate { seq, attempts }),

@@ -73,6 +73,10 @@ pub struct Commit {
     pub outbox: Vec<OutboxEntry>,
     /// Message twins across networks, stored in both directions.
     pub mappings: Vec<(MessageRef, MessageRef)>,
+    /// Turns already stored that changed in place (a deleted message's
+    /// text removed): `(case, index)`, rewritten from that case in
+    /// `cases`.
+    pub rewritten_turns: Vec<(CaseId, usize)>,
 }
 
 /// Durable state of one handoff instance. Object-safe; used as

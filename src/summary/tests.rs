@@ -30,6 +30,8 @@ fn case() -> Case {
                 text: "my card 4111 1111 1111 1111 was charged twice, mail me at c@x.org".into(),
                 faq: None,
                 internal: false,
+                source: None,
+                deleted: false,
             },
             Turn {
                 at: T0 + MINUTE,
@@ -40,6 +42,8 @@ fn case() -> Case {
                     confidence: 0.71,
                 }),
                 internal: false,
+                source: None,
+                deleted: false,
             },
             Turn {
                 at: T0 + 2 * MINUTE,
@@ -47,6 +51,8 @@ fn case() -> Case {
                 text: "SECRET internal".into(),
                 faq: None,
                 internal: true,
+                source: None,
+                deleted: false,
             },
         ],
         sla_deadline: Some(T0 + 13 * MINUTE),
@@ -160,6 +166,8 @@ fn turn_limit_keeps_the_latest() {
             text: format!("message {i}"),
             faq: None,
             internal: false,
+            source: None,
+            deleted: false,
         })
         .collect();
     let s = render_default(&c);

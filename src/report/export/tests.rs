@@ -12,6 +12,8 @@ fn turn(at: Millis, speaker: Speaker, text: &str, internal: bool) -> Turn {
         text: text.into(),
         faq: None,
         internal,
+        source: None,
+        deleted: false,
     }
 }
 

@@ -302,6 +302,11 @@ impl Store for SledStore {
             for case in &c.cases {
                 tx.put_case(case)?;
             }
+            for (id, index) in &c.rewritten_turns {
+                if let Some(case) = c.cases.iter().find(|x| x.id == *id) {
+                    tx.rewrite_turn(case, *index)?;
+                }
+            }
             let mut seqs = Vec::with_capacity(c.outbox.len());
             for entry in &c.outbox {
                 seqs.push(tx.push_outbox(entry)?);

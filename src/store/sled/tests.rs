@@ -63,6 +63,7 @@ fn data_and_counters_survive_reopen() {
             cases: vec![c.clone()],
             outbox: vec![entry("a")],
             mappings: vec![(msg("matrix", "!r", "$m"), msg("slack", "C", "1"))],
+            rewritten_turns: Vec::new(),
         })
         .unwrap();
         s.bridge_put("matrix", "since", b"tok").unwrap();

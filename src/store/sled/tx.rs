@@ -205,6 +205,19 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Overwrites stored turn `index` of `case` with the case's version
+    /// (turns are otherwise only appended); one past the stored ones was
+    /// just appended by [`Tx::put_case`] and is written again harmlessly.
+    pub fn rewrite_turn(&self, case: &Case, index: usize) -> TxResult<()> {
+        let (Some(turn), Ok(i)) = (case.transcript.get(index), u32::try_from(index)) else {
+            return Ok(());
+        };
+        let bytes = self.encode("a transcript turn", turn)?;
+        self.t(T::Turns)
+            .insert(&codec::turn_key(case.id, i), bytes)?;
+        Ok(())
+    }
+
     /// Stores the turns of `case.transcript` the store does not hold yet
     /// and the new count; aborts if the case holds fewer than stored.
     fn append_turns(&self, case: &Case) -> TxResult<()> {

@@ -59,6 +59,7 @@ macro_rules! store_suite {
             transcripts_grow_by_appending,
             heads_leave_the_transcript_out,
             a_head_written_back_writes_nothing,
+            a_rewritten_turn_replaces_the_stored_one,
             a_transcript_read_during_appends_is_whole,
         );
     };

@@ -21,6 +21,8 @@ pub(crate) fn turn(i: usize, internal: bool) -> Turn {
         text: format!("line {i}"),
         faq: None,
         internal,
+        source: None,
+        deleted: false,
     }
 }
 
@@ -177,4 +179,30 @@ pub(crate) fn a_head_written_back_writes_nothing(s: Arc<dyn Store>) {
     );
     assert_eq!(s.outbox_pending().unwrap().len(), 1, "entry still pending");
     assert_eq!(s.case(4).unwrap(), Some(c));
+}
+
+/// A deleted message's turn is rewritten in place (its text gone), while
+/// every other turn stays as it was; the count does not change.
+pub(crate) fn a_rewritten_turn_replaces_the_stored_one(s: Arc<dyn Store>) {
+    let mut c = with_desk(case(5, "@r:x", CaseState::Queued, 5), "t5");
+    c.transcript = (0..4).map(|i| turn(i, false)).collect();
+    s.commit(&Commit {
+        at: 5,
+        cases: vec![c.clone()],
+        ..Commit::default()
+    })
+    .unwrap();
+    c.transcript[1].redact();
+    c.transcript.push(turn(4, false));
+    s.commit(&Commit {
+        at: 6,
+        cases: vec![c.clone()],
+        rewritten_turns: vec![(5, 1)],
+        ..Commit::default()
+    })
+    .unwrap();
+    let back = s.case(5).unwrap().expect("case 5");
+    assert_eq!(back, c);
+    assert!(back.transcript[1].deleted && back.transcript[1].text.is_empty());
+    assert_eq!(back.transcript[2].text, "line 2");
 }

@@ -22,6 +22,7 @@ pub(crate) fn commit_writes_everything(s: Arc<dyn Store>) {
             cases: vec![c.clone()],
             outbox: vec![entry("one"), entry("two")],
             mappings: vec![(msg("matrix", "!r", "$m"), msg("slack", "C", "1.1"))],
+            rewritten_turns: Vec::new(),
         })
         .unwrap();
     assert_eq!(seqs, vec![1, 2]);
@@ -56,6 +57,7 @@ pub(crate) fn commit_of_seen_event_writes_nothing(s: Arc<dyn Store>) {
         cases: vec![with_desk(case(7, "@b:x", CaseState::Queued, 2), "t7")],
         outbox: vec![entry("second")],
         mappings: vec![(msg("matrix", "!r", "$x"), msg("slack", "C", "9.9"))],
+        rewritten_turns: Vec::new(),
     };
     let err = s.commit(&again).unwrap_err();
     assert!(

@@ -38,6 +38,8 @@ fn transcript(at: Millis) -> Vec<Turn> {
         text: text.into(),
         faq: None,
         internal: false,
+        source: None,
+        deleted: false,
     };
     vec![
         turn(

@@ -137,6 +137,8 @@ fn long_case(store: &SledStore, report: &mut Report) -> anyhow::Result<()> {
             text: format!("customer line {i}: the invoice still shows the old address"),
             faq: None,
             internal: false,
+            source: None,
+            deleted: false,
         });
         let c = Commit {
             at: now_millis(),
