@@ -1,6 +1,7 @@
 //! The web widget end to end: the real `handoff` binary with a `[web]`
 //! table, a visitor played by a WebSocket client, the agent by a
-//! matrix-sdk client in a private case room on a real Synapse.
+//! matrix-sdk client in a private case room on a real Synapse; then a
+//! SIGKILL of the daemon mid-conversation, a reload and a resend.
 
 use crate::common;
 
@@ -67,6 +68,34 @@ async fn send(ws: &mut Ws, frame: Value) {
         .expect("send");
 }
 
+/// Reads up to `synced`: the session id, its token and every entry.
+async fn welcome(ws: &mut Ws) -> (String, String, Vec<Value>) {
+    let mut session = None;
+    let mut entries = Vec::new();
+    loop {
+        let msg = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame in time");
+        let Some(Ok(Message::Text(t))) = msg else {
+            panic!("the socket ended before synced: {msg:?}");
+        };
+        let v: Value = serde_json::from_str(&t).expect("a JSON frame");
+        match v["type"].as_str() {
+            Some("welcome") => {
+                let s = v["session"].as_str().expect("session").to_string();
+                let t = v["token"].as_str().expect("token").to_string();
+                session = Some((s, t));
+            }
+            Some("entry") => entries.push(v),
+            Some("synced") => {
+                let (s, t) = session.expect("welcome before synced");
+                return (s, t, entries);
+            }
+            _ => panic!("unexpected before synced: {v}"),
+        }
+    }
+}
+
 /// Frames until a message entry satisfying `f`; panics with what was seen.
 async fn entry(ws: &mut Ws, what: &str, f: impl Fn(&Value) -> bool) -> Value {
     let mut seen = Vec::new();
@@ -93,10 +122,11 @@ async fn a_widget_visitor_gets_an_answer_then_a_person_on_a_matrix_desk() {
     let alice = user(&synapse, "alice").await;
     let port = common::free_port();
     let config = CONFIG.replace("{port}", &port.to_string());
-    let handoff = Handoff::start(&synapse, &config);
+    let mut handoff = Handoff::start(&synapse, &config);
 
     let mut ws = connect(port).await;
     send(&mut ws, json!({"type": "hello"})).await;
+    let (session, token, _) = welcome(&mut ws).await;
     // The FAQ answers from the bot.
     send(
         &mut ws,
@@ -142,5 +172,48 @@ async fn a_widget_visitor_gets_an_answer_then_a_person_on_a_matrix_desk() {
     })
     .await;
     assert_eq!(reply["from"], "agent", "{reply}");
+
+    // The daemon is killed mid-conversation and comes back. The page is
+    // reloaded: the same token finds the whole conversation.
+    drop(ws);
+    handoff.restart_hard();
+    let mut ws = connect(port).await;
+    send(
+        &mut ws,
+        json!({"type": "hello", "token": token, "last_seen": 0}),
+    )
+    .await;
+    let (again, _, replay) = welcome(&mut ws).await;
+    assert_eq!(again, session, "the same conversation after the restart");
+    assert!(
+        replay
+            .iter()
+            .any(|e| e["text"].as_str().unwrap_or("").contains("Alice here")),
+        "{replay:#?}"
+    );
+    // What the visitor typed while disconnected is sent from the outbox,
+    // twice (the first ack was lost): the agent sees it once.
+    for _ in 0..2 {
+        send(
+            &mut ws,
+            json!({"type": "message", "id": "q3", "text": "my order number is 4711"}),
+        )
+        .await;
+    }
+    send(
+        &mut ws,
+        json!({"type": "message", "id": "q4", "text": "thanks!"}),
+    )
+    .await;
+    alice
+        .wait_for_message(&case_room, |m| m.body.contains("thanks!"), WAIT)
+        .await
+        .expect("the visitor's last line reaches the case room");
+    let relayed = alice
+        .messages(&case_room)
+        .iter()
+        .filter(|m| m.body.contains("4711"))
+        .count();
+    assert_eq!(relayed, 1, "the resent line is relayed exactly once");
     drop(handoff);
 }
