@@ -30,6 +30,9 @@ use crate::settings::WebSettings;
 use crate::store::Store;
 use crate::{server, NETWORK};
 
+/// How long to wait before offering again an event the core did not store.
+const REOFFER_AFTER: Duration = Duration::from_secs(2);
+
 /// Longest display name taken from a signed identity.
 const MAX_NAME: usize = 100;
 
@@ -212,30 +215,43 @@ impl Inner {
     }
 
     /// Hands `event` to the core; it leaves `pending` once the core
-    /// acknowledged it. Without a running core it waits for the next `run`.
+    /// acknowledged it. An ack dropped unfired (the core's store failed)
+    /// means offering it again after [`REOFFER_AFTER`] while this run
+    /// lasts; without a running core the next `run` offers it.
     pub async fn offer(self: &Arc<Self>, event: Inbound) {
-        let sender = self
-            .inbound
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let Some(sender) = sender else {
+        let Some(sender) = self.sender() else {
             return;
         };
-        let id = event.event_id.clone();
-        match sender.send_tracked(event).await {
-            Ok(handled) => {
-                let me = self.clone();
-                tokio::spawn(async move {
-                    if handled.wait().await {
-                        me.settle(&id).await;
-                    } else {
-                        debug!(event = %id, "the core did not store a visitor event; offered again on the next run");
-                    }
-                });
+        let Ok(mut handled) = sender.send_tracked(event.clone()).await else {
+            debug!(event = %event.event_id, "the core stopped listening; the event stays pending");
+            return;
+        };
+        let me = self.clone();
+        tokio::spawn(async move {
+            let id = event.event_id.clone();
+            loop {
+                if handled.wait().await {
+                    me.settle(&id).await;
+                    return;
+                }
+                debug!(event = %id, "the core did not store a visitor event; offering it again");
+                tokio::time::sleep(REOFFER_AFTER).await;
+                let Some(sender) = me.sender() else { return };
+                match sender.send_tracked(event.clone()).await {
+                    Ok(h) => handled = h,
+                    Err(_) => return,
+                }
             }
-            Err(_) => debug!(event = %id, "the core stopped listening; the event stays pending"),
-        }
+        });
+    }
+
+    /// The core's channel while `run` runs.
+    fn sender(&self) -> Option<InboundSender> {
+        self.inbound
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .filter(|s| !s.is_closed())
     }
 
     async fn settle(&self, event_id: &str) {

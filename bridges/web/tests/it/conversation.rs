@@ -275,3 +275,22 @@ async fn a_verified_user_appears_with_id_and_name() {
     assert_ne!(anon.session, hello.session);
     assert!(anon.replay.is_empty());
 }
+
+#[tokio::test]
+async fn an_event_the_core_did_not_store_is_offered_again_while_running() {
+    let mut run = Running::start(common::settings(), Arc::new(MemoryState::default())).await;
+    let (mut c, hello) = Client::join(run.addr, None, None, None).await;
+    c.say("f1", "first try fails").await;
+    let first = tokio::time::timeout(common::WAIT, run.rx.recv_tracked())
+        .await
+        .expect("in time")
+        .expect("open");
+    // The core's store failed: the ack is dropped unfired.
+    drop(first.ack);
+    let again = run.next().await;
+    assert_eq!(again.event_id, first.event.event_id);
+    assert_eq!(again.event_id, format!("{}/f1", hello.session));
+    // Once stored, it is not offered a third time: the next event is the next line.
+    c.say("f2", "second line").await;
+    assert_eq!(run.next().await.event_id, format!("{}/f2", hello.session));
+}
