@@ -85,6 +85,18 @@ topics = ["password", "login"]
 default = true
 TOML
 
+# The web chat widget's demo page, for talking to the bot with no account
+# (left out of --check, which must not need a free port 8090).
+web_port=${HANDOFF_WEB_PORT:-8090}
+if ! $check; then
+  cat >> "$config" <<TOML
+
+[web]
+listen = "127.0.0.1:$web_port"
+public_url = "http://localhost:$web_port"
+TOML
+fi
+
 if $check; then
   bin=${HANDOFF_BIN:-target/debug/handoff}
   if [ ! -x "$bin" ]; then
@@ -114,6 +126,7 @@ handoff quickstart
   homeserver:  $url   (use it as the server in Element or any Matrix client)
   customer:    @customer:localhost   password $customer
   agent:       @agent:localhost      password $agent
+  web widget:  http://localhost:$web_port/demo   (no account needed)
 Log in as the customer, start a direct chat with @helper:localhost and ask
 "how do I reset my password?", then "I want to talk to a person". Log in as
 the agent (another browser profile) to accept the case room invite.

@@ -1,6 +1,6 @@
 //! The composition file: the one place in `src/` that names the networks.
-//! It lists the network plugins this build has (cargo features `matrix`
-//! and `slack`), hands each its own config table to parse, and builds the
+//! It lists the network plugins this build has (cargo features `matrix`,
+//! `slack` and `web`), hands each its own config table to parse, and builds the
 //! bridges a config asks for. Everything else in the core works with
 //! network names as opaque strings and asks a bridge's `Capabilities`.
 //!
@@ -16,10 +16,10 @@ use std::sync::Arc;
 use handoff_bridge_api::Bridge;
 
 use crate::config::{Config, NetworkDef};
-#[cfg(any(feature = "matrix", feature = "slack"))]
+#[cfg(any(feature = "matrix", feature = "slack", feature = "web"))]
 use crate::config::{Located, NetworkSettings};
 use crate::daemon::DaemonError;
-#[cfg(any(feature = "matrix", feature = "slack"))]
+#[cfg(any(feature = "matrix", feature = "slack", feature = "web"))]
 use crate::daemon::StoreBridgeState;
 use crate::store::Store;
 
@@ -54,11 +54,21 @@ pub fn networks() -> Vec<NetworkDef> {
         },
         check_desk: handoff_slack::settings::check_desk,
     });
+    #[cfg(feature = "web")]
+    all.push(NetworkDef {
+        name: handoff_web::settings::SECTION,
+        parse: |src| {
+            let parsed =
+                section::<handoff_web::settings::WebSettings>(src, handoff_web::settings::SECTION)?;
+            Ok(parsed.map(|(_, s)| Arc::new(s) as Arc<dyn NetworkSettings>))
+        },
+        check_desk: handoff_web::settings::check_desk,
+    });
     all
 }
 
 /// Reads the table `name` into a `T` with the document's positions.
-#[cfg(any(feature = "matrix", feature = "slack"))]
+#[cfg(any(feature = "matrix", feature = "slack", feature = "web"))]
 fn section<T: serde::de::DeserializeOwned>(
     src: &str,
     name: &str,
@@ -89,6 +99,16 @@ impl NetworkSettings for handoff_slack::settings::SlackSettings {
     }
     fn deprecated_internal_prefix(&self) -> Option<&toml::Spanned<String>> {
         self.internal_prefix.as_ref()
+    }
+}
+
+#[cfg(feature = "web")]
+impl NetworkSettings for handoff_web::settings::WebSettings {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn describe(&self) -> String {
+        handoff_web::settings::WebSettings::describe(self)
     }
 }
 
@@ -157,6 +177,18 @@ async fn connect_one(
         });
         let cfg = s.bridge_config(&desk_agents(config, network));
         let bridge = handoff_slack::SlackBridge::connect(cfg, state)
+            .await
+            .map_err(|source| DaemonError::Bridge { network, source })?;
+        return Ok(Arc::new(bridge));
+    }
+    #[cfg(feature = "web")]
+    if let Some(w) = config.settings::<handoff_web::settings::WebSettings>(name) {
+        let network = handoff_web::settings::SECTION;
+        let state = Arc::new(StoreBridgeState {
+            store: store.clone(),
+            network,
+        });
+        let bridge = handoff_web::WebBridge::connect(w.clone(), state)
             .await
             .map_err(|source| DaemonError::Bridge { network, source })?;
         return Ok(Arc::new(bridge));

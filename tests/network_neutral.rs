@@ -1,7 +1,7 @@
 //! The core knows no network by name: outside the composition file
 //! `src/bridges.rs`, no code in `src/` names a network (`"matrix"`,
-//! `"slack"`) or imports a network crate (`handoff_matrix`,
-//! `handoff_slack`). Test code is exempt (it may use either network as
+//! `"slack"`, `"web"`) or imports a network crate (`handoff_matrix`,
+//! `handoff_slack`, `handoff_web`). Test code is exempt (it may use either network as
 //! example data): files declared as `#[cfg(test)] mod x;` and inline
 //! `#[cfg(test)] mod tests { … }` blocks, which by convention end a file.
 //! A new network then needs only its crate and one entry in the
@@ -11,7 +11,14 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 const COMPOSITION: &str = "src/bridges.rs";
-const FORBIDDEN: &[&str] = &["\"matrix\"", "\"slack\"", "handoff_matrix", "handoff_slack"];
+const FORBIDDEN: &[&str] = &[
+    "\"matrix\"",
+    "\"slack\"",
+    "\"web\"",
+    "handoff_matrix",
+    "handoff_slack",
+    "handoff_web",
+];
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -122,5 +129,9 @@ fn the_check_sees_what_it_must() {
     // The composition file itself names both networks (so the check's
     // words are the ones the code really uses).
     let comp = std::fs::read_to_string(root().join(COMPOSITION)).expect("composition file");
-    assert!(comp.contains("handoff_matrix") && comp.contains("handoff_slack"));
+    assert!(
+        comp.contains("handoff_matrix")
+            && comp.contains("handoff_slack")
+            && comp.contains("handoff_web")
+    );
 }

@@ -22,3 +22,4 @@ mod slack_crash;
 mod slack_e2e;
 mod slack_relay;
 mod staff_room;
+mod web_widget;

@@ -16,7 +16,9 @@
 //! - **edit, delete and reaction mapping**: each names the network id of
 //!   the message it targets, as reported in the original `Message`;
 //! - **desk roles**: events on a case's desk carry the endpoint the bridge
-//!   answered in `CaseOpened`, never flagged as a customer endpoint;
+//!   answered in `CaseOpened`, never flagged as a customer endpoint (a
+//!   customer-only network, `Harness::customers_only`, runs the suite in
+//!   customer conversations instead, where every event is a customer's);
 //! - **agent refusal**: `Explain` reaches the named person at the desk;
 //! - **close**: after `CloseCase` what is written on the old desk still
 //!   arrives (the core answers it with a notice), and `forget` drops the
@@ -70,6 +72,19 @@ pub trait Harness: Send + Sync + Sized + 'static {
     async fn restart(&mut self);
     /// The bridge's state (the harness gives it a `MemoryState`).
     fn state(&self) -> Arc<MemoryState>;
+    /// True for a network where only customers write (a web widget): no
+    /// desk lives there, so the suite runs each test in a fresh customer
+    /// conversation from [`Harness::conversation`], where events are
+    /// customer events.
+    fn customers_only() -> bool {
+        false
+    }
+    /// Where test `n` runs: a case opened as a thread in the desk room
+    /// (desk networks), or a new customer conversation the harness
+    /// starts (customer-only networks override this).
+    async fn conversation(&self, n: u32) -> Endpoint {
+        open_case(self, n).await
+    }
 }
 
 /// A summary card for cases the suite opens.
@@ -171,7 +186,7 @@ fn is_message_with(ev: &Inbound, text: &str) -> bool {
 
 /// Sends with one key twice: carried out once, the same answer.
 pub async fn sends_are_idempotent_by_key<H: Harness>(h: H) {
-    let desk = open_case(&h, 1).await;
+    let desk = h.conversation(1).await;
     let out = send("suite-once", &desk, "said exactly once");
     let first = h.bridge().send(&out).await.expect("first send");
     let again = h.bridge().send(&out).await.expect("same key again");
@@ -194,7 +209,7 @@ pub async fn sends_are_idempotent_by_key<H: Harness>(h: H) {
 
 /// Actions sent one after another appear in that order.
 pub async fn order_is_kept_per_endpoint<H: Harness>(h: H) {
-    let desk = open_case(&h, 2).await;
+    let desk = h.conversation(2).await;
     for i in 0..8 {
         h.bridge()
             .send(&send(
@@ -220,7 +235,7 @@ pub async fn order_is_kept_per_endpoint<H: Harness>(h: H) {
 
 /// An event whose ack was dropped unfired comes again after a restart.
 pub async fn unacknowledged_events_come_again<H: Harness>(mut h: H) {
-    let desk = open_case(&h, 3).await;
+    let desk = h.conversation(3).await;
     h.write(Person::Agent, &desk, "an unstored line").await;
     // Received, but the core "crashes" before storing it: the ack drops.
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -251,7 +266,7 @@ pub async fn unacknowledged_events_come_again<H: Harness>(mut h: H) {
 
 /// Edits, deletes and reactions name the id the message arrived with.
 pub async fn edits_deletes_and_reactions_name_their_target<H: Harness>(mut h: H) {
-    let desk = open_case(&h, 4).await;
+    let desk = h.conversation(4).await;
     let written = h.write(Person::Agent, &desk, "a line to change").await;
     let msg = next_at(&mut h, "the line", &desk, |e| {
         is_message_with(e, "a line to change")
@@ -302,26 +317,30 @@ pub async fn edits_deletes_and_reactions_name_their_target<H: Harness>(mut h: H)
 
 /// Events on a case's desk carry its endpoint and are no customer's.
 pub async fn desk_events_keep_the_case_endpoint<H: Harness>(mut h: H) {
-    let one = open_case(&h, 5).await;
-    let two = open_case(&h, 6).await;
+    let one = h.conversation(5).await;
+    let two = h.conversation(6).await;
     assert_ne!(one, two, "each case its own desk endpoint");
     h.write(Person::Agent, &two, "for case six").await;
     let ev = next_at(&mut h, "case six's line", &two, |e| {
         is_message_with(e, "for case six")
     })
     .await;
-    assert!(!ev.customer_endpoint, "a desk is no customer endpoint");
+    assert_eq!(
+        ev.customer_endpoint,
+        H::customers_only(),
+        "a desk is no customer endpoint; a customer-only network's always is"
+    );
     h.write(Person::Agent, &one, "for case five").await;
     let ev = next_at(&mut h, "case five's line", &one, |e| {
         is_message_with(e, "for case five")
     })
     .await;
-    assert!(!ev.customer_endpoint);
+    assert_eq!(ev.customer_endpoint, H::customers_only());
 }
 
 /// `Explain` reaches the person it names, at the desk.
 pub async fn explain_reaches_the_person<H: Harness>(h: H) {
-    let desk = open_case(&h, 7).await;
+    let desk = h.conversation(7).await;
     let outsider = h.user_id(Person::Outsider);
     let out = Outgoing {
         key: "suite-explain".into(),
@@ -342,7 +361,7 @@ pub async fn explain_reaches_the_person<H: Harness>(h: H) {
 /// after `ReopenCase` too; after `forget` the bridge's delivery records
 /// are gone.
 pub async fn a_closed_case_still_hears_its_desk_and_records_are_forgotten<H: Harness>(mut h: H) {
-    let desk = open_case(&h, 8).await;
+    let desk = h.conversation(8).await;
     let close = Outgoing {
         key: "suite-close".into(),
         action: Action::CloseCase { desk: desk.clone() },
@@ -357,7 +376,7 @@ pub async fn a_closed_case_still_hears_its_desk_and_records_are_forgotten<H: Har
         is_message_with(e, "written after the close")
     })
     .await;
-    assert!(!ev.customer_endpoint);
+    assert_eq!(ev.customer_endpoint, H::customers_only());
     // Reopened (the customer came back soon after the resolve): the same
     // desk is followed again and still heard.
     let reopen = Outgoing {
