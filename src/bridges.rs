@@ -38,6 +38,7 @@ pub fn networks() -> Vec<NetworkDef> {
             Ok(parsed.map(|(_, s)| Arc::new(s) as Arc<dyn NetworkSettings>))
         },
         check_desk: handoff_matrix::settings::check_desk,
+        customer_records: handoff_matrix::settings::customer_records,
     });
     #[cfg(feature = "slack")]
     all.push(NetworkDef {
@@ -53,6 +54,7 @@ pub fn networks() -> Vec<NetworkDef> {
             Ok(parsed.map(|(_, s)| Arc::new(s) as Arc<dyn NetworkSettings>))
         },
         check_desk: handoff_slack::settings::check_desk,
+        customer_records: handoff_slack::settings::customer_records,
     });
     #[cfg(feature = "web")]
     all.push(NetworkDef {
@@ -63,8 +65,27 @@ pub fn networks() -> Vec<NetworkDef> {
             Ok(parsed.map(|(_, s)| Arc::new(s) as Arc<dyn NetworkSettings>))
         },
         check_desk: handoff_web::settings::check_desk,
+        customer_records: handoff_web::settings::customer_records,
     });
     all
+}
+
+/// The bridge records, `(bridge, key)`, holding something of `user` as a
+/// customer at `endpoint`, as the endpoint's network plugin names them
+/// (`crate::privacy`).
+pub fn customer_records(
+    endpoint: &handoff_bridge_api::Endpoint,
+    user: &str,
+) -> Vec<(String, String)> {
+    networks()
+        .into_iter()
+        .filter(|n| n.name == endpoint.network)
+        .flat_map(|n| {
+            (n.customer_records)(&endpoint.room, user)
+                .into_iter()
+                .map(move |key| (n.name.to_string(), key))
+        })
+        .collect()
 }
 
 /// Reads the table `name` into a `T` with the document's positions.

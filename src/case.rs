@@ -34,6 +34,10 @@ impl std::fmt::Display for ConversationKey {
 pub struct Customer {
     pub user: UserRef,
     pub endpoint: Endpoint,
+    /// Their endpoint is end-to-end encrypted on its network (once seen
+    /// so, kept): their cases ask for encrypted desks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
 }
 
 /// Who said a turn.
@@ -84,6 +88,13 @@ impl Turn {
         self.text.clear();
         self.faq = None;
         self.deleted = true;
+    }
+
+    /// Removes everything the turn says and links to, keeping when and
+    /// who (an erased case's transcript; `crate::privacy`).
+    pub fn erase(&mut self) {
+        self.redact();
+        self.source = None;
     }
 }
 
@@ -305,6 +316,10 @@ pub struct Case {
     /// was resolved (`[conversation] reopen_within`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reopened: Vec<Millis>,
+    /// When its transcript's text was erased (the retention period, or its
+    /// customer asked to be forgotten; `crate::privacy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<Millis>,
 }
 
 /// How many desk lines a case remembers the author of. The case record is

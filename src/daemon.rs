@@ -114,6 +114,9 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
         clock,
         retry: Default::default(),
     });
+    if let Some(http) = &http {
+        let _ = http.router.set(router.clone());
+    }
     let pending = router.drain_outbox().await?;
     if pending > 0 {
         tracing::info!(pending, "delivering actions left from the last run");
@@ -141,6 +144,25 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
             }
         })
     };
+    let retention = config.privacy.keep.map(|keep| {
+        let router = router.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(RETENTION_EVERY);
+            loop {
+                every.tick().await;
+                match router.expire(keep).await {
+                    Ok(e) if e.cases + e.conversations > 0 => tracing::info!(
+                        cases = e.cases,
+                        conversations = e.conversations,
+                        "retention: erased what is older than [privacy] keep"
+                    ),
+                    Ok(_) => {}
+                    // Tried again on the next round; nothing half-written.
+                    Err(e) => tracing::error!(error = %e, "retention run failed"),
+                }
+            }
+        })
+    });
     tracing::info!(networks = ?bridges.keys().collect::<Vec<_>>(), "handoff is running");
     let ready = tokio::spawn(crate::notify::ready_when_connected(bridges.clone()));
     let shutdown = shutdown_signal();
@@ -176,6 +198,9 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
     }
     ticker.abort();
     ready.abort();
+    if let Some(r) = retention {
+        r.abort();
+    }
     Ok(())
 }
 
@@ -206,6 +231,7 @@ async fn start_http(
         config: config.clone(),
         clock: clock.clone(),
         bridges: Default::default(),
+        router: Default::default(),
         sled: Some(sled.clone()),
     });
     let addr = listener
@@ -239,6 +265,9 @@ pub fn clock() -> Result<Arc<dyn Clock>, DaemonError> {
         Err(_) => Ok(Arc::new(SystemClock)),
     }
 }
+
+/// How often the retention period is enforced (and once at the start).
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 /// `HANDOFF_TICK_MS` shortens the timer interval (tests).
 fn tick_interval() -> Duration {

@@ -155,6 +155,7 @@ pub fn customer() -> Customer {
     Customer {
         user: user("@carol:localhost", "Carol"),
         endpoint: Endpoint::new("matrix", "!support:localhost"),
+        encrypted: false,
     }
 }
 

@@ -1,5 +1,7 @@
 //! Business hours of a team: parsing `"Mon-Fri 09:00-17:00 Europe/Berlin"`,
-//! holidays, "is the team open now?" and "when does it open next?".
+//! holidays (dates, yearly days like `12-25`, or the all-day events of an
+//! iCalendar file, read with the `icalendar` crate), "is the team open
+//! now?" and "when does it open next?".
 //!
 //! Time zones come from the IANA database bundled with `jiff`, so daylight
 //! saving changes are handled by real tz rules, never by fixed offsets.
@@ -36,14 +38,22 @@ pub struct BusinessHours {
     tz_name: String,
     ranges: Vec<Range>,
     holidays: Vec<Date>,
+    /// Closed on this (month, day) every year.
+    yearly: Vec<(i8, i8)>,
     source: String,
 }
 
 impl PartialEq for BusinessHours {
     fn eq(&self, other: &Self) -> bool {
-        self.source == other.source && self.holidays == other.holidays
+        self.source == other.source
+            && self.holidays == other.holidays
+            && self.yearly == other.yearly
     }
 }
+
+/// Days one calendar event may close at most (a longer one is refused:
+/// most likely a mistake in the file).
+const MAX_EVENT_DAYS: usize = 366;
 
 const DAY_NAMES: [&str; 7] = [
     "monday",
@@ -56,6 +66,42 @@ const DAY_NAMES: [&str; 7] = [
 ];
 const MINUTE_MS: i64 = 60_000;
 
+/// `MM-DD` as a day of any year (29 February included).
+fn yearly_day(t: &str) -> Option<(i8, i8)> {
+    let (m, d) = t.split_once('-')?;
+    if m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (m, d): (i8, i8) = (m.parse().ok()?, d.parse().ok()?);
+    // 2024 is a leap year, so 02-29 is a day some years have.
+    Date::new(2024, m, d).ok().map(|_| (m, d))
+}
+
+/// `FREQ=YEARLY` on the start's day every year: nothing else in the rule
+/// but an interval of 1 and the start's own month and day.
+fn is_plain_yearly(rule: &str, start: Date) -> bool {
+    let mut freq = false;
+    for part in rule.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((k, v)) = part.split_once('=') else {
+            return false;
+        };
+        let ok = match k.to_ascii_uppercase().as_str() {
+            "FREQ" => {
+                freq = v.eq_ignore_ascii_case("YEARLY");
+                freq
+            }
+            "INTERVAL" => v == "1",
+            "BYMONTH" => v.parse::<i8>() == Ok(start.month()),
+            "BYMONTHDAY" => v.parse::<i8>() == Ok(start.day()),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    freq
+}
+
 impl BusinessHours {
     /// Open around the clock.
     pub fn always() -> Self {
@@ -64,18 +110,106 @@ impl BusinessHours {
             tz_name: "UTC".into(),
             ranges: Vec::new(),
             holidays: Vec::new(),
+            yearly: Vec::new(),
             source: "always".into(),
         }
     }
 
-    /// Adds holiday dates (`YYYY-MM-DD`), on which the team is closed.
+    /// Adds holidays, on which the team is closed: dates (`YYYY-MM-DD`)
+    /// and days closed every year (`MM-DD`).
     pub fn with_holidays(mut self, dates: &[String]) -> Result<Self, String> {
         for d in dates {
-            let date: Date = d
-                .trim()
-                .parse()
-                .map_err(|e| format!("holiday {d:?} is not a date like 2026-12-25: {e}"))?;
-            self.holidays.push(date);
+            let t = d.trim();
+            if let Ok(date) = t.parse::<Date>() {
+                self.holidays.push(date);
+                continue;
+            }
+            match yearly_day(t) {
+                Some(md) => self.yearly.push(md),
+                None => {
+                    return Err(format!(
+                        "holiday {d:?} is neither a date like 2026-12-25 nor a day every year like 12-25"
+                    ))
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// Adds the days of the events in iCalendar text `ics` (the file's
+    /// name in errors is `name`): each event closes the dates from its
+    /// start to its end (an all-day event's end is exclusive), every year
+    /// when it repeats with `RRULE:FREQ=YEARLY`. Other repeat rules are
+    /// refused rather than guessed.
+    pub fn with_calendar(mut self, name: &str, ics: &str) -> Result<Self, String> {
+        use icalendar::{Component, DatePerhapsTime};
+        let cal: icalendar::Calendar = ics
+            .parse()
+            .map_err(|e: String| format!("{name}: not an iCalendar file: {}", e.trim()))?;
+        for (i, ev) in cal.events().enumerate() {
+            let what = || {
+                ev.get_summary()
+                    .map(|s| format!("event {s:?}"))
+                    .unwrap_or_else(|| format!("event #{}", i + 1))
+            };
+            let date_of = |d: DatePerhapsTime| -> Result<(Date, bool), String> {
+                let (text, all_day) = match d {
+                    DatePerhapsTime::Date(d) => (d.to_string(), true),
+                    DatePerhapsTime::DateTime(dt) => {
+                        let naive = match dt {
+                            icalendar::CalendarDateTime::Floating(n) => n,
+                            icalendar::CalendarDateTime::Utc(u) => u.naive_utc(),
+                            icalendar::CalendarDateTime::WithTimezone { date_time, .. } => {
+                                date_time
+                            }
+                        };
+                        (naive.date().to_string(), false)
+                    }
+                };
+                let date = text
+                    .parse::<Date>()
+                    .map_err(|e| format!("{name}: {}: date {text:?}: {e}", what()))?;
+                Ok((date, all_day))
+            };
+            let Some(start) = ev.get_start() else {
+                return Err(format!("{name}: {} has no DTSTART", what()));
+            };
+            let (first, _) = date_of(start)?;
+            let last = match ev.get_end() {
+                None => first,
+                Some(end) => match date_of(end)? {
+                    (end, true) => end.yesterday().unwrap_or(end).max(first),
+                    (end, false) => end.max(first),
+                },
+            };
+            let mut days = Vec::new();
+            let mut d = first;
+            while d <= last {
+                days.push(d);
+                if days.len() > MAX_EVENT_DAYS {
+                    return Err(format!(
+                        "{name}: {} lasts more than {MAX_EVENT_DAYS} days",
+                        what()
+                    ));
+                }
+                match d.tomorrow() {
+                    Ok(n) => d = n,
+                    Err(_) => break,
+                }
+            }
+            match ev.property_value("RRULE").map(str::trim) {
+                None => self.holidays.extend(days),
+                Some(rule) if is_plain_yearly(rule, first) => {
+                    self.yearly
+                        .extend(days.iter().map(|d| (d.month(), d.day())));
+                }
+                Some(rule) => {
+                    return Err(format!(
+                        "{name}: {} repeats with RRULE:{rule}, which handoff does not expand; list its dates, or repeat it with RRULE:FREQ=YEARLY",
+                        what()
+                    ))
+                }
+            }
         }
         Ok(self)
     }
@@ -113,7 +247,11 @@ impl BusinessHours {
 
     fn day_matches(&self, r: &Range, date: Date) -> bool {
         let bit = 1u8 << date.weekday().to_monday_zero_offset();
-        r.days & bit != 0 && !self.holidays.contains(&date)
+        r.days & bit != 0 && !self.is_holiday(date)
+    }
+
+    fn is_holiday(&self, date: Date) -> bool {
+        self.holidays.contains(&date) || self.yearly.contains(&(date.month(), date.day()))
     }
 
     /// When the team is next open at or after `at` (`at` itself if open
@@ -332,6 +470,7 @@ impl FromStr for BusinessHours {
             tz_name: zone.to_string(),
             ranges,
             holidays: Vec::new(),
+            yearly: Vec::new(),
             source: src.to_string(),
         })
     }
@@ -423,6 +562,67 @@ mod tests {
             Some(at("2026-11-27T09:00:00+01:00[Europe/Berlin]"))
         );
         assert!(berlin().with_holidays(&["26.11.2026".into()]).is_err());
+    }
+
+    #[test]
+    fn a_yearly_day_closes_it_every_year() {
+        let h = berlin()
+            .with_holidays(&["12-24".into(), "2027-01-04".into()])
+            .unwrap();
+        for year in [2026, 2027, 2031] {
+            // 24 December at 10:00 (a weekday in each of these years).
+            let day = at(&format!("{year}-12-24T10:00:00+01:00[Europe/Berlin]"));
+            assert!(!h.is_open(day), "{year}");
+        }
+        assert!(h.is_open(at("2026-12-23T10:00:00+01:00[Europe/Berlin]")));
+        assert!(!h.is_open(at("2027-01-04T10:00:00+01:00[Europe/Berlin]")));
+        assert!(h.is_open(at("2028-01-04T10:00:00+01:00[Europe/Berlin]")));
+        assert!(berlin().with_holidays(&["02-29".into()]).is_ok());
+        for bad in ["02-30", "13-01", "1-5", "xmas"] {
+            let err = berlin().with_holidays(&[bad.into()]).unwrap_err();
+            assert!(err.contains("day every year like 12-25"), "{bad}: {err}");
+        }
+    }
+
+    const ICS: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n\
+BEGIN:VEVENT\r\nUID:1\r\nDTSTART;VALUE=DATE:20261225\r\nDTEND;VALUE=DATE:20261227\r\nSUMMARY:Christmas\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:2\r\nDTSTART;VALUE=DATE:20260501\r\nRRULE:FREQ=YEARLY;BYMONTH=5;BYMONTHDAY=1\r\nSUMMARY:Labour Day\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:3\r\nDTSTART:20261103T120000Z\r\nSUMMARY:Offsite\r\nEND:VEVENT\r\n\
+END:VCALENDAR\r\n";
+
+    #[test]
+    fn an_icalendar_file_closes_its_days() {
+        let h = berlin().with_calendar("holidays.ics", ICS).unwrap();
+        // A two-day all-day event: its end date is exclusive.
+        assert!(!h.is_open(at("2026-12-25T10:00:00+01:00[Europe/Berlin]")));
+        assert!(h.is_open(at("2026-12-28T10:00:00+01:00[Europe/Berlin]")));
+        assert_eq!(
+            h.next_open(at("2026-12-25T10:00:00+01:00[Europe/Berlin]")),
+            Some(at("2026-12-28T09:00:00+01:00[Europe/Berlin]")),
+            "Sat 26 and Sun 27 are closed anyway"
+        );
+        // Yearly, in later years too (1 May 2028 is a Monday).
+        assert!(!h.is_open(at("2028-05-01T10:00:00+02:00[Europe/Berlin]")));
+        assert!(h.is_open(at("2028-05-02T10:00:00+02:00[Europe/Berlin]")));
+        // A timed event closes its whole day.
+        assert!(!h.is_open(at("2026-11-03T16:00:00+01:00[Europe/Berlin]")));
+    }
+
+    #[test]
+    fn an_icalendar_file_that_cannot_be_read_right_is_refused_with_its_name() {
+        let err = berlin()
+            .with_calendar("x.ics", "not a calendar")
+            .unwrap_err();
+        assert!(err.starts_with("x.ics: "), "{err}");
+        let monthly = ICS.replace("FREQ=YEARLY;BYMONTH=5;BYMONTHDAY=1", "FREQ=MONTHLY");
+        let err = berlin().with_calendar("x.ics", &monthly).unwrap_err();
+        assert!(err.contains("\"Labour Day\""), "{err}");
+        assert!(err.contains("RRULE:FREQ=MONTHLY"), "{err}");
+        let until = ICS.replace(
+            "FREQ=YEARLY;BYMONTH=5;BYMONTHDAY=1",
+            "FREQ=YEARLY;UNTIL=20300101",
+        );
+        assert!(berlin().with_calendar("x.ics", &until).is_err());
     }
 
     #[test]

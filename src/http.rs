@@ -1,13 +1,15 @@
 //! The `[metrics] listen` HTTP listener: `/metrics` (Prometheus),
 //! `/healthz` (the process and its store work), `/readyz` (every bridge is
 //! connected), and `/api/stats` + `/api/export` for the `stats` and
-//! `export` commands while `handoff run` holds the store, and `POST
-//! /api/backup?to=DIR` for `handoff backup`.
+//! `export` commands while `handoff run` holds the store, `POST
+//! /api/backup?to=DIR` for `handoff backup` and `POST
+//! /api/forget?customer=ID` for `handoff forget`.
 //!
 //! `/api` serves transcripts, so it answers only loopback clients that
 //! name a loopback host and carry the `[metrics] api_token` ([`guard`]);
-//! put `/metrics` behind your usual scrape network. Nothing here writes to
-//! the store; `/api/backup` writes only into the new directory it is given.
+//! put `/metrics` behind your usual scrape network. Only `/api/forget`
+//! writes to the store (through the router, see `crate::privacy`);
+//! `/api/backup` writes only into the new directory it is given.
 //! Connections, requests in flight and request time are bounded
 //! ([`listener`], the layers in [`routes`]).
 
@@ -44,6 +46,8 @@ pub struct HttpState {
     pub bridges: OnceLock<HashMap<String, Arc<dyn Bridge>>>,
     /// The same store as `store`, for `/api/backup` (None: not backed up).
     pub sled: Option<Arc<SledStore>>,
+    /// Set once the router runs: `/api/forget` erases through it.
+    pub router: OnceLock<crate::router::Router>,
 }
 
 /// Requests handled at once; more wait (and time out) in line.
@@ -60,6 +64,7 @@ pub fn routes(state: Arc<HttpState>) -> Routes {
         .route("/api/stats", get(stats))
         .route("/api/export", get(export))
         .route("/api/backup", post(backup))
+        .route("/api/forget", post(forget))
         .with_state(state)
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             MAX_IN_FLIGHT,
@@ -327,6 +332,64 @@ async fn backup(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("the backup task failed: {e}\n"),
         ),
+    }
+}
+
+/// Query of `POST /api/forget`.
+#[derive(Debug, Deserialize)]
+pub struct ForgetQuery {
+    /// `network:id` or a user id.
+    pub customer: String,
+}
+
+async fn forget(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    State(state): State<Arc<HttpState>>,
+    Query(q): Query<ForgetQuery>,
+) -> Response {
+    if let Some(r) = api_guard(&peer, &headers, &state) {
+        return r;
+    }
+    let Some(router) = state.router.get() else {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the daemon is still starting; try again in a moment\n".into(),
+        );
+    };
+    let now = state.clock.now();
+    let planned = crate::privacy::plan_forget(
+        state.store.as_ref(),
+        &q.customer,
+        now,
+        &crate::bridges::customer_records,
+    );
+    let (plan, cases) = match planned {
+        Ok(p) => p,
+        Err(e @ crate::privacy::ForgetError::OpenCase { .. }) => {
+            return text(StatusCode::CONFLICT, format!("{e}\n"));
+        }
+        Err(e @ crate::privacy::ForgetError::Empty(_)) => {
+            return text(StatusCode::BAD_REQUEST, format!("{e}\n"));
+        }
+        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+    };
+    match router.erase(&plan).await {
+        Ok(erased) => {
+            tracing::info!(cases = cases.len(), "a customer was forgotten on request");
+            let report = crate::privacy::Forgotten {
+                who: q.customer.trim().to_string(),
+                cases,
+                erased,
+            };
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                serde_json::to_string(&report).unwrap_or_default(),
+            )
+                .into_response()
+        }
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
     }
 }
 

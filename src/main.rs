@@ -88,6 +88,18 @@ enum Command {
         #[arg(long)]
         to: PathBuf,
     },
+    /// Erase one customer: their conversations, their cases' personal
+    /// fields and transcripts, pending deliveries and message links (case
+    /// numbers and figures stay). Prints what was erased. Also while
+    /// `handoff run` holds the store.
+    Forget {
+        /// The config of the handoff.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The customer: a user id ("@carol:example.org") or network:id.
+        #[arg(long)]
+        customer: String,
+    },
     /// Put a backup in place of the store and Matrix directory of a
     /// stopped handoff.
     Restore {
@@ -214,6 +226,7 @@ fn main() -> ExitCode {
             command: OutboxCommand::Retry { config, id, .. },
         } => manage::outbox_retry(&config, id),
         Command::Backup { config, to } => manage::backup(&config, &to),
+        Command::Forget { config, customer } => manage::forget(&config, &customer),
         Command::Restore {
             config,
             from,

@@ -1,7 +1,8 @@
 //! `handoff stats`, `export` and `backup` (binary-only): read the store
 //! directly when it is free, or ask the running daemon's loopback `/api`
 //! when `handoff run` holds it (sled allows one process per store); and
-//! `restore`, which only works on a stopped handoff.
+//! `restore`, which only works on a stopped handoff. `forget` erases a
+//! person either way (the daemon holds the conversations' workers still).
 //!
 //! Both paths print the output of the same `handoff::report` and
 //! `handoff::backup` functions. `handoff outbox list|retry` work on the
@@ -234,6 +235,32 @@ pub fn backup(path: &Path, to: &Path) -> anyhow::Result<()> {
         }
     };
     print!("{}", report.render("backed up to"));
+    Ok(())
+}
+
+/// `handoff forget --customer ID`: erases one person (see
+/// `handoff::privacy`), through the daemon when it holds the store.
+pub fn forget(path: &Path, customer: &str) -> anyhow::Result<()> {
+    let (config, _) = parse_lenient(path)?;
+    let report = match source(&config)? {
+        Source::Store(store) => handoff::privacy::forget(
+            &store,
+            customer,
+            now()?,
+            &handoff::bridges::customer_records,
+        )?,
+        Source::Daemon(url, token) => {
+            let body = call_daemon(
+                reqwest::Method::POST,
+                &format!("{url}/api/forget"),
+                &token,
+                &[("customer", customer)],
+            )?;
+            serde_json::from_str(&body)
+                .with_context(|| format!("the daemon's answer is not a forget report: {body}"))?
+        }
+    };
+    print!("{report}");
     Ok(())
 }
 

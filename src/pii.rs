@@ -157,6 +157,7 @@ mod tests {
         let m = Masker::new(&PrivacyConfig {
             mask: vec!["card".into()],
             extra_patterns: vec![],
+            keep: None,
         })
         .unwrap();
         assert_eq!(m.mask("order 1234567890123"), "order 1234567890123");
@@ -186,18 +187,21 @@ mod tests {
         let m = Masker::new(&PrivacyConfig {
             mask: vec![],
             extra_patterns: vec![r"ACC-\d+".into()],
+            keep: None,
         })
         .unwrap();
         assert_eq!(m.mask("account ACC-991"), "account [hidden]");
         let err = Masker::new(&PrivacyConfig {
             mask: vec!["ssn".into()],
             extra_patterns: vec![],
+            keep: None,
         })
         .unwrap_err();
         assert!(err.contains("ssn"));
         let err = Masker::new(&PrivacyConfig {
             mask: vec![],
             extra_patterns: vec!["(".into()],
+            keep: None,
         })
         .unwrap_err();
         assert!(err.contains("not a valid regular expression"));

@@ -68,13 +68,15 @@ fn contains_words(normalized_text: &str, phrase: &str) -> bool {
     normalized_text.contains(&p) || normalized_text.contains(&plural)
 }
 
-/// The desk a bridge opens a case on for `team`.
-pub fn desk_target(team: &Team) -> DeskTarget {
+/// The desk a bridge opens a case on for `team`, for a customer whose own
+/// endpoint is end-to-end `encrypted` (or not).
+pub fn desk_target(team: &Team, encrypted: bool) -> DeskTarget {
     match &team.desk.target {
         // The bridge invites the entries that are its own network's users
         // (groups and other networks' ids are not people it can invite).
         None => DeskTarget::PrivateRoom {
             invite: team.agents.clone(),
+            encrypted,
         },
         Some(room) => DeskTarget::Thread { room: room.clone() },
     }
@@ -255,13 +257,21 @@ default = true
     fn desk_targets() {
         let c = cfg();
         assert_eq!(
-            desk_target(c.team("tech").unwrap()),
+            desk_target(c.team("tech").unwrap(), false),
             DeskTarget::PrivateRoom {
-                invite: vec!["@a:x".into(), "@b:x".into()]
+                invite: vec!["@a:x".into(), "@b:x".into()],
+                encrypted: false,
             }
         );
         assert_eq!(
-            desk_target(c.team("billing").unwrap()),
+            desk_target(c.team("tech").unwrap(), true),
+            DeskTarget::PrivateRoom {
+                invite: vec!["@a:x".into(), "@b:x".into()],
+                encrypted: true,
+            }
+        );
+        assert_eq!(
+            desk_target(c.team("billing").unwrap(), true),
             DeskTarget::Thread {
                 room: "#billing:x".into()
             }

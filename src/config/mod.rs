@@ -158,7 +158,7 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
 
         let bot = raw.bot.resolve(base).map_err(|(s, m)| at(s, m))?;
-        let teams = validate_teams(raw.teams, networks, &|n| networks_set.contains_key(n))
+        let teams = validate_teams(raw.teams, networks, &|n| networks_set.contains_key(n), base)
             .map_err(|(s, m)| at(s, m))?;
         let mut deprecations = Vec::new();
         let mut conversation = raw.conversation;
@@ -322,6 +322,7 @@ fn validate_teams(
     raw: Vec<Spanned<RawTeam>>,
     networks: &[NetworkDef],
     configured: &dyn Fn(&str) -> bool,
+    base: &Path,
 ) -> Result<Vec<Team>, Located> {
     if raw.is_empty() {
         return Err((
@@ -349,7 +350,7 @@ fn validate_teams(
             }
             default_seen = Some(t.name.clone());
         }
-        teams.push(t.into_team(span, networks, configured)?);
+        teams.push(t.into_team(span, networks, configured, base)?);
     }
     if default_seen.is_none() {
         if teams.len() == 1 {

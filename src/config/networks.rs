@@ -35,6 +35,10 @@ pub struct NetworkDef {
     /// Checks a desk target (None: a private room per case); the error
     /// says what is wrong and how to write it.
     pub check_desk: fn(Option<&str>) -> Result<(), String>,
+    /// The keys of this network's bridge records that hold what the
+    /// customer `user` at `room` said or is (`handoff forget` erases
+    /// them with the rest of the person).
+    pub customer_records: fn(room: &str, user: &str) -> Vec<String>,
 }
 
 impl Debug for NetworkDef {

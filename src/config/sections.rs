@@ -147,6 +147,11 @@ pub struct PrivacyConfig {
     pub mask: Vec<String>,
     /// Extra regular expressions to mask.
     pub extra_patterns: Vec<String>,
+    /// How long transcripts are kept after their case closes (and idle
+    /// conversations with the bot); older ones lose their text, enforced
+    /// by the daemon (`crate::privacy`). Unset: kept for good.
+    #[serde(deserialize_with = "opt_duration")]
+    pub keep: Option<Duration>,
 }
 
 impl Default for PrivacyConfig {
@@ -154,12 +159,25 @@ impl Default for PrivacyConfig {
         PrivacyConfig {
             mask: vec!["card".into(), "email".into(), "phone".into()],
             extra_patterns: Vec::new(),
+            keep: None,
         }
     }
 }
 
+/// The shortest `[privacy] keep`: shorter would erase the transcripts of
+/// cases agents are still looking at.
+pub const MIN_KEEP: Duration = Duration::from_secs(24 * 3600);
+
 impl PrivacyConfig {
     pub(super) fn check(&self) -> Result<(), String> {
+        if let Some(keep) = self.keep {
+            if keep < MIN_KEEP {
+                return Err(format!(
+                    "keep = {:?} is shorter than a day; transcripts must outlive the cases agents still read",
+                    humantime::format_duration(keep).to_string()
+                ));
+            }
+        }
         crate::pii::Masker::new(self).map(|_| ())
     }
 }
@@ -315,6 +333,8 @@ pub(super) struct RawTeam {
     #[serde(default, deserialize_with = "opt_parsed")]
     pub hours: Option<BusinessHours>,
     pub holidays: Option<Spanned<Vec<String>>>,
+    /// An iCalendar file of holidays (relative to the config file).
+    pub holidays_file: Option<Spanned<String>>,
     #[serde(default, deserialize_with = "opt_duration")]
     pub first_reply_sla: Option<Duration>,
     pub fallback: Option<String>,
@@ -359,6 +379,7 @@ impl RawTeam {
         span: std::ops::Range<usize>,
         networks: &[NetworkDef],
         configured: &dyn Fn(&str) -> bool,
+        base: &std::path::Path,
     ) -> Result<Team, Located> {
         let default = self.is_default();
         let hours = match self.hours {
@@ -369,6 +390,21 @@ impl RawTeam {
             Some(h) => hours
                 .with_holidays(h.get_ref())
                 .map_err(|m| (h.span(), m))?,
+            None => hours,
+        };
+        let hours = match &self.holidays_file {
+            Some(f) => {
+                let path = base.join(f.get_ref());
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    (
+                        f.span(),
+                        format!("holidays_file {}: cannot read it: {e}", path.display()),
+                    )
+                })?;
+                hours
+                    .with_calendar(&path.display().to_string(), &text)
+                    .map_err(|m| (f.span(), m))?
+            }
             None => hours,
         };
         let name = self.name;

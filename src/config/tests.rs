@@ -220,7 +220,7 @@ fn bad_holiday_is_rejected() {
         "first_reply_sla",
         "holidays = [\"25.12.2026\"]\nfirst_reply_sla",
     );
-    fails(&src, 20, "not a date");
+    fails(&src, 20, "neither a date like 2026-12-25");
 }
 
 #[test]
@@ -282,6 +282,56 @@ fn bad_privacy_pattern_is_rejected() {
     let err = parse(&src).unwrap_err().to_string();
     assert!(err.contains("not a valid regular expression"), "{err}");
     assert!(err.contains(":28:"), "{err}");
+}
+
+#[test]
+fn the_retention_period_is_a_duration_of_a_day_or_more() {
+    let c = parse(&format!("{BASE}\n[privacy]\nkeep = \"365d\"\n")).unwrap();
+    assert_eq!(
+        c.privacy.keep,
+        Some(std::time::Duration::from_secs(365 * 24 * 3600))
+    );
+    assert_eq!(
+        parse(BASE).unwrap().privacy.keep,
+        None,
+        "kept for good by default"
+    );
+    let err = parse(&format!("{BASE}\n[privacy]\nkeep = \"2h\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("shorter than a day"), "{err}");
+    assert!(err.contains(":28:"), "{err}");
+    let err = parse(&format!("{BASE}\n[privacy]\nkeep = \"a year\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a duration"), "{err}");
+}
+
+#[test]
+fn holidays_come_from_a_calendar_file_beside_the_config() {
+    let d = Dir::new();
+    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTART;VALUE=DATE:20261124\r\nSUMMARY:Closed\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    std::fs::write(d.0.path().join("holidays.ics"), ics).unwrap();
+    let src = BASE.replace(
+        "first_reply_sla = \"10m\"",
+        "first_reply_sla = \"10m\"\nholidays_file = \"holidays.ics\"",
+    );
+    let c = Config::parse(&src, &d.path(), env, &crate::bridges::networks()).unwrap();
+    let billing = c.team("billing").unwrap();
+    // Tue 24 Nov 2026, 10:00 in Berlin (09:00 UTC).
+    let tuesday = 1_795_510_800_000;
+    assert!(!billing.hours.is_open(tuesday));
+    assert!(billing.hours.is_open(tuesday + 24 * 3_600_000));
+
+    let missing = BASE.replace(
+        "first_reply_sla = \"10m\"",
+        "first_reply_sla = \"10m\"\nholidays_file = \"nope.ics\"",
+    );
+    let err = Config::parse(&missing, &d.path(), env, &crate::bridges::networks())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nope.ics: cannot read it"), "{err}");
+    assert!(err.contains(":21:"), "{err}");
 }
 
 #[test]

@@ -411,7 +411,7 @@ impl Engine {
             t.effects.push(Effect::OpenCase {
                 case: id,
                 network: team.desk.network().to_string(),
-                desk: routing::desk_target(team),
+                desk: routing::desk_target(team, t.state.conv.customer.encrypted),
                 summary: self.summary(case),
             });
         }

@@ -407,6 +407,7 @@ impl Engine {
             desk_authors: Vec::new(),
             closed_team,
             reopened: Vec::new(),
+            erased_at: None,
         };
         conv.case = Some(id);
         conv.misses_in_row = 0;
@@ -420,7 +421,7 @@ impl Engine {
             t.effects.push(Effect::OpenCase {
                 case: id,
                 network: team.desk.network().to_string(),
-                desk: routing::desk_target(team),
+                desk: routing::desk_target(team, t.state.conv.customer.encrypted),
                 summary: self.summary(case),
             });
         }

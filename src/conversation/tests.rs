@@ -78,7 +78,8 @@ fn misses_then_escalation_to_the_default_team() {
     assert_eq!(
         desk,
         &DeskTarget::PrivateRoom {
-            invite: vec!["@alice:localhost".into(), "@bob:localhost".into()]
+            invite: vec!["@alice:localhost".into(), "@bob:localhost".into()],
+            encrypted: false,
         }
     );
     let case = t.state.case.as_ref().unwrap();

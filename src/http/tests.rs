@@ -13,6 +13,7 @@ async fn start(patch: &str) -> u16 {
         config: Arc::new(config),
         clock: Arc::new(SystemClock),
         bridges: Default::default(),
+        router: Default::default(),
         sled: None,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

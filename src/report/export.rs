@@ -56,6 +56,10 @@ struct CaseLine<'a> {
     out_of_hours: bool,
     overdue: bool,
     csat: Option<u8>,
+    /// When the transcript's text was erased (retention, or a person
+    /// forgotten on request).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    erased_at: Option<String>,
     transcript: Vec<Line<'a>>,
 }
 
@@ -219,6 +223,7 @@ fn to_line<'a>(c: &'a Case, masker: &Masker, bot: &'a str) -> CaseLine<'a> {
         out_of_hours: c.out_of_hours,
         overdue: c.overdue,
         csat: c.csat,
+        erased_at: opt_when(c.erased_at),
         transcript: c
             .transcript
             .iter()
@@ -278,10 +283,15 @@ fn markdown(c: &Case, masker: &Masker, bot: &str) -> String {
     if let Some(r) = l.csat {
         let _ = writeln!(s, "- Rating: {r}/5");
     }
+    if let Some(t) = &l.erased_at {
+        let _ = writeln!(s, "- Transcript erased: {t}");
+    }
     let _ = writeln!(s, "\n### Transcript\n");
     for t in &l.transcript {
         let tag = if t.internal { " *(internal note)*" } else { "" };
-        let text = if t.deleted {
+        let text = if l.erased_at.is_some() {
+            "*(erased)*".to_string()
+        } else if t.deleted {
             "*(message deleted)*".to_string()
         } else {
             t.text.replace('\n', "\n  > ")

@@ -175,6 +175,7 @@ impl Router {
         let customer = Customer {
             user: ev.sender.clone(),
             endpoint: ev.endpoint.clone(),
+            encrypted: ev.encrypted,
         };
         let key = ConversationKey::new(&customer.endpoint, &customer.user);
         let event = match &ev.kind {

@@ -10,9 +10,12 @@
 //! waiting out a homeserver outage does not delay the customer's next
 //! message in the agents' thread).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use handoff_bridge_api::{BridgeError, Delivered};
+use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
@@ -21,53 +24,166 @@ use super::{Job, Router};
 use crate::case::{CaseDesk, ConversationKey, OutboxEntry};
 use crate::conversation::{Effect, Side};
 
-/// Where a lane's entries are queued.
-type LaneSender = mpsc::UnboundedSender<(u64, Box<OutboxEntry>)>;
+/// Entries a lane holds in memory. Past it the lane is *spilled*: new
+/// entries stay only in the outbox (where they already are) and the lane
+/// reads them back, this many at a time, once it has caught up. Far above
+/// what a conversation sends while its network is healthy, so only a long
+/// outage with a chatty conversation ever spills.
+pub const LANE_QUEUE: usize = 256;
 
-/// Hands each entry to its destination's lane, keeping sequence order
-/// within each lane; ends when the worker is gone and the lanes drained.
-/// A lane (a task and a queue) is only started once something goes that
-/// way: timer ticks wake every open case, most of them with nothing to
-/// send. Entries travel boxed, which keeps each idle queue small.
-pub(super) async fn run(
+type Item = (u64, Box<OutboxEntry>);
+
+/// One destination's queue: its sender and whether entries were left in
+/// the outbox because the queue was full.
+struct Lane {
+    tx: mpsc::Sender<Item>,
+    spilled: Arc<AtomicBool>,
+}
+
+/// A conversation's deliveries: hands each committed entry to its
+/// destination's lane, keeping sequence order within each lane, with at
+/// most [`LANE_QUEUE`] entries per lane in memory. A lane (a task and a
+/// queue) is only started once something goes that way: timer ticks wake
+/// every open case, most of them with nothing to send. Lanes end once the
+/// worker is gone and they have drained.
+pub(super) struct Deliveries {
     router: Router,
     key: ConversationKey,
-    mut rx: mpsc::UnboundedReceiver<(u64, Box<OutboxEntry>)>,
     jobs: mpsc::WeakSender<Job>,
-) {
-    let span = tracing::Span::current();
-    let mut lanes: [Option<LaneSender>; 2] = [None, None];
-    let mut tasks = Vec::with_capacity(2);
-    while let Some(item) = rx.recv().await {
-        let i = match side_of(&item.1.effect) {
+    span: tracing::Span,
+    lanes: [Option<Lane>; 2],
+}
+
+impl Deliveries {
+    pub(super) fn new(
+        router: Router,
+        key: ConversationKey,
+        jobs: mpsc::WeakSender<Job>,
+        span: tracing::Span,
+    ) -> Deliveries {
+        Deliveries {
+            router,
+            key,
+            jobs,
+            span,
+            lanes: [None, None],
+        }
+    }
+
+    /// Queues entry `seq`, already committed to the outbox. Never waits:
+    /// a full lane leaves it in the outbox for the lane to read back.
+    pub(super) fn push(&mut self, seq: u64, entry: OutboxEntry) {
+        let side = side_of(&entry.effect);
+        let i = match side {
             Side::Customer => 0,
             Side::Desk => 1,
         };
-        let lane_tx = lanes[i].get_or_insert_with(|| {
-            let (tx, lane_rx) = mpsc::unbounded_channel();
-            tasks.push(tokio::spawn(
-                lane(router.clone(), key.clone(), lane_rx, jobs.clone()).instrument(span.clone()),
-            ));
-            tx
+        let lane = self.lanes[i].get_or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(LANE_QUEUE);
+            let spilled = Arc::new(AtomicBool::new(false));
+            tokio::spawn(
+                lane(
+                    self.router.clone(),
+                    self.key.clone(),
+                    side,
+                    rx,
+                    spilled.clone(),
+                    self.jobs.clone(),
+                )
+                .instrument(self.span.clone()),
+            );
+            Lane { tx, spilled }
         });
-        if lane_tx.send(item).is_err() {
-            tracing::error!("a delivery lane stopped; the entry stays in the outbox");
+        // Once spilled, nothing more is queued until the lane has read the
+        // outbox back: a later entry queued ahead of a spilled one would
+        // overtake it.
+        if lane.spilled.load(Ordering::SeqCst) {
+            return;
         }
-    }
-    drop(lanes);
-    for t in tasks {
-        let _ = t.await;
+        match lane.tx.try_send((seq, Box::new(entry))) {
+            Ok(()) => self.router.delivery_queued(1),
+            Err(TrySendError::Full(_)) => {
+                tracing::warn!(
+                    seq,
+                    queued = LANE_QUEUE,
+                    "a delivery lane is full; later entries wait in the outbox"
+                );
+                lane.spilled.store(true, Ordering::SeqCst);
+            }
+            Err(TrySendError::Closed(_)) => {
+                tracing::error!(
+                    seq,
+                    "a delivery lane stopped; the entry stays in the outbox"
+                );
+            }
+        }
     }
 }
 
+/// Delivers one destination's entries in sequence order: first what is
+/// queued, then, when the lane spilled, what waits in the outbox after
+/// the last entry it delivered. An entry can come both ways (queued just
+/// as the lane read the outbox); it is delivered once, by its sequence.
 async fn lane(
     router: Router,
     key: ConversationKey,
-    mut rx: mpsc::UnboundedReceiver<(u64, Box<OutboxEntry>)>,
+    side: Side,
+    mut rx: mpsc::Receiver<Item>,
+    spilled: Arc<AtomicBool>,
     jobs: mpsc::WeakSender<Job>,
 ) {
-    while let Some((seq, entry)) = rx.recv().await {
-        deliver(&router, &key, seq, *entry, &jobs).await;
+    let mut last = 0u64;
+    let mine = |e: &OutboxEntry| e.conversation == key && side_of(&e.effect) == side;
+    loop {
+        let item = match rx.try_recv() {
+            Ok(item) => Some(item),
+            Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => None,
+        };
+        if let Some((seq, entry)) = item {
+            router.delivery_queued(-1);
+            if seq > last {
+                last = seq;
+                deliver(&router, &key, seq, *entry, &jobs).await;
+            }
+            continue;
+        }
+        if spilled.swap(false, Ordering::SeqCst) {
+            let waiting = match router
+                .shared
+                .store
+                .outbox_pending_after(last, LANE_QUEUE, &mine)
+            {
+                Ok(w) => w,
+                Err(e) => {
+                    // Left in the outbox: delivered after the restart.
+                    tracing::error!(error = %e, "cannot read the outbox back");
+                    router.fail(&e);
+                    return;
+                }
+            };
+            // A full page may have more behind it.
+            if waiting.len() == LANE_QUEUE {
+                spilled.store(true, Ordering::SeqCst);
+            }
+            for (seq, entry) in waiting {
+                last = seq;
+                deliver(&router, &key, seq, entry, &jobs).await;
+            }
+            continue;
+        }
+        match rx.recv().await {
+            Some((seq, entry)) => {
+                router.delivery_queued(-1);
+                if seq > last {
+                    last = seq;
+                    deliver(&router, &key, seq, *entry, &jobs).await;
+                }
+            }
+            // The worker is gone and nothing is queued; a spill noted just
+            // before is read back by the next loop.
+            None if spilled.load(Ordering::SeqCst) => {}
+            None => return,
+        }
     }
 }
 
@@ -134,6 +250,10 @@ async fn deliver(
                 tracing::error!(seq, key = %entry.key, %reason, "delivery failed for good; parked");
                 match store.outbox_park(seq, &reason) {
                     Ok(()) => crate::metrics::outbox_parked(),
+                    // Erased meanwhile (`Router::erase`): nothing to keep.
+                    Err(crate::store::StoreError::UnknownOutboxEntry { .. }) => {
+                        tracing::debug!(seq, "the entry was erased meanwhile");
+                    }
                     Err(e) => tracing::error!(error = %e, seq, "cannot park the outbox entry"),
                 }
                 return;
@@ -254,6 +374,14 @@ async fn try_once(
             Ok(())
         }
         _ => store.outbox_done(seq, &[], &[]).map_err(Failure::Store),
+    };
+    let stored = match stored {
+        // Erased meanwhile (`Router::erase`): done, nothing to record.
+        Err(Failure::Store(crate::store::StoreError::UnknownOutboxEntry { .. })) => {
+            tracing::debug!(seq, "the entry was erased meanwhile");
+            Ok(())
+        }
+        other => other,
     };
     if stored.is_ok() {
         // Stored for good: the key is never sent again.

@@ -120,6 +120,9 @@ pub struct Router {
     open: Arc<Mutex<Option<OpenList>>>,
     /// The first failure that must stop the daemon (see [`Router::failures`]).
     failure: Arc<watch::Sender<Option<String>>>,
+    /// Outbox entries held in delivery lanes' memory: now, and the most
+    /// since the start (see [`Router::deliveries_queued`]).
+    queued: Arc<(AtomicU64, AtomicU64)>,
 }
 
 impl Router {
@@ -132,6 +135,27 @@ impl Router {
             case_writes: Arc::new(AtomicU64::new(0)),
             open: Arc::new(Mutex::new(None)),
             failure: Arc::new(watch::channel(None).0),
+            queued: Arc::new((AtomicU64::new(0), AtomicU64::new(0))),
+        }
+    }
+
+    /// Outbox entries held in delivery lanes' memory now, and the most at
+    /// once since the start. Each lane holds at most
+    /// `LANE_QUEUE` (in `delivery.rs`); the rest wait only in the outbox.
+    pub fn deliveries_queued(&self) -> (u64, u64) {
+        (
+            self.queued.0.load(Ordering::Relaxed),
+            self.queued.1.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Counts entries entering (`1`) or leaving (`-1`) a lane's memory.
+    fn delivery_queued(&self, change: i8) {
+        if change > 0 {
+            let now = self.queued.0.fetch_add(1, Ordering::Relaxed) + 1;
+            self.queued.1.fetch_max(now, Ordering::Relaxed);
+        } else {
+            self.queued.0.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
@@ -291,7 +315,10 @@ impl Router {
     /// Sends a job to the conversation's worker, starting it if needed;
     /// waits while its queue is full.
     pub async fn send(&self, key: ConversationKey, job: Job) {
-        let changes_state = matches!(job, Job::Inbound { .. } | Job::Opened { .. });
+        let changes_state = matches!(
+            job,
+            Job::Inbound { .. } | Job::Opened { .. } | Job::Hold { .. }
+        );
         for _ in 0..2 {
             let Some(tx) = self.worker(&key) else {
                 return;
@@ -311,6 +338,50 @@ impl Router {
             return;
         }
         tracing::error!(conversation = %key, "could not start a worker for the conversation");
+    }
+
+    /// Writes a privacy erasure (`crate::privacy`) while the workers of
+    /// the conversations it touches hold still with no cached state, so
+    /// nothing they held is written back over it; they reload from the
+    /// store afterwards.
+    pub async fn erase(
+        &self,
+        plan: &crate::privacy::Plan,
+    ) -> Result<crate::store::Erased, crate::store::StoreError> {
+        if plan.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut releases = Vec::with_capacity(plan.hold.len());
+        for key in &plan.hold {
+            let (held_tx, held) = tokio::sync::oneshot::channel();
+            let (release, release_rx) = tokio::sync::oneshot::channel::<()>();
+            self.send(
+                key.clone(),
+                Job::Hold {
+                    held: held_tx,
+                    release: release_rx,
+                },
+            )
+            .await;
+            // A worker that stopped meanwhile holds nothing either.
+            let _ = held.await;
+            releases.push(release);
+        }
+        let done = crate::privacy::apply(self.shared.store.as_ref(), plan);
+        drop(releases);
+        done
+    }
+
+    /// One retention run (`[privacy] keep`): erases what expired by now.
+    pub async fn expire(
+        &self,
+        keep: Duration,
+    ) -> Result<crate::privacy::Expired, crate::store::StoreError> {
+        let now = self.shared.clock.now();
+        let keep_ms = Millis::try_from(keep.as_millis()).unwrap_or(Millis::MAX);
+        let plan = crate::privacy::plan_expiry(self.shared.store.as_ref(), keep_ms, now)?;
+        self.erase(&plan).await?;
+        Ok(crate::privacy::expired(&plan))
     }
 
     /// Queues a job only if the worker has room; false if it is behind.

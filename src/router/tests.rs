@@ -166,6 +166,7 @@ fn inbound(id: &str, room: &str, sender: &str, text: &str) -> Inbound {
             reply_to: None,
         },
         customer_endpoint: true,
+        encrypted: false,
     }
 }
 
@@ -469,6 +470,10 @@ impl Store for DiskFull {
     fn prune_seen(&self, older_than: Millis) -> Result<usize, StoreError> {
         self.inner.prune_seen(older_than)
     }
+    fn erase(&self, e: &crate::store::Erasure) -> Result<crate::store::Erased, StoreError> {
+        self.check()?;
+        self.inner.erase(e)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -675,6 +680,368 @@ async fn a_stalled_customer_room_does_not_hold_up_the_desk() {
             .filter(|t| *t == "Hello Carol")
             .count(),
         1
+    );
+}
+
+#[tokio::test]
+async fn a_long_outage_keeps_at_most_a_lane_of_deliveries_in_memory_and_loses_none() {
+    let lane = super::delivery::LANE_QUEUE;
+    let f = fixture();
+    let customer_room = "!support:localhost";
+    f.router
+        .dispatch(inbound(
+            "$1",
+            customer_room,
+            "@carol:localhost",
+            "I want to talk to a human",
+        ))
+        .await;
+    until("the case room", || {
+        f.store
+            .case(1)
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.desk.is_some())
+    })
+    .await;
+    until("the handover message", || {
+        f.store.outbox_pending().unwrap().is_empty()
+    })
+    .await;
+    // The customer's room stops taking messages while the agent writes
+    // two lanes' worth and more.
+    *f.bridge.stalled_room.lock().unwrap() = Some(customer_room.into());
+    let replies = 2 * lane + 10;
+    for i in 0..replies {
+        f.router
+            .dispatch(inbound(
+                &format!("$r{i}"),
+                "!case1:localhost",
+                "@alice:localhost",
+                &format!("reply {i}"),
+            ))
+            .await;
+    }
+    until("every reply stored in the outbox", || {
+        (0..replies).all(|i| f.store.is_seen(&format!("$r{i}")).unwrap())
+    })
+    .await;
+    let (_, peak) = f.router.deliveries_queued();
+    assert!(
+        peak <= lane as u64,
+        "at most one lane in memory during the outage, held {peak}"
+    );
+    assert!(
+        f.store.outbox_pending().unwrap().len() >= replies,
+        "what did not fit waits in the outbox"
+    );
+    // The room recovers: every reply arrives once, in order.
+    *f.bridge.stalled_room.lock().unwrap() = None;
+    until("the outbox drained", || {
+        f.store.outbox_pending().unwrap().is_empty()
+    })
+    .await;
+    let got: Vec<String> = texts(&f.bridge)
+        .into_iter()
+        .filter(|t| t.starts_with("reply "))
+        .collect();
+    let want: Vec<String> = (0..replies).map(|i| format!("reply {i}")).collect();
+    assert_eq!(got, want, "each reply once, in the order written");
+    assert_eq!(f.router.deliveries_queued().0, 0);
+}
+
+#[tokio::test]
+async fn forgetting_a_customer_leaves_no_trace_in_the_store_or_an_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let sled = Arc::new(crate::store::sled::SledStore::open(dir.path().join("store")).unwrap());
+    let f = fixture_on(sled.clone());
+    let room = "!support:localhost";
+    let carol = |id: &str, text: &str| {
+        let mut ev = inbound(id, room, "@carol:localhost", text);
+        ev.sender.display_name = Some("Carol Zanzibar".into());
+        ev
+    };
+    f.router
+        .dispatch(carol("$c1", "how do i reset my password"))
+        .await;
+    f.router
+        .dispatch(carol(
+            "$c2",
+            "I want to talk to a human about order quokka-4711",
+        ))
+        .await;
+    until("the case room", || {
+        f.store
+            .case(1)
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.desk.is_some())
+    })
+    .await;
+    f.router
+        .dispatch(inbound(
+            "$a1",
+            "!case1:localhost",
+            "@alice:localhost",
+            "Hello Carol Zanzibar",
+        ))
+        .await;
+    f.router
+        .dispatch(carol("$c3", "my card ends in wombat-99"))
+        .await;
+    until("relayed both ways", || {
+        f.store.outbox_pending().unwrap().is_empty()
+            && texts(&f.bridge).iter().any(|t| t.contains("wombat-99"))
+    })
+    .await;
+    f.router
+        .dispatch(inbound(
+            "$a2",
+            "!case1:localhost",
+            "@alice:localhost",
+            "!resolve",
+        ))
+        .await;
+    until("resolved", || !case_state(&f.store, 1).is_open()).await;
+    // Someone else, who stays.
+    f.router
+        .dispatch(inbound(
+            "$d1",
+            "!dave:localhost",
+            "@dave:localhost",
+            "where can i find my invoice",
+        ))
+        .await;
+    until("dave answered and everything delivered", || {
+        f.store.is_seen("$d1").unwrap() && f.store.outbox_pending().unwrap().is_empty()
+    })
+    .await;
+
+    // Event ids stay in the dedupe table until it is pruned: opaque ids,
+    // not what the person said or who they are.
+    let traces = ["@carol:localhost", "Zanzibar", "quokka-4711", "wombat-99"];
+    // What the Matrix bridge keeps of a customer in a busy room.
+    sled.bridge_put(
+        "matrix",
+        "matrix/thread/!support:localhost|@carol:localhost",
+        b"$root",
+    )
+    .unwrap();
+    let found =
+        |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let raw = sled.raw_records().concat();
+    for t in traces {
+        assert!(
+            found(&raw, t),
+            "the test's premise: {t} is stored before forget"
+        );
+    }
+
+    let now = f.router.shared.clock.now();
+    let (plan, cases) = crate::privacy::plan_forget(
+        f.store.as_ref(),
+        "matrix:@carol:localhost",
+        now,
+        &crate::bridges::customer_records,
+    )
+    .unwrap();
+    assert_eq!(cases, vec![1]);
+    let erased = f.router.erase(&plan).await.unwrap();
+    assert_eq!(erased.cases, 1);
+    assert!(erased.conversations >= 1, "{erased:?}");
+    assert!(
+        erased.twins >= 2,
+        "the relayed lines' links went: {erased:?}"
+    );
+    assert_eq!(erased.bridge_records, 1, "{erased:?}");
+
+    let raw = sled.raw_records().concat();
+    for t in traces {
+        assert!(!found(&raw, t), "{t} is still in the store after forget");
+    }
+    assert!(found(&raw, "@dave:localhost"), "others are kept");
+    let config = crate::fixtures::config_with("");
+    for format in [
+        crate::report::Format::Jsonl,
+        crate::report::Format::Markdown,
+        crate::report::Format::Csv,
+    ] {
+        let out = crate::report::export(
+            f.store.as_ref(),
+            &config,
+            crate::report::Selection::Since(0),
+            format,
+            false,
+        )
+        .unwrap();
+        for t in traces {
+            assert!(!out.contains(t), "{t} in the {format:?} export:\n{out}");
+        }
+        assert!(out.contains("erased-1"), "the case stays, erased:\n{out}");
+    }
+    let case = f
+        .store
+        .case(1)
+        .unwrap()
+        .expect("case 1 is kept for the figures");
+    assert!(case.erased_at.is_some());
+    assert!(!case.state.is_open());
+
+    // The bot still works, and the person starts afresh if they return.
+    f.router
+        .dispatch(carol("$c4", "how do i reset my password"))
+        .await;
+    until("a fresh conversation", || {
+        f.store.is_seen("$c4").unwrap() && f.store.outbox_pending().unwrap().is_empty()
+    })
+    .await;
+    let back = f
+        .store
+        .conversations()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.customer.user.id == "@carol:localhost")
+        .expect("the returning customer has a conversation");
+    assert_eq!(back.case, None, "no link to the erased case");
+}
+
+#[tokio::test]
+async fn a_customer_with_an_open_case_is_not_forgotten() {
+    let f = fixture();
+    escalate(&f, "erin", "I want to talk to a human", 1).await;
+    let err =
+        crate::privacy::plan_forget(f.store.as_ref(), "@erin:localhost", 0, &|_, _| Vec::new())
+            .unwrap_err();
+    assert!(
+        matches!(err, crate::privacy::ForgetError::OpenCase { case: 1, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("resolve it first"), "{err}");
+    assert!(f.store.case(1).unwrap().unwrap().erased_at.is_none());
+}
+
+#[tokio::test]
+async fn the_retention_period_empties_old_transcripts_and_keeps_the_figures() {
+    let clock = Arc::new(TestClock(T0.into()));
+    let f = fixture_with(Arc::new(MemoryStore::new()), engine(), clock.clone());
+    let day = 24 * 60 * MINUTE;
+    // Old: escalated, answered, resolved 400 days ago.
+    escalate(&f, "olga", "I want to talk to a human about llama-77", 1).await;
+    f.router
+        .dispatch(inbound(
+            "$o2",
+            "!case1:localhost",
+            "@alice:localhost",
+            "Hi Olga",
+        ))
+        .await;
+    f.router
+        .dispatch(inbound(
+            "$o3",
+            "!case1:localhost",
+            "@alice:localhost",
+            "!resolve",
+        ))
+        .await;
+    until("resolved", || !case_state(&f.store, 1).is_open()).await;
+    // A year and more later: a fresh case, still open.
+    clock.at(T0 + 400 * day);
+    escalate(&f, "nina", "I want to talk to a human about emu-12", 2).await;
+
+    let e = f
+        .router
+        .expire(Duration::from_secs(365 * 24 * 3600))
+        .await
+        .unwrap();
+    assert_eq!(e.cases, 1, "{e:?}");
+    assert_eq!(e.conversations, 1, "olga's idle conversation: {e:?}");
+    let old = f.store.case(1).unwrap().unwrap();
+    assert_eq!(old.erased_at, Some(T0 + 400 * day));
+    assert!(!old.transcript.is_empty(), "who and when stay");
+    assert!(
+        old.transcript
+            .iter()
+            .all(|t| t.text.is_empty() && t.source.is_none()),
+        "{:?}",
+        old.transcript
+    );
+    assert_eq!(
+        old.customer.user.id, "@olga:localhost",
+        "retention keeps who it was"
+    );
+    assert!(old.first_human_reply_at.is_some(), "the figures stay");
+    let new = f.store.case(2).unwrap().unwrap();
+    assert!(new.transcript.iter().any(|t| t.text.contains("emu-12")));
+    assert!(new.erased_at.is_none());
+    // Run again: nothing more to do.
+    let again = f
+        .router
+        .expire(Duration::from_secs(365 * 24 * 3600))
+        .await
+        .unwrap();
+    assert_eq!(again, crate::privacy::Expired::default());
+}
+
+#[tokio::test]
+async fn an_encrypted_customer_room_asks_for_an_encrypted_case_room() {
+    let f = fixture();
+    let desks = |b: &Recorder| -> Vec<DeskTarget> {
+        b.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|o| match &o.action {
+                Action::OpenCase { desk, .. } => Some(desk.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut secret = inbound(
+        "$e1",
+        "!private:localhost",
+        "@erin:localhost",
+        "how do i reset my password",
+    );
+    secret.encrypted = true;
+    f.router.dispatch(secret).await;
+    // Later events need not say so again: the conversation remembers.
+    f.router
+        .dispatch(inbound(
+            "$e2",
+            "!private:localhost",
+            "@erin:localhost",
+            "I want to talk to a human",
+        ))
+        .await;
+    f.router
+        .dispatch(inbound(
+            "$p1",
+            "!plain:localhost",
+            "@paul:localhost",
+            "I want to talk to a human",
+        ))
+        .await;
+    until("two cases opened", || desks(&f.bridge).len() == 2).await;
+    let opened = desks(&f.bridge);
+    assert!(
+        opened.iter().any(|d| matches!(
+            d,
+            DeskTarget::PrivateRoom {
+                encrypted: true,
+                ..
+            }
+        )),
+        "{opened:?}"
+    );
+    assert!(
+        opened.iter().any(|d| matches!(
+            d,
+            DeskTarget::PrivateRoom {
+                encrypted: false,
+                ..
+            }
+        )),
+        "{opened:?}"
     );
 }
 

@@ -48,6 +48,13 @@ pub enum Job {
         text: String,
         ack: Option<Ack>,
     },
+    /// Hold still: drop the cached state, say so on `held`, and take no
+    /// other job until `release` fires (or is dropped), while the store
+    /// is changed under the conversation (`Router::erase`).
+    Hold {
+        held: oneshot::Sender<()>,
+        release: oneshot::Receiver<()>,
+    },
     /// The delivery task opened case `case` on its desk (entry `seq`).
     Opened {
         seq: u64,
@@ -69,22 +76,19 @@ const IDLE: Duration = Duration::from_secs(300);
 /// Starts the worker and delivery task of `key`; returns the job queue.
 pub(super) fn spawn(router: Router, key: ConversationKey) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel(JOB_QUEUE);
-    let (dtx, drx) = mpsc::unbounded_channel();
     // `case` is filled in once the conversation has one (see
     // `Worker::note_case`), so every line about a case names it.
     let span =
         tracing::info_span!(parent: None, "conversation", key = %key, case = tracing::field::Empty);
-    tokio::spawn(
-        super::delivery::run(router.clone(), key.clone(), drx, tx.downgrade())
-            .instrument(span.clone()),
-    );
+    let deliveries =
+        super::delivery::Deliveries::new(router.clone(), key.clone(), tx.downgrade(), span.clone());
     tokio::spawn(
         Worker {
             router,
             key,
             state: None,
             refresh: None,
-            deliveries: dtx,
+            deliveries,
             case: None,
         }
         .run(rx)
@@ -100,7 +104,7 @@ struct Worker {
     /// What to publish as the conversation's tick watch once the job
     /// queue is empty (see [`Router::tick_open_cases`]).
     refresh: Option<Refresh>,
-    deliveries: mpsc::UnboundedSender<(u64, Box<OutboxEntry>)>,
+    deliveries: super::delivery::Deliveries,
     /// The case number last recorded on the conversation's span.
     case: Option<CaseId>,
 }
@@ -175,9 +179,15 @@ impl Worker {
                         }
                     }
                 }
+                Job::Hold { held, release } => {
+                    self.state = None;
+                    self.case = None;
+                    let _ = held.send(());
+                    let _ = release.await;
+                }
                 Job::Deliver(entries) => {
                     for (seq, e) in entries {
-                        let _ = self.deliveries.send((seq, Box::new(e)));
+                        self.deliveries.push(seq, e);
                     }
                 }
                 Job::Opened {
@@ -248,7 +258,10 @@ impl Worker {
         let shared = self.router.shared.clone();
         let now = shared.clock.now();
         let is_agent = matches!(event, Event::Agent { .. });
-        let (state, new) = match self.load_or_start(customer, now) {
+        // A room that became end-to-end encrypted stays so for its
+        // customer's later cases (rooms cannot turn encryption off).
+        let encrypted = customer.as_ref().is_some_and(|c| c.encrypted);
+        let (mut state, new) = match self.load_or_start(customer, now) {
             Ok(Some(s)) => {
                 self.note_case(&s.0);
                 s
@@ -265,6 +278,9 @@ impl Worker {
                 return false;
             }
         };
+        if encrypted {
+            state.conv.customer.encrypted = true;
+        }
         let world = StoreWorld {
             store: shared.store.clone(),
             now,
@@ -408,7 +424,7 @@ impl Worker {
         match result {
             Ok(seqs) => {
                 for (seq, entry) in seqs.into_iter().zip(commit.outbox) {
-                    let _ = self.deliveries.send((seq, Box::new(entry)));
+                    self.deliveries.push(seq, entry);
                 }
                 Committed::Written
             }

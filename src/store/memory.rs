@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use handoff_bridge_api::{Endpoint, MessageRef, Millis};
 
-use super::{Commit, Parked, Store, StoreError};
+use super::{Commit, Erased, Erasure, Parked, Store, StoreError};
 use crate::case::{Case, CaseId, Conversation, ConversationKey, OutboxEntry};
 
 /// Which message a ref names: network, room and id (the thread is where it
@@ -234,6 +234,59 @@ impl Store for MemoryStore {
     fn outbox_pending(&self) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
         let s = self.lock();
         Ok(s.outbox.iter().map(|(k, v)| (*k, v.clone())).collect())
+    }
+
+    fn outbox_pending_after(
+        &self,
+        after: u64,
+        limit: usize,
+        keep: &dyn Fn(&OutboxEntry) -> bool,
+    ) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
+        let s = self.lock();
+        Ok(s.outbox
+            .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
+            .filter(|(_, e)| keep(e))
+            .take(limit)
+            .map(|(k, v)| (*k, v.clone()))
+            .collect())
+    }
+
+    fn erase(&self, e: &Erasure) -> Result<Erased, StoreError> {
+        let mut s = self.lock();
+        s.check_transcripts(&e.cases)?;
+        let mut done = Erased::default();
+        for key in &e.conversations {
+            done.conversations += usize::from(s.conversations.remove(key).is_some());
+        }
+        for case in &e.cases {
+            s.put_case(case);
+            done.cases += 1;
+            done.turns += case.transcript.len();
+        }
+        let ours = |c: &ConversationKey| e.conversations.contains(c);
+        let before = s.outbox.len() + s.parked.len();
+        s.outbox.retain(|_, entry| !ours(&entry.conversation));
+        s.parked.retain(|_, p| !ours(&p.entry.conversation));
+        done.outbox_entries = before - s.outbox.len() - s.parked.len();
+        for m in &e.messages {
+            let from = identity(m);
+            let twins: Vec<Identity> = s
+                .twins
+                .keys()
+                .filter(|(f, _)| *f == from)
+                .map(|(_, t)| t.clone())
+                .collect();
+            for t in twins {
+                let one = s.twins.remove(&(from.clone(), t.clone())).is_some();
+                let other = s.twins.remove(&(t, from.clone())).is_some();
+                done.twins += usize::from(one || other);
+            }
+        }
+        for (bridge, key) in &e.bridge_records {
+            done.bridge_records +=
+                usize::from(s.bridge.remove(&(bridge.clone(), key.clone())).is_some());
+        }
+        Ok(done)
     }
 
     fn outbox_update(&self, seq: u64, entry: &OutboxEntry) -> Result<(), StoreError> {

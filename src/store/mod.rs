@@ -79,6 +79,46 @@ pub struct Commit {
     pub rewritten_turns: Vec<(CaseId, usize)>,
 }
 
+/// What [`Store::erase`] removes or rewrites, in one write: the privacy
+/// duties (a person's erasure, the retention period; `crate::privacy`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Erasure {
+    /// Conversations removed, with their pending and parked outbox entries.
+    pub conversations: Vec<ConversationKey>,
+    /// Cases rewritten whole: the head (its indexes follow, as in a
+    /// commit) and every stored turn, from the case's transcript (which
+    /// holds as many turns as are stored, or more).
+    pub cases: Vec<Case>,
+    /// Messages whose twins are removed, in both directions.
+    pub messages: Vec<MessageRef>,
+    /// Bridge records removed: `(bridge, key)`.
+    pub bridge_records: Vec<(String, String)>,
+}
+
+/// What an [`Erasure`] removed or rewrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Erased {
+    pub conversations: usize,
+    pub cases: usize,
+    pub turns: usize,
+    pub outbox_entries: usize,
+    pub twins: usize,
+    #[serde(default)]
+    pub bridge_records: usize,
+}
+
+impl Erased {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: Erased) {
+        self.conversations += other.conversations;
+        self.cases += other.cases;
+        self.turns += other.turns;
+        self.outbox_entries += other.outbox_entries;
+        self.twins += other.twins;
+        self.bridge_records += other.bridge_records;
+    }
+}
+
 /// Durable state of one handoff instance. Object-safe; used as
 /// `Arc<dyn Store>` from many tasks at once.
 pub trait Store: Send + Sync {
@@ -128,6 +168,24 @@ pub trait Store: Send + Sync {
     /// Outbox entries not yet done, in sequence order.
     fn outbox_pending(&self) -> Result<Vec<(u64, OutboxEntry)>, StoreError>;
 
+    /// At most `limit` pending entries after sequence `after` for which
+    /// `keep` holds, in sequence order: a delivery lane catching up on
+    /// what did not fit in its memory. It may read every later entry but
+    /// holds only what it returns.
+    fn outbox_pending_after(
+        &self,
+        after: u64,
+        limit: usize,
+        keep: &dyn Fn(&OutboxEntry) -> bool,
+    ) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
+        Ok(self
+            .outbox_pending()?
+            .into_iter()
+            .filter(|(seq, e)| *seq > after && keep(e))
+            .take(limit)
+            .collect())
+    }
+
     /// Replaces a pending entry (e.g. `attempts + 1`). Fails with
     /// [`StoreError::UnknownOutboxEntry`] if it is gone: a delivered entry is
     /// never brought back.
@@ -156,6 +214,11 @@ pub trait Store: Send + Sync {
     /// start. Fails with [`StoreError::UnknownOutboxEntry`] if no entry
     /// `seq` is parked.
     fn outbox_unpark(&self, seq: u64) -> Result<(), StoreError>;
+
+    /// Carries out `e` atomically and durably, or nothing. The caller keeps
+    /// new writes for the erased conversations out meanwhile (their worker
+    /// runs the erasure).
+    fn erase(&self, e: &Erasure) -> Result<Erased, StoreError>;
 
     /// Small per-bridge state (sync tokens, last seen Slack ts).
     fn bridge_get(&self, bridge: &str, key: &str) -> Result<Option<Vec<u8>>, StoreError>;

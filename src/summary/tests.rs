@@ -71,6 +71,7 @@ fn case() -> Case {
         desk_authors: Vec::new(),
         closed_team: None,
         reopened: Vec::new(),
+        erased_at: None,
     }
 }
 

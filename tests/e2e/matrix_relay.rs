@@ -289,6 +289,19 @@ async fn an_encrypted_customer_room_is_handed_over_and_relayed() {
         .expect("ask");
     let desk = alice.wait_for_invite(WAIT).await.expect("invite");
     alice.join(&desk).await.expect("join");
+    // The customer's room is encrypted, so the case room is too (no
+    // `encrypt_case_rooms` in this config): what the customer said in
+    // private never sits in plain text on the homeserver.
+    let case_room = alice.room(&desk).expect("the case room is known");
+    assert!(
+        case_room
+            .latest_encryption_state()
+            .await
+            .expect("encryption state")
+            .is_encrypted(),
+        "an encrypted customer room got a plain case room"
+    );
+    // The agent's client decrypts what the bot posts there.
     let summary = from_bot(&alice, &desk, "the summary", |m| m.body.contains("Case #1")).await;
     assert!(
         summary.body.contains("how do I reset my password"),

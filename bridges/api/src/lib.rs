@@ -170,6 +170,11 @@ pub struct Inbound {
     /// desk right now").
     #[serde(default)]
     pub customer_endpoint: bool,
+    /// `endpoint` is end-to-end encrypted on its network (an encrypted
+    /// Matrix room): a case opened for its customer asks for a desk that
+    /// is encrypted too ([`DeskTarget::PrivateRoom`]'s `encrypted`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
 }
 
 /// What kind of thing happened.
@@ -208,8 +213,14 @@ pub enum InboundKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DeskTarget {
-    /// A new private room per case, with `invite` invited.
-    PrivateRoom { invite: Vec<String> },
+    /// A new private room per case, with `invite` invited; end-to-end
+    /// encrypted when `encrypted` (the customer's own endpoint is), where
+    /// the network can encrypt.
+    PrivateRoom {
+        invite: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        encrypted: bool,
+    },
     /// A thread per case in an existing room or channel.
     Thread { room: String },
 }
@@ -595,6 +606,7 @@ mod tests {
                 reply_to: None,
             },
             customer_endpoint: true,
+            encrypted: false,
         }
     }
 
@@ -665,6 +677,7 @@ mod tests {
                 reply_to: None,
             },
             customer_endpoint: true,
+            encrypted: false,
         };
         let s = serde_json::to_string(&ev).unwrap();
         let back: Inbound = serde_json::from_str(&s).unwrap();

@@ -47,8 +47,9 @@ pub async fn open(
         return Ok(done);
     }
     match desk {
-        DeskTarget::PrivateRoom { invite } => {
-            let room = case_room(shared, key, invite, &summary.title).await?;
+        DeskTarget::PrivateRoom { invite, encrypted } => {
+            let encrypt = *encrypted || shared.cfg.encrypt_case_rooms;
+            let room = case_room(shared, key, invite, &summary.title, encrypt).await?;
             let summary_id = send(&room, summary_content(summary), key, "summary").await?;
             pin(&room, &summary_id).await?;
             let endpoint = Endpoint::new(NETWORK, room.room_id().as_str());
@@ -108,6 +109,7 @@ async fn case_room(
     key: &str,
     invite: &[String],
     title: &str,
+    encrypt: bool,
 ) -> Result<Room, BridgeError> {
     // A team's `agents` may also name other networks' people (Slack ids,
     // user groups, "channel-members"): only Matrix user ids are invited.
@@ -136,7 +138,7 @@ async fn case_room(
     request.invite = invite;
     request.preset = Some(RoomPreset::PrivateChat);
     request.room_alias_name = alias_free.then_some(localpart);
-    if shared.cfg.encrypt_case_rooms {
+    if encrypt {
         request.initial_state = vec![InitialStateEvent::with_empty_state_key(
             RoomEncryptionEventContent::with_recommended_defaults(),
         )

@@ -209,7 +209,7 @@ fn message_thread_key(room: &str, event: &str) -> String {
     format!("matrix/in-thread/{room}|{event}")
 }
 
-fn thread_key(room: &str, user: &str) -> String {
+pub(crate) fn thread_key(room: &str, user: &str) -> String {
     format!("matrix/thread/{room}|{user}")
 }
 

@@ -82,6 +82,12 @@ impl MatrixSettings {
     }
 }
 
+/// The bridge records holding something of customer `user` in `room`
+/// (`handoff forget`): which thread is theirs in a busy room.
+pub fn customer_records(room: &str, user: &str) -> Vec<String> {
+    vec![crate::ledger::thread_key(room, user)]
+}
+
 /// Checks a Matrix desk's target: none (a private room per case, with the
 /// team's agents invited) or a room id/alias (a thread per case in it).
 pub fn check_desk(target: Option<&str>) -> Result<(), String> {

@@ -113,6 +113,12 @@ pub fn is_group(entry: &str) -> bool {
     handle || id
 }
 
+/// The bridge records holding something of a customer: none, customers
+/// do not write on Slack (desks only).
+pub fn customer_records(_room: &str, _user: &str) -> Vec<String> {
+    Vec::new()
+}
+
 /// Checks a Slack desk's target: a channel (`#name` or an id); Slack has
 /// no private room per case.
 pub fn check_desk(target: Option<&str>) -> Result<(), String> {

@@ -186,6 +186,7 @@ async fn posted(inner: &Inner, p: parse::Posted<'_>) -> Emits {
                 at: ts::to_millis(msg_ts),
                 kind,
                 customer_endpoint: false,
+                encrypted: false,
             },
             mark: (i + 1 == count).then(|| Mark {
                 channel: channel.to_string(),
@@ -261,6 +262,7 @@ async fn edited(inner: &Inner, e: parse::Edited<'_>) -> Emits {
                 body: body(inner, e.text).await,
             },
             customer_endpoint: false,
+            encrypted: false,
         },
         mark: None,
     }])
@@ -283,6 +285,7 @@ async fn deleted(inner: &Inner, d: parse::Deleted<'_>) -> Emits {
                 target: d.target.to_string(),
             },
             customer_endpoint: false,
+            encrypted: false,
         },
         mark: None,
     }])
@@ -326,6 +329,7 @@ async fn reaction(inner: &Inner, r: parse::Reacted<'_>) -> Emits {
                 key: emoji::key_for_name(r.name),
             },
             customer_endpoint: false,
+            encrypted: false,
         },
         mark: None,
     }])
@@ -365,6 +369,7 @@ pub(crate) async fn interaction(inner: &Inner, payload: &Value) -> Emits {
                     value: a.value.to_string(),
                 },
                 customer_endpoint: false,
+                encrypted: false,
             },
             mark: None,
         })

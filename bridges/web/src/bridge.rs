@@ -195,6 +195,7 @@ impl Inner {
             at,
             kind,
             customer_endpoint: true,
+            encrypted: false,
         };
         let mut shown = None;
         if let Some(kind) = entry {

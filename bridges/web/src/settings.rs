@@ -180,6 +180,13 @@ impl WebSettings {
     }
 }
 
+/// The bridge records holding something of the visitor of session `room`
+/// (`handoff forget`): the session (their verified identity) and its
+/// history (what was said).
+pub fn customer_records(room: &str, _user: &str) -> Vec<String> {
+    vec![format!("session/{room}"), format!("history/{room}")]
+}
+
 /// Checks a desk on the widget network: there is none (customers only).
 pub fn check_desk(_target: Option<&str>) -> Result<(), String> {
     Err("the web widget is where customers write, not a desk; put the team's desk on matrix or slack".into())

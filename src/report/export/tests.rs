@@ -69,6 +69,7 @@ fn resolved_case() -> Case {
         desk_authors: Vec::new(),
         closed_team: None,
         reopened: Vec::new(),
+        erased_at: None,
     }
 }
 

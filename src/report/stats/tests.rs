@@ -41,6 +41,7 @@ fn case(id: u64, conv: &str, team: &str, opened: Millis) -> Case {
         desk_authors: Vec::new(),
         closed_team: None,
         reopened: Vec::new(),
+        erased_at: None,
     }
 }
 

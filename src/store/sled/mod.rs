@@ -28,7 +28,7 @@ use serde::de::DeserializeOwned;
 
 use self::open::sled_error;
 use self::tx::{Tx, T};
-use super::{codec, Commit, Parked, Store, StoreError};
+use super::{codec, Commit, Erased, Erasure, Parked, Store, StoreError};
 use crate::case::{Case, CaseId, Conversation, ConversationKey, OutboxEntry, Turn};
 
 /// How many dedupe ids one pruning transaction removes at most.
@@ -78,6 +78,18 @@ impl SledStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Every key and value of every tree, for tests that look for a trace.
+    #[cfg(test)]
+    pub(crate) fn raw_records(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for (_, _, rows) in self.db.export() {
+            for row in rows {
+                out.extend(row);
+            }
+        }
+        out
     }
 
     /// Copies every record into a new store at `to` (which must not
@@ -398,6 +410,77 @@ impl Store for SledStore {
             out.push((seq, self.decode(T::Outbox, &key, &value)?));
         }
         Ok(out)
+    }
+
+    fn outbox_pending_after(
+        &self,
+        after: u64,
+        limit: usize,
+        keep: &dyn Fn(&OutboxEntry) -> bool,
+    ) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
+        let mut out = Vec::new();
+        let Some(from) = after.checked_add(1) else {
+            return Ok(out);
+        };
+        for kv in self.tree(T::Outbox).range(codec::id_key(from)..) {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, value) = kv.map_err(self.err("reading the outbox"))?;
+            let seq = self.index_id(T::Outbox, &key, &key)?;
+            let entry: OutboxEntry = self.decode(T::Outbox, &key, &value)?;
+            if keep(&entry) {
+                out.push((seq, entry));
+            }
+        }
+        Ok(out)
+    }
+
+    fn erase(&self, e: &Erasure) -> Result<Erased, StoreError> {
+        // Found before the write (a transaction cannot scan); the caller
+        // keeps new writes for these conversations out meanwhile.
+        let mut seqs = Vec::new();
+        if !e.conversations.is_empty() {
+            let ours = |c: &ConversationKey| e.conversations.contains(c);
+            for (seq, entry) in self.outbox_pending()? {
+                if ours(&entry.conversation) {
+                    seqs.push(seq);
+                }
+            }
+            for (seq, parked) in self.outbox_parked()? {
+                if ours(&parked.entry.conversation) {
+                    seqs.push(seq);
+                }
+            }
+        }
+        let mut pairs = Vec::new();
+        for m in &e.messages {
+            for twin in self.twins(m)? {
+                pairs.push((m.clone(), twin));
+            }
+        }
+        self.write("erasing", |tx| {
+            let mut done = Erased::default();
+            for key in &e.conversations {
+                done.conversations += usize::from(tx.remove_conversation(key)?);
+            }
+            for case in &e.cases {
+                tx.put_case(case)?;
+                for i in 0..case.transcript.len() {
+                    tx.rewrite_turn(case, i)?;
+                }
+                done.cases += 1;
+                done.turns += case.transcript.len();
+            }
+            for seq in &seqs {
+                done.outbox_entries += usize::from(tx.remove_outbox(*seq)?);
+            }
+            done.twins = tx.remove_twins(&pairs)?;
+            for (bridge, key) in &e.bridge_records {
+                done.bridge_records += usize::from(tx.remove_bridge(bridge, key)?);
+            }
+            Ok(done)
+        })
     }
 
     fn outbox_update(&self, seq: u64, entry: &OutboxEntry) -> Result<(), StoreError> {

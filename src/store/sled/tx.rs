@@ -14,7 +14,7 @@ use ::sled::IVec;
 use handoff_bridge_api::{MessageRef, Millis};
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::case::{Case, Conversation, OutboxEntry};
+use crate::case::{Case, Conversation, ConversationKey, OutboxEntry};
 use crate::store::codec;
 use crate::store::{Parked, StoreError};
 
@@ -269,6 +269,38 @@ impl Tx<'_> {
             self.t(T::Twins).insert(codec::twin_key(b, a), ea)?;
         }
         Ok(())
+    }
+
+    /// Removes a conversation's record; whether there was one.
+    pub(super) fn remove_conversation(&self, key: &ConversationKey) -> TxResult<bool> {
+        Ok(self.t(T::Conversations).remove(key.0.as_bytes())?.is_some())
+    }
+
+    /// Removes outbox entry `seq`, pending or parked; whether there was one.
+    pub(super) fn remove_outbox(&self, seq: u64) -> TxResult<bool> {
+        let key = codec::id_key(seq);
+        let pending = self.t(T::Outbox).remove(&key)?.is_some();
+        let parked = self.t(T::Parked).remove(&key)?.is_some();
+        Ok(pending || parked)
+    }
+
+    /// Removes a bridge record; whether there was one.
+    pub(super) fn remove_bridge(&self, bridge: &str, key: &str) -> TxResult<bool> {
+        Ok(self
+            .t(T::Bridge)
+            .remove(codec::bridge_key(bridge, key))?
+            .is_some())
+    }
+
+    /// Removes each pair in both directions; how many pairs were there.
+    pub(super) fn remove_twins(&self, pairs: &[(MessageRef, MessageRef)]) -> TxResult<usize> {
+        let mut removed = 0;
+        for (a, b) in pairs {
+            let one = self.t(T::Twins).remove(codec::twin_key(a, b))?.is_some();
+            let other = self.t(T::Twins).remove(codec::twin_key(b, a))?.is_some();
+            removed += usize::from(one || other);
+        }
+        Ok(removed)
     }
 
     /// Queues an entry under the next sequence number.

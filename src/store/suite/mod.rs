@@ -51,6 +51,7 @@ macro_rules! store_suite {
             twins_are_stored_both_ways,
             twins_are_found_without_the_thread,
             outbox_keeps_order_and_updates,
+            outbox_is_read_after_a_sequence_with_a_filter_and_a_limit,
             outbox_done_is_atomic_and_final,
             parked_entries_are_kept_and_can_be_retried,
             bridge_state_is_per_bridge,
@@ -60,6 +61,7 @@ macro_rules! store_suite {
             heads_leave_the_transcript_out,
             a_head_written_back_writes_nothing,
             a_rewritten_turn_replaces_the_stored_one,
+            an_erasure_removes_and_rewrites_in_one_write,
             a_transcript_read_during_appends_is_whole,
         );
     };
@@ -99,7 +101,7 @@ pub(crate) fn conversation(user_id: &str, at: Millis) -> Conversation {
     let u = user("matrix", user_id);
     serde_json::from_value(serde_json::json!({
         "key": ConversationKey::new(&endpoint, &u),
-        "customer": Customer { user: u, endpoint },
+        "customer": Customer { user: u, endpoint, encrypted: false },
         "case": null,
         "bot_since": at,
         "last_customer_at": at,

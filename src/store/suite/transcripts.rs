@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use super::{case, conversation, entry, with_desk};
+use super::{case, conversation, entry, msg, with_desk};
 use crate::case::{CaseState, Speaker, Turn};
-use crate::store::{Commit, Store, StoreError};
+use crate::store::{Commit, Erased, Erasure, Store, StoreError};
 
 /// Turn `i` of a test transcript: customer and bot by turns, `line {i}`.
 pub(crate) fn turn(i: usize, internal: bool) -> Turn {
@@ -205,4 +205,92 @@ pub(crate) fn a_rewritten_turn_replaces_the_stored_one(s: Arc<dyn Store>) {
     assert_eq!(back, c);
     assert!(back.transcript[1].deleted && back.transcript[1].text.is_empty());
     assert_eq!(back.transcript[2].text, "line 2");
+}
+
+pub(crate) fn an_erasure_removes_and_rewrites_in_one_write(s: Arc<dyn Store>) {
+    let gone = conversation("@gone:x", 1);
+    let kept = conversation("@kept:x", 1);
+    let mut c = with_desk(case(3, "@gone:x", CaseState::Abandoned, 1), "t3");
+    c.transcript = (0..3).map(|i| turn(i, false)).collect();
+    let mut gone_entry = entry("to gone");
+    gone_entry.conversation = gone.key.clone();
+    let mut parked = entry("parked for gone");
+    parked.conversation = gone.key.clone();
+    let mut kept_entry = entry("to kept");
+    kept_entry.conversation = kept.key.clone();
+    let (src, twin) = (msg("matrix", "!support:x", "$a"), msg("slack", "C", "1.1"));
+    let (other, other_twin) = (msg("matrix", "!support:x", "$b"), msg("slack", "C", "2.2"));
+    for conv in [&gone, &kept] {
+        s.commit(&Commit {
+            conversation: Some(conv.clone()),
+            ..Commit::default()
+        })
+        .unwrap();
+    }
+    s.commit(&Commit {
+        cases: vec![c.clone()],
+        outbox: vec![parked, gone_entry, kept_entry.clone()],
+        mappings: vec![
+            (src.clone(), twin.clone()),
+            (other.clone(), other_twin.clone()),
+        ],
+        ..Commit::default()
+    })
+    .unwrap();
+    s.outbox_park(1, "refused").unwrap();
+    s.bridge_put("web", "session/gone", b"visitor").unwrap();
+    s.bridge_put("web", "session/kept", b"visitor").unwrap();
+
+    // The case keeps its number and figures under another customer, every
+    // turn loses its text; the conversation, its outbox entries (pending
+    // and parked) and the twins of its messages go.
+    let mut erased = c.clone();
+    erased.customer.user.id = "erased".into();
+    for t in &mut erased.transcript {
+        t.redact();
+    }
+    let done = s
+        .erase(&Erasure {
+            conversations: vec![gone.key.clone()],
+            cases: vec![erased.clone()],
+            messages: vec![src.clone()],
+            bridge_records: vec![
+                ("web".into(), "session/gone".into()),
+                ("web".into(), "never/there".into()),
+            ],
+        })
+        .unwrap();
+    assert_eq!(
+        done,
+        Erased {
+            conversations: 1,
+            cases: 1,
+            turns: 3,
+            outbox_entries: 2,
+            twins: 1,
+            bridge_records: 1,
+        }
+    );
+    assert_eq!(s.bridge_get("web", "session/gone").unwrap(), None);
+    assert!(s.bridge_get("web", "session/kept").unwrap().is_some());
+    assert_eq!(s.case(3).unwrap(), Some(erased));
+    assert!(s.cases_of_customer("matrix", "@gone:x").unwrap().is_empty());
+    assert_eq!(s.cases_of_customer("matrix", "erased").unwrap(), vec![3]);
+    assert_eq!(s.conversation(&gone.key).unwrap(), None);
+    assert_eq!(s.conversation(&kept.key).unwrap(), Some(kept));
+    assert_eq!(s.outbox_pending().unwrap(), vec![(3, kept_entry)]);
+    assert!(s.outbox_parked().unwrap().is_empty());
+    assert!(s.twins(&src).unwrap().is_empty());
+    assert!(s.twins(&twin).unwrap().is_empty());
+    assert_eq!(s.twins(&other).unwrap(), vec![other_twin]);
+
+    // A case read without its transcript cannot be erased over it.
+    let head = s.case_head(3).unwrap().unwrap();
+    let err = s
+        .erase(&Erasure {
+            cases: vec![head],
+            ..Erasure::default()
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::TranscriptBehind { .. }), "{err}");
 }

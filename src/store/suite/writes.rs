@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread;
 
 use super::{assigned, case, conversation, entry, msg, with_desk};
-use crate::case::CaseState;
+use crate::case::{CaseState, OutboxEntry};
 use crate::store::{Commit, Store, StoreError};
 
 pub(crate) fn commit_writes_everything(s: Arc<dyn Store>) {
@@ -204,6 +204,32 @@ pub(crate) fn outbox_keeps_order_and_updates(s: Arc<dyn Store>) {
         pending,
         vec![(1, entry("1")), (2, retried), (3, entry("3"))]
     );
+}
+
+pub(crate) fn outbox_is_read_after_a_sequence_with_a_filter_and_a_limit(s: Arc<dyn Store>) {
+    let texts = ["a", "b", "skip", "c", "d", "skip", "e"];
+    s.commit(&Commit {
+        outbox: texts.iter().map(|t| entry(t)).collect(),
+        ..Commit::default()
+    })
+    .unwrap();
+    s.outbox_done(2, &[], &[]).unwrap();
+    let keep = |e: &OutboxEntry| e.key != "key-skip";
+    let seqs = |after, limit| -> Vec<u64> {
+        s.outbox_pending_after(after, limit, &keep)
+            .unwrap()
+            .into_iter()
+            .map(|(seq, _)| seq)
+            .collect()
+    };
+    // Done (2) and filtered (3, 6) entries are left out; order is kept.
+    assert_eq!(seqs(0, 10), vec![1, 4, 5, 7]);
+    assert_eq!(seqs(1, 2), vec![4, 5]);
+    assert_eq!(seqs(5, 10), vec![7]);
+    assert_eq!(seqs(7, 10), Vec::<u64>::new());
+    assert_eq!(seqs(u64::MAX, 10), Vec::<u64>::new());
+    let read = s.outbox_pending_after(3, 1, &keep).unwrap();
+    assert_eq!(read, vec![(4, entry("c"))]);
 }
 
 pub(crate) fn outbox_done_is_atomic_and_final(s: Arc<dyn Store>) {

@@ -26,6 +26,7 @@ pub fn customer(n: u64) -> Customer {
             standing: Default::default(),
         },
         endpoint: Endpoint::new("matrix", format!("!customer{n}:localhost")),
+        encrypted: false,
     }
 }
 
@@ -118,6 +119,7 @@ pub fn queued_case(n: u64, id: u64, position: u32, at: Millis, team: &str) -> (C
         desk_authors: Vec::new(),
         closed_team: None,
         reopened: Vec::new(),
+        erased_at: None,
     };
     (conversation, case)
 }

@@ -127,6 +127,8 @@ pub async fn convert(
         at,
         kind,
         customer_endpoint,
+        // As the room's state last synced says (no request per event).
+        encrypted: room.encryption_state().is_encrypted(),
     }))
 }
 

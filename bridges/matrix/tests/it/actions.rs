@@ -47,6 +47,7 @@ async fn open_case_makes_one_pinned_room_and_repeats_are_no_ops() {
         Action::OpenCase {
             desk: DeskTarget::PrivateRoom {
                 invite: vec![alice.user_id().to_string(), bob.user_id().to_string()],
+                encrypted: false,
             },
             summary: summary("Case #1 · tech · Carol", "queued"),
         },

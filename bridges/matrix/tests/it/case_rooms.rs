@@ -38,6 +38,7 @@ async fn a_room_prepared_under_the_case_alias_gets_nothing() {
         action: Action::OpenCase {
             desk: DeskTarget::PrivateRoom {
                 invite: vec![alice.user_id().to_string()],
+                encrypted: false,
             },
             summary: CaseSummary::new("Case #7", CaseStatus::Waiting, "Waiting")
                 .field("Card", "4111"),

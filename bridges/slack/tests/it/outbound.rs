@@ -89,7 +89,10 @@ async fn open_case_posts_a_pinned_root_with_blocks_and_buttons() {
         .send(&Outgoing {
             key: "pr".into(),
             action: Action::OpenCase {
-                desk: DeskTarget::PrivateRoom { invite: vec![] },
+                desk: DeskTarget::PrivateRoom {
+                    invite: vec![],
+                    encrypted: false,
+                },
                 summary: summary(),
             },
         })

@@ -235,7 +235,10 @@ async fn a_customer_network_refuses_desk_actions_and_says_so() {
         .send(&Outgoing {
             key: "o1".into(),
             action: Action::OpenCase {
-                desk: DeskTarget::PrivateRoom { invite: vec![] },
+                desk: DeskTarget::PrivateRoom {
+                    invite: vec![],
+                    encrypted: false,
+                },
                 summary: bridge_suite::summary(1),
             },
         })

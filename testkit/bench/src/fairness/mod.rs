@@ -97,6 +97,7 @@ fn inbound(case: u64, id: &str, text: &str) -> Inbound {
             reply_to: None,
         },
         customer_endpoint: true,
+        encrypted: false,
     }
 }
 
