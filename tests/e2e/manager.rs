@@ -369,6 +369,47 @@ async fn metrics_stats_and_export_match_a_scripted_scenario() {
     );
     assert_eq!(jsonl.lines().count(), 2, "{jsonl}");
 
+    // Ann asks to be forgotten: erased through the running daemon's /api.
+    let ann_id = ann.user_id().to_string();
+    let forgot = handoff_cli(
+        &["forget", "--config", &config_path, "--customer", &ann_id],
+        &[],
+    );
+    assert!(forgot.contains(&format!("forgot {ann_id}")), "{forgot}");
+    assert!(forgot.contains("cases erased: 1 (#1)"), "{forgot}");
+    let md = handoff_cli(
+        &[
+            "export",
+            "--config",
+            &config_path,
+            "--case",
+            "1",
+            "--format",
+            "md",
+        ],
+        &[],
+    );
+    for gone in [
+        ann_id.as_str(),
+        "I want to talk to a person",
+        "Hi Ann, I can help with that.",
+    ] {
+        assert!(
+            !md.contains(gone),
+            "{gone:?} still exported after forget:\n{md}"
+        );
+    }
+    assert!(md.contains("- Transcript erased:"), "{md}");
+    assert!(
+        md.contains("- Rating: 5/5"),
+        "the case's figures stay:\n{md}"
+    );
+    let stats = handoff_cli(&["stats", "--config", &config_path, "--since", "1d"], &[]);
+    assert!(
+        stats.contains("cases:                2 (1 open, 1 resolved, 0 abandoned)"),
+        "{stats}"
+    );
+
     // Stopped: the CLI opens the store itself and says the same.
     handoff.kill();
     let offline = handoff_cli(&["stats", "--config", &config_path, "--since", "1d"], &[]);
