@@ -100,9 +100,17 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
     let config = Arc::new(config);
     let http = start_http(&config, &sled, &clock).await?;
     let bridges = crate::bridges::connect(&config, &store).await?;
-    if !bridges.values().any(|b| b.capabilities().customers) {
+    let mut customer_networks: Vec<&String> = bridges
+        .iter()
+        .filter(|(_, b)| b.capabilities().customers)
+        .map(|(name, _)| name)
+        .collect();
+    if customer_networks.is_empty() {
         return Err(DaemonError::NoBridges);
     }
+    // Before the first event: every customer-side series exists at 0.
+    customer_networks.sort();
+    crate::metrics::zero_customer_counters(&config, &customer_networks);
     if let Some(http) = &http {
         let _ = http.bridges.set(bridges.clone());
     }

@@ -1,7 +1,7 @@
 //! The operator files in `contrib/` and `docs/`: the systemd unit passes
 //! `systemd-analyze verify` (where systemd is installed) and keeps its
 //! hardening; the Grafana dashboard filters every panel by instance and
-//! team; the Prometheus alert rules are well-formed and name only metrics
+//! team, and the customer-side ones by customer network; the Prometheus alert rules are well-formed and name only metrics
 //! handoff exports.
 
 use std::path::{Path, PathBuf};
@@ -118,6 +118,61 @@ fn every_dashboard_panel_filters_by_instance_and_team() {
         }
     }
     assert!(uses_team > 5, "the team filter is hardly used");
+}
+
+/// Metrics with a `network` label that is the customer's network (see
+/// `zero_customer_counters` in src/metrics/mod.rs).
+const CUSTOMER_NETWORK_METRICS: &[&str] = &[
+    "handoff_conversations_total",
+    "handoff_faq_answers_total",
+    "handoff_faq_misses_total",
+    "handoff_escalations_total",
+    "handoff_first_reply_seconds",
+    "handoff_resolution_seconds",
+    "handoff_cases_resolved_total",
+    "handoff_cases_abandoned_total",
+    "handoff_cases_returned_total",
+    "handoff_csat_responses_total",
+    "handoff_csat_score",
+];
+
+#[test]
+fn customer_side_panels_filter_by_customer_network() {
+    let d: serde_json::Value =
+        serde_json::from_str(&read("docs/grafana-dashboard.json")).expect("dashboard JSON");
+    let network = d["templating"]["list"]
+        .as_array()
+        .expect("templating")
+        .iter()
+        .find(|v| v["name"] == "network")
+        .expect("a network variable");
+    // Its values are the customers' networks, not every delivery target.
+    let query = network["query"]["query"].as_str().expect("query");
+    assert!(
+        query.starts_with("label_values(handoff_conversations_total{"),
+        "{query}"
+    );
+    let metric = regex::Regex::new(r"(handoff_[a-z_]+?)(_bucket|_sum|_count)?\{([^}]*)\}").unwrap();
+    let (mut filtered, mut by_network) = (0, false);
+    for panel in d["panels"].as_array().expect("panels") {
+        for t in panel["targets"].as_array().into_iter().flatten() {
+            let expr = t["expr"].as_str().expect("expr");
+            for m in metric.captures_iter(expr) {
+                let has = m[3].contains(r#"network=~"$network""#);
+                if CUSTOMER_NETWORK_METRICS.contains(&&m[1]) {
+                    assert!(has, "{expr}");
+                    filtered += 1;
+                } else {
+                    // Delivery metrics' `network` is where an action went
+                    // (desks too): the customer filter must not hide them.
+                    assert!(!has, "{expr}");
+                }
+            }
+            by_network |= expr.contains("sum by (network) (increase(handoff_escalations_total");
+        }
+    }
+    assert!(filtered > 10, "the network filter is hardly used");
+    assert!(by_network, "no panel shows containment per network");
 }
 
 #[test]

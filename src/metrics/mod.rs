@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
-use metrics::{SharedString, Unit};
+use metrics::{Counter, Histogram, SharedString, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::case::{Case, CaseState, EscalationReason};
@@ -104,31 +104,17 @@ pub const HISTOGRAMS: &[(&str, &[f64])] = &[
     ("handoff_csat_score", CSAT_BUCKETS),
 ];
 
-/// Sets every labelled counter to zero for each configured team, reason,
-/// score and network, so `increase()` and `rate()` see the first count
-/// after a (re)start instead of a series that appears already at 1.
+/// Sets every labelled counter that does not depend on the customers'
+/// networks to zero for each configured team, score and network, so
+/// `increase()` and `rate()` see the first count after a (re)start instead
+/// of a series that appears already at 1. The customer-side counters
+/// follow once the bridges said which networks customers write on
+/// ([`zero_customer_counters`]).
 pub fn zero_counters(config: &Config) {
-    counter!("handoff_conversations_total").absolute(0);
-    counter!("handoff_faq_answers_total").absolute(0);
-    counter!("handoff_faq_misses_total").absolute(0);
     counter!("handoff_outbox_parked_total").absolute(0);
     for team in &config.teams {
         let t = || SharedString::from(team.name.clone());
-        counter!("handoff_cases_resolved_total", "team" => t()).absolute(0);
-        counter!("handoff_cases_abandoned_total", "team" => t()).absolute(0);
-        counter!("handoff_cases_returned_total", "team" => t()).absolute(0);
         counter!("handoff_sla_breaches_total", "team" => t()).absolute(0);
-        for reason in EscalationReason::LABELS {
-            counter!("handoff_escalations_total", "reason" => *reason, "team" => t()).absolute(0);
-        }
-        for score in 1..=5u8 {
-            counter!(
-                "handoff_csat_responses_total",
-                "team" => t(),
-                "score" => score.to_string()
-            )
-            .absolute(0);
-        }
         for to in config.teams.iter().filter(|o| o.name != team.name) {
             counter!(
                 "handoff_transfers_total",
@@ -150,6 +136,102 @@ pub fn zero_counters(config: &Config) {
             .absolute(0);
         }
     }
+}
+
+/// Sets the customer-side counters (conversations, FAQ answers and misses,
+/// escalations, resolved, abandoned and returned cases, CSAT responses) to
+/// zero for each of `networks` (the configured networks customers write
+/// on, as their bridges' capabilities say) and each team, reason and
+/// score: the label sets are bounded by network × team × reason (× score).
+/// Called before the first event is handled, so every series exists
+/// before its first count.
+pub fn zero_customer_counters<S: AsRef<str>>(config: &Config, networks: &[S]) {
+    for network in networks {
+        let n = network.as_ref();
+        conversations(n).absolute(0);
+        faq_answers(n).absolute(0);
+        faq_misses(n).absolute(0);
+        for team in &config.teams {
+            let t = &team.name;
+            resolved(n, t).absolute(0);
+            abandoned(n, t).absolute(0);
+            returned(n, t).absolute(0);
+            for reason in EscalationReason::LABELS {
+                escalations(n, reason, t).absolute(0);
+            }
+            for score in 1..=5u8 {
+                csat_responses(n, t, score).absolute(0);
+            }
+        }
+    }
+}
+
+// The customer-side series, each built in one place so that zeroing and
+// counting name the same labels in the same order (the same series).
+// `network` is the customer's network: an opaque name from their endpoint.
+
+fn conversations(network: &str) -> Counter {
+    counter!("handoff_conversations_total", "network" => network.to_string())
+}
+
+fn faq_answers(network: &str) -> Counter {
+    counter!("handoff_faq_answers_total", "network" => network.to_string())
+}
+
+fn faq_misses(network: &str) -> Counter {
+    counter!("handoff_faq_misses_total", "network" => network.to_string())
+}
+
+fn escalations(network: &str, reason: &'static str, team: &str) -> Counter {
+    counter!(
+        "handoff_escalations_total",
+        "reason" => reason,
+        "team" => team.to_string(),
+        "network" => network.to_string()
+    )
+}
+
+fn resolved(network: &str, team: &str) -> Counter {
+    counter!(
+        "handoff_cases_resolved_total",
+        "team" => team.to_string(),
+        "network" => network.to_string()
+    )
+}
+
+fn abandoned(network: &str, team: &str) -> Counter {
+    counter!(
+        "handoff_cases_abandoned_total",
+        "team" => team.to_string(),
+        "network" => network.to_string()
+    )
+}
+
+fn returned(network: &str, team: &str) -> Counter {
+    counter!(
+        "handoff_cases_returned_total",
+        "team" => team.to_string(),
+        "network" => network.to_string()
+    )
+}
+
+fn csat_responses(network: &str, team: &str, score: u8) -> Counter {
+    counter!(
+        "handoff_csat_responses_total",
+        "team" => team.to_string(),
+        "score" => score.to_string(),
+        "network" => network.to_string()
+    )
+}
+
+/// A wait histogram (`handoff_first_reply_seconds`,
+/// `handoff_resolution_seconds`) or the CSAT one, by team and network.
+fn by_team_and_network(name: &'static str, network: &str, team: &str) -> Histogram {
+    histogram!(
+        name,
+        "team" => team.to_string(),
+        "network" => network.to_string()
+    )
 }
 
 fn describe() {
@@ -265,21 +347,18 @@ fn describe() {
     );
 }
 
-/// Counts what one committed step changed.
-pub fn record(observations: &[Observation]) {
+/// Counts what one committed step of a conversation changed; `network`
+/// is its customer's network (the conversation's endpoint), the `network`
+/// label of the customer-side series. Transfers and SLA breaches are the
+/// desks' and count per team only.
+pub fn record(network: &str, observations: &[Observation]) {
+    let n = network;
     for o in observations {
         match o {
-            Observation::ConversationStarted => {
-                counter!("handoff_conversations_total").increment(1)
-            }
-            Observation::FaqAnswered => counter!("handoff_faq_answers_total").increment(1),
-            Observation::FaqMiss => counter!("handoff_faq_misses_total").increment(1),
-            Observation::Escalated { reason, team } => counter!(
-                "handoff_escalations_total",
-                "reason" => *reason,
-                "team" => team.clone()
-            )
-            .increment(1),
+            Observation::ConversationStarted => conversations(n).increment(1),
+            Observation::FaqAnswered => faq_answers(n).increment(1),
+            Observation::FaqMiss => faq_misses(n).increment(1),
+            Observation::Escalated { reason, team } => escalations(n, reason, team).increment(1),
             Observation::Transferred { from, to } => counter!(
                 "handoff_transfers_total",
                 "from" => from.clone(),
@@ -290,26 +369,17 @@ pub fn record(observations: &[Observation]) {
                 counter!("handoff_sla_breaches_total", "team" => team.clone()).increment(1)
             }
             Observation::FirstHumanReply { team, seconds } => {
-                histogram!("handoff_first_reply_seconds", "team" => team.clone()).record(*seconds)
+                by_team_and_network("handoff_first_reply_seconds", n, team).record(*seconds)
             }
             Observation::Resolved { team, seconds } => {
-                counter!("handoff_cases_resolved_total", "team" => team.clone()).increment(1);
-                histogram!("handoff_resolution_seconds", "team" => team.clone()).record(*seconds)
+                resolved(n, team).increment(1);
+                by_team_and_network("handoff_resolution_seconds", n, team).record(*seconds)
             }
-            Observation::Abandoned { team } => {
-                counter!("handoff_cases_abandoned_total", "team" => team.clone()).increment(1)
-            }
-            Observation::Returned { team } => {
-                counter!("handoff_cases_returned_total", "team" => team.clone()).increment(1)
-            }
+            Observation::Abandoned { team } => abandoned(n, team).increment(1),
+            Observation::Returned { team } => returned(n, team).increment(1),
             Observation::Csat { team, score } => {
-                counter!(
-                    "handoff_csat_responses_total",
-                    "team" => team.clone(),
-                    "score" => score.to_string()
-                )
-                .increment(1);
-                histogram!("handoff_csat_score", "team" => team.clone()).record(f64::from(*score))
+                csat_responses(n, team, *score).increment(1);
+                by_team_and_network("handoff_csat_score", n, team).record(f64::from(*score))
             }
         }
     }
@@ -441,17 +511,24 @@ mod tests {
     #[test]
     fn wait_histograms_keep_their_long_buckets() {
         let out = scrape(|| {
-            record(&[Observation::FirstHumanReply {
-                team: "tech".into(),
-                seconds: 45.0,
-            }])
+            record(
+                "matrix",
+                &[Observation::FirstHumanReply {
+                    team: "tech".into(),
+                    seconds: 45.0,
+                }],
+            )
         });
         assert!(
-            out.contains("handoff_first_reply_seconds_bucket{team=\"tech\",le=\"30\"} 0"),
+            out.contains(
+                "handoff_first_reply_seconds_bucket{team=\"tech\",network=\"matrix\",le=\"30\"} 0"
+            ),
             "{out}"
         );
         assert!(
-            out.contains("handoff_first_reply_seconds_bucket{team=\"tech\",le=\"60\"} 1"),
+            out.contains(
+                "handoff_first_reply_seconds_bucket{team=\"tech\",network=\"matrix\",le=\"60\"} 1"
+            ),
             "{out}"
         );
     }
@@ -472,19 +549,216 @@ mod tests {
     #[test]
     fn labelled_counters_start_at_zero_for_every_team_and_reason() {
         let cfg = crate::fixtures::config_with("");
-        let out = scrape(|| zero_counters(&cfg));
+        let out = scrape(|| {
+            zero_counters(&cfg);
+            zero_customer_counters(&cfg, &["matrix"]);
+        });
         for want in [
-            "handoff_escalations_total{reason=\"asked_for_human\",team=\"tech\"} 0",
-            "handoff_escalations_total{reason=\"sla_missed\",team=\"billing\"} 0",
+            "handoff_escalations_total{reason=\"asked_for_human\",team=\"tech\",network=\"matrix\"} 0",
+            "handoff_escalations_total{reason=\"sla_missed\",team=\"billing\",network=\"matrix\"} 0",
             "handoff_transfers_total{from=\"billing\",to=\"tech\"} 0",
             "handoff_transfers_total{from=\"tech\",to=\"billing\"} 0",
-            "handoff_csat_responses_total{team=\"tech\",score=\"1\"} 0",
-            "handoff_csat_responses_total{team=\"billing\",score=\"5\"} 0",
+            "handoff_csat_responses_total{team=\"tech\",score=\"1\",network=\"matrix\"} 0",
+            "handoff_csat_responses_total{team=\"billing\",score=\"5\",network=\"matrix\"} 0",
             "handoff_sla_breaches_total{team=\"tech\"} 0",
+            "handoff_conversations_total{network=\"matrix\"} 0",
+            "handoff_faq_misses_total{network=\"matrix\"} 0",
         ] {
             assert!(out.contains(want), "missing {want:?}:\n{out}");
         }
         assert!(!out.contains("from=\"tech\",to=\"tech\""), "{out}");
+    }
+
+    /// The customer-side series carry the customer's network: zeroed for
+    /// each network customers write on, counted under the network of the
+    /// conversation, and the zeroed series is the one that counts (the
+    /// same labels in the same order, so one line per series).
+    #[test]
+    fn customer_side_series_are_counted_per_customer_network() {
+        let cfg = crate::fixtures::config_with("");
+        let out = scrape(|| {
+            zero_counters(&cfg);
+            zero_customer_counters(&cfg, &["matrix", "web"]);
+            let case = |team: &str| {
+                vec![
+                    Observation::ConversationStarted,
+                    Observation::FaqMiss,
+                    Observation::Escalated {
+                        reason: "asked_for_human",
+                        team: team.into(),
+                    },
+                ]
+            };
+            record("web", &case("tech"));
+            record("web", &case("billing"));
+            record("matrix", &case("tech"));
+            record(
+                "web",
+                &[
+                    Observation::FaqAnswered,
+                    Observation::FirstHumanReply {
+                        team: "tech".into(),
+                        seconds: 45.0,
+                    },
+                    Observation::Resolved {
+                        team: "tech".into(),
+                        seconds: 600.0,
+                    },
+                    Observation::Csat {
+                        team: "tech".into(),
+                        score: 4,
+                    },
+                    Observation::Transferred {
+                        from: "tech".into(),
+                        to: "billing".into(),
+                    },
+                ],
+            );
+            record(
+                "matrix",
+                &[
+                    Observation::Abandoned {
+                        team: "tech".into(),
+                    },
+                    Observation::Returned {
+                        team: "tech".into(),
+                    },
+                ],
+            );
+        });
+        let value = |series: &str| -> String {
+            let mut found = out
+                .lines()
+                .filter(|l| l.rsplit_once(' ').is_some_and(|(k, _)| k == series));
+            let line = found
+                .next()
+                .unwrap_or_else(|| panic!("no {series} in\n{out}"));
+            assert!(found.next().is_none(), "{series} twice in\n{out}");
+            line.rsplit_once(' ')
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default()
+        };
+        let n = |net: &str| format!("network=\"{net}\"");
+        for (series, want) in [
+            (format!("handoff_conversations_total{{{}}}", n("web")), "2"),
+            (
+                format!("handoff_conversations_total{{{}}}", n("matrix")),
+                "1",
+            ),
+            (format!("handoff_faq_misses_total{{{}}}", n("web")), "2"),
+            (format!("handoff_faq_answers_total{{{}}}", n("web")), "1"),
+            (format!("handoff_faq_answers_total{{{}}}", n("matrix")), "0"),
+            (
+                format!(
+                    "handoff_escalations_total{{reason=\"asked_for_human\",team=\"tech\",{}}}",
+                    n("web")
+                ),
+                "1",
+            ),
+            (
+                format!(
+                    "handoff_escalations_total{{reason=\"asked_for_human\",team=\"billing\",{}}}",
+                    n("web")
+                ),
+                "1",
+            ),
+            (
+                format!(
+                    "handoff_escalations_total{{reason=\"asked_for_human\",team=\"tech\",{}}}",
+                    n("matrix")
+                ),
+                "1",
+            ),
+            (
+                format!(
+                    "handoff_escalations_total{{reason=\"asked_for_human\",team=\"billing\",{}}}",
+                    n("matrix")
+                ),
+                "0",
+            ),
+            (
+                format!("handoff_cases_resolved_total{{team=\"tech\",{}}}", n("web")),
+                "1",
+            ),
+            (
+                format!(
+                    "handoff_cases_resolved_total{{team=\"tech\",{}}}",
+                    n("matrix")
+                ),
+                "0",
+            ),
+            (
+                format!(
+                    "handoff_cases_abandoned_total{{team=\"tech\",{}}}",
+                    n("matrix")
+                ),
+                "1",
+            ),
+            (
+                format!(
+                    "handoff_cases_abandoned_total{{team=\"tech\",{}}}",
+                    n("web")
+                ),
+                "0",
+            ),
+            (
+                format!(
+                    "handoff_cases_returned_total{{team=\"tech\",{}}}",
+                    n("matrix")
+                ),
+                "1",
+            ),
+            (
+                format!(
+                    "handoff_csat_responses_total{{team=\"tech\",score=\"4\",{}}}",
+                    n("web")
+                ),
+                "1",
+            ),
+            (
+                format!(
+                    "handoff_csat_responses_total{{team=\"tech\",score=\"4\",{}}}",
+                    n("matrix")
+                ),
+                "0",
+            ),
+            (
+                format!("handoff_csat_score_sum{{team=\"tech\",{}}}", n("web")),
+                "4",
+            ),
+            (
+                format!(
+                    "handoff_first_reply_seconds_count{{team=\"tech\",{}}}",
+                    n("web")
+                ),
+                "1",
+            ),
+            (
+                format!(
+                    "handoff_resolution_seconds_sum{{team=\"tech\",{}}}",
+                    n("web")
+                ),
+                "600",
+            ),
+            // Desk-side counters stay per team.
+            (
+                "handoff_transfers_total{from=\"tech\",to=\"billing\"}".to_string(),
+                "1",
+            ),
+        ] {
+            assert_eq!(value(&series), want, "{series} in\n{out}");
+        }
+        // No customer-side series without its network.
+        for bare in [
+            "handoff_conversations_total ",
+            "handoff_faq_answers_total ",
+            "handoff_escalations_total{reason=\"asked_for_human\",team=\"tech\"}",
+        ] {
+            assert!(
+                !out.lines().any(|l| l.starts_with(bare)),
+                "{bare} in\n{out}"
+            );
+        }
     }
 
     #[test]

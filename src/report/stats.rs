@@ -11,8 +11,10 @@
 //! needed no case; times are medians (the mean of the two middle values
 //! for an even count) and 90th percentiles (nearest rank) over the cases
 //! opened in the window, in wall time and in the team's business hours
-//! (time the team was open); per agent (who owns or resolved the case)
-//! and per day (UTC date the case was opened) as well as in total.
+//! (time the team was open); per customer network (where the customer
+//! wrote: conversations and containment too), per agent (who owns or
+//! resolved the case) and per day (UTC date the case was opened) as well
+//! as in total.
 
 use std::collections::BTreeMap;
 
@@ -52,6 +54,10 @@ pub struct Stats {
     /// First reply and resolution counted in the team's business hours.
     pub first_reply_business: Percentiles,
     pub resolution_business: Percentiles,
+    /// Per customer network (the network of the customer's endpoint, an
+    /// opaque name): the networks with a conversation or case in the
+    /// window.
+    pub by_network: BTreeMap<String, NetworkFigures>,
     /// Per agent: who owns the case, or resolved it.
     pub by_agent: BTreeMap<String, Figures>,
     /// Per UTC date the case was opened (`2026-11-26`).
@@ -71,6 +77,44 @@ pub struct Figures {
     pub resolution_business: Percentiles,
     pub csat_responses: u64,
     pub csat_average: Option<f64>,
+}
+
+/// The figures of the conversations on one customer network: the window's
+/// conversations and containment as in the total, and the figures of
+/// their cases.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct NetworkFigures {
+    /// Conversations on this network the customer wrote in during the
+    /// window (or that escalated in it).
+    pub conversations: u64,
+    /// Of those, how many had a case opened in the window.
+    pub escalated_conversations: u64,
+    /// `1 - escalated / conversations`; None without conversations.
+    pub containment: Option<f64>,
+    pub escalations_by_reason: BTreeMap<String, u64>,
+    /// The cases opened in the window for this network's customers.
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// A group's conversations: every key active in the window, and those
+/// escalated in it.
+#[derive(Default)]
+struct ConvCount<'a> {
+    active: Vec<&'a str>,
+    escalated: Vec<&'a str>,
+}
+
+impl ConvCount<'_> {
+    /// (conversations, escalated, containment).
+    fn figures(mut self) -> (u64, u64, Option<f64>) {
+        for list in [&mut self.active, &mut self.escalated] {
+            list.sort_unstable();
+            list.dedup();
+        }
+        let (n, e) = (self.active.len() as u64, self.escalated.len() as u64);
+        (n, e, (n > 0).then(|| 1.0 - e as f64 / n as f64))
+    }
 }
 
 /// The raw numbers of a group, before the percentiles.
@@ -213,16 +257,33 @@ impl Stats {
         };
         let in_window = |t: Millis| t >= since && t <= until;
         let cases: Vec<&Case> = cases.iter().filter(|c| in_window(c.opened_at)).collect();
-        let mut escalated: Vec<&str> = cases.iter().map(|c| c.conversation.0.as_str()).collect();
-        escalated.sort_unstable();
-        escalated.dedup();
-        let active = conversations
+        // Conversations by key, in total and per customer network: those
+        // the customer wrote in during the window, and those that
+        // escalated in it (active in it even if the last message was
+        // later).
+        let mut convs = ConvCount::default();
+        let mut net_convs: BTreeMap<&str, ConvCount> = BTreeMap::new();
+        for c in conversations
             .iter()
             .filter(|c| in_window(c.last_customer_at))
-            .count() as u64;
-        // A conversation that escalated in the window is active in it even
-        // if its last message was later.
-        let conversations = active.max(escalated.len() as u64);
+        {
+            let net = net_convs
+                .entry(c.customer.endpoint.network.as_str())
+                .or_default();
+            for count in [&mut convs, net] {
+                count.active.push(c.key.0.as_str());
+            }
+        }
+        for c in &cases {
+            let net = net_convs
+                .entry(c.customer.endpoint.network.as_str())
+                .or_default();
+            for count in [&mut convs, net] {
+                count.active.push(c.conversation.0.as_str());
+                count.escalated.push(c.conversation.0.as_str());
+            }
+        }
+        let (conversations, escalated, containment) = convs.figures();
         let mut by_reason = BTreeMap::new();
         let mut by_team = BTreeMap::new();
         let (mut first, mut resolution) = (Vec::new(), Vec::new());
@@ -231,9 +292,15 @@ impl Stats {
         let mut total = Acc::default();
         let mut agents: BTreeMap<String, Acc> = BTreeMap::new();
         let mut days: BTreeMap<String, Acc> = BTreeMap::new();
+        let mut networks: BTreeMap<&str, (Acc, BTreeMap<String, u64>)> = BTreeMap::new();
         for c in &cases {
             let hours = hours_of(&c.team);
             total.add(c, hours);
+            let (acc, reasons) = networks
+                .entry(c.customer.endpoint.network.as_str())
+                .or_default();
+            acc.add(c, hours);
+            *reasons.entry(c.reason.label().to_string()).or_insert(0) += 1;
             if let Some(agent) = agent_of(c) {
                 agents.entry(agent.to_string()).or_default().add(c, hours);
             }
@@ -267,13 +334,27 @@ impl Stats {
         }
         let n = cases.len() as u64;
         let total = total.figures();
+        let by_network = net_convs
+            .into_iter()
+            .map(|(name, count)| {
+                let (conversations, escalated_conversations, containment) = count.figures();
+                let (acc, reasons) = networks.remove(name).unwrap_or_default();
+                let figures = NetworkFigures {
+                    conversations,
+                    escalated_conversations,
+                    containment,
+                    escalations_by_reason: reasons,
+                    figures: acc.figures(),
+                };
+                (name.to_string(), figures)
+            })
+            .collect();
         Stats {
             since,
             until,
             conversations,
-            escalated_conversations: escalated.len() as u64,
-            containment: (conversations > 0)
-                .then(|| 1.0 - escalated.len() as f64 / conversations as f64),
+            escalated_conversations: escalated,
+            containment,
             cases: n,
             escalations_by_reason: by_reason,
             escalations_by_team: by_team,
@@ -288,6 +369,7 @@ impl Stats {
             parked_outbox: 0,
             first_reply_business: total.first_reply_business,
             resolution_business: total.resolution_business,
+            by_network,
             by_agent: agents.into_iter().map(|(k, a)| (k, a.figures())).collect(),
             by_day: days.into_iter().map(|(k, a)| (k, a.figures())).collect(),
         }
@@ -370,32 +452,36 @@ impl Stats {
                 ""
             }
         );
+        if !self.by_network.is_empty() {
+            let _ = writeln!(s, "  per network:");
+            for (name, n) in &self.by_network {
+                let _ = writeln!(
+                    s,
+                    "    {name:<20} {} conversation(s), {} handed to a person, containment {}; {}",
+                    n.conversations,
+                    n.escalated_conversations,
+                    pct(n.containment),
+                    group(&n.figures)
+                );
+            }
+        }
         for (title, groups) in [("per agent", &self.by_agent), ("per day", &self.by_day)] {
             if groups.is_empty() {
                 continue;
             }
             let _ = writeln!(s, "  {title}:");
             for (name, f) in groups {
-                let _ = writeln!(
-                    s,
-                    "    {name:<20} {} case(s), {} resolved; first reply median {} ({} business); resolution median {} ({} business); CSAT {}",
-                    f.cases,
-                    f.resolved,
-                    dur(f.first_reply.median_secs),
-                    dur(f.first_reply_business.median_secs),
-                    dur(f.resolution.median_secs),
-                    dur(f.resolution_business.median_secs),
-                    f.csat_average
-                        .map_or_else(|| "n/a".into(), |a| format!("{a:.2} ({})", f.csat_responses)),
-                );
+                let _ = writeln!(s, "    {name:<20} {}", group(f));
             }
         }
         s
     }
 
-    /// The figures as CSV, one row per group: `scope` is `total`, `agent`
-    /// or `day`, `name` the agent or date. Times in seconds; empty when
-    /// there is none.
+    /// The figures as CSV, one row per group: `scope` is `total`,
+    /// `network`, `agent` or `day`, `name` the network, agent or date.
+    /// Times in seconds; empty when there is none. Conversations and
+    /// containment are counted in total and per network only (empty for
+    /// agents and days).
     pub fn to_csv(&self) -> Result<String, csv::Error> {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record([
@@ -413,6 +499,9 @@ impl Stats {
             "resolution_p90_s",
             "csat_responses",
             "csat_average",
+            "conversations",
+            "escalated_conversations",
+            "containment",
         ])?;
         let total = Figures {
             cases: self.cases,
@@ -426,11 +515,28 @@ impl Stats {
             csat_responses: self.csat.responses,
             csat_average: self.csat.average,
         };
-        let rows = std::iter::once(("total", String::new(), &total))
-            .chain(self.by_agent.iter().map(|(k, f)| ("agent", k.clone(), f)))
-            .chain(self.by_day.iter().map(|(k, f)| ("day", k.clone(), f)));
+        let total_convs = Some((
+            self.conversations,
+            self.escalated_conversations,
+            self.containment,
+        ));
+        let rows = std::iter::once(("total", String::new(), &total, total_convs))
+            .chain(self.by_network.iter().map(|(k, n)| {
+                let convs = (n.conversations, n.escalated_conversations, n.containment);
+                ("network", k.clone(), &n.figures, Some(convs))
+            }))
+            .chain(
+                self.by_agent
+                    .iter()
+                    .map(|(k, f)| ("agent", k.clone(), f, None)),
+            )
+            .chain(self.by_day.iter().map(|(k, f)| ("day", k.clone(), f, None)));
         let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-        for (scope, name, f) in rows {
+        for (scope, name, f, convs) in rows {
+            let (conversations, escalated, containment) = match convs {
+                Some((n, e, c)) => (n.to_string(), e.to_string(), num(c)),
+                None => Default::default(),
+            };
             w.write_record([
                 scope.to_string(),
                 name,
@@ -446,11 +552,29 @@ impl Stats {
                 num(f.resolution.p90_secs),
                 f.csat_responses.to_string(),
                 num(f.csat_average),
+                conversations,
+                escalated,
+                containment,
             ])?;
         }
         let bytes = w.into_inner().map_err(|e| e.into_error())?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
+}
+
+/// One group's case figures on a line (after its name).
+fn group(f: &Figures) -> String {
+    format!(
+        "{} case(s), {} resolved; first reply median {} ({} business); resolution median {} ({} business); CSAT {}",
+        f.cases,
+        f.resolved,
+        dur(f.first_reply.median_secs),
+        dur(f.first_reply_business.median_secs),
+        dur(f.resolution.median_secs),
+        dur(f.resolution_business.median_secs),
+        f.csat_average
+            .map_or_else(|| "n/a".into(), |a| format!("{a:.2} ({})", f.csat_responses)),
+    )
 }
 
 fn pct(v: Option<f64>) -> String {

@@ -319,7 +319,10 @@ impl Worker {
                 match self.commit(commit, relist) {
                     Committed::Written => {
                         let before = if new { None } else { Some(&state) };
-                        crate::metrics::record(&crate::metrics::observe(before, &t.state, now));
+                        crate::metrics::record(
+                            &t.state.conv.customer.endpoint.network,
+                            &crate::metrics::observe(before, &t.state, now),
+                        );
                         self.note(Some(&t.state));
                         self.state = Some(t.state);
                         true

@@ -262,7 +262,7 @@ async fn metrics_stats_and_export_match_a_scripted_scenario() {
     let abandoned = async {
         for _ in 0..120 {
             let (_, m) = http_get(port, "/metrics").await;
-            if m.contains("handoff_cases_abandoned_total{team=\"tech\"} 1") {
+            if m.contains("handoff_cases_abandoned_total{team=\"tech\",network=\"matrix\"} 1") {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -276,7 +276,7 @@ async fn metrics_stats_and_export_match_a_scripted_scenario() {
     let returned = async {
         for _ in 0..120 {
             let (_, m) = http_get(port, "/metrics").await;
-            if m.contains("handoff_cases_returned_total{team=\"tech\"} 1") {
+            if m.contains("handoff_cases_returned_total{team=\"tech\",network=\"matrix\"} 1") {
                 return m;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -288,16 +288,16 @@ async fn metrics_stats_and_export_match_a_scripted_scenario() {
 
     // Every metric, with the scenario's values.
     for want in [
-        "handoff_conversations_total 3",
-        "handoff_faq_answers_total 1",
-        "handoff_escalations_total{reason=\"asked_for_human\",team=\"tech\"} 2",
-        "handoff_cases_resolved_total{team=\"tech\"} 1",
-        "handoff_cases_abandoned_total{team=\"tech\"} 1",
-        "handoff_cases_returned_total{team=\"tech\"} 1",
-        "handoff_first_reply_seconds_count{team=\"tech\"} 1",
-        "handoff_resolution_seconds_count{team=\"tech\"} 1",
-        "handoff_csat_responses_total{team=\"tech\",score=\"5\"} 1",
-        "handoff_csat_score_sum{team=\"tech\"} 5",
+        "handoff_conversations_total{network=\"matrix\"} 3",
+        "handoff_faq_answers_total{network=\"matrix\"} 1",
+        "handoff_escalations_total{reason=\"asked_for_human\",team=\"tech\",network=\"matrix\"} 2",
+        "handoff_cases_resolved_total{team=\"tech\",network=\"matrix\"} 1",
+        "handoff_cases_abandoned_total{team=\"tech\",network=\"matrix\"} 1",
+        "handoff_cases_returned_total{team=\"tech\",network=\"matrix\"} 1",
+        "handoff_first_reply_seconds_count{team=\"tech\",network=\"matrix\"} 1",
+        "handoff_resolution_seconds_count{team=\"tech\",network=\"matrix\"} 1",
+        "handoff_csat_responses_total{team=\"tech\",score=\"5\",network=\"matrix\"} 1",
+        "handoff_csat_score_sum{team=\"tech\",network=\"matrix\"} 5",
         "handoff_queue_length{team=\"tech\"} 1",
         "handoff_queue_length{team=\"billing\"} 0",
         "handoff_cases_open{team=\"tech\",state=\"queued\"} 1",
@@ -306,7 +306,7 @@ async fn metrics_stats_and_export_match_a_scripted_scenario() {
         "# TYPE handoff_delivery_duration_seconds histogram",
         "handoff_deliveries_total{network=\"matrix\"}",
         "# HELP handoff_faq_misses_total",
-        "handoff_faq_misses_total 0",
+        "handoff_faq_misses_total{network=\"matrix\"} 0",
         "handoff_relay_errors_total{network=\"matrix\"} 0",
         "handoff_delivery_retries_total{network=\"matrix\",kind=\"rate_limited\"}",
     ] {

@@ -33,6 +33,9 @@ listen = "127.0.0.1:{port}"
 public_url = "http://127.0.0.1:{port}"
 allowed_origins = ["http://shop.test"]
 
+[metrics]
+listen = "127.0.0.1:{metrics_port}"
+
 [[team]]
 name = "tech"
 desk = "matrix"
@@ -121,7 +124,10 @@ async fn a_widget_visitor_gets_an_answer_then_a_person_on_a_matrix_desk() {
     let synapse = common::synapse_with_bot().await;
     let alice = user(&synapse, "alice").await;
     let port = common::free_port();
-    let config = CONFIG.replace("{port}", &port.to_string());
+    let metrics_port = common::free_port();
+    let config = CONFIG
+        .replace("{port}", &port.to_string())
+        .replace("{metrics_port}", &metrics_port.to_string());
     let mut handoff = Handoff::start(&synapse, &config);
 
     let mut ws = connect(port).await;
@@ -172,6 +178,31 @@ async fn a_widget_visitor_gets_an_answer_then_a_person_on_a_matrix_desk() {
     })
     .await;
     assert_eq!(reply["from"], "agent", "{reply}");
+
+    // The widget's conversation counts under its network, like a Matrix
+    // customer's would under theirs (which stay at zero here).
+    let metrics = async {
+        let mut last = String::new();
+        for _ in 0..120 {
+            let (_, m) = common::http_get(metrics_port, "/metrics").await;
+            if m.contains("handoff_first_reply_seconds_count{team=\"tech\",network=\"web\"} 1") {
+                return m;
+            }
+            last = m;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("the first reply was never counted for the widget:\n{last}");
+    };
+    let m = metrics.await;
+    for want in [
+        "handoff_conversations_total{network=\"web\"} 1",
+        "handoff_faq_answers_total{network=\"web\"} 1",
+        "handoff_escalations_total{reason=\"asked_for_human\",team=\"tech\",network=\"web\"} 1",
+        "handoff_conversations_total{network=\"matrix\"} 0",
+        "handoff_escalations_total{reason=\"asked_for_human\",team=\"tech\",network=\"matrix\"} 0",
+    ] {
+        assert!(m.contains(want), "missing {want:?} in /metrics:\n{m}");
+    }
 
     // The daemon is killed mid-conversation and comes back. The page is
     // reloaded: the same token finds the whole conversation.

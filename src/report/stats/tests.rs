@@ -244,7 +244,11 @@ fn per_agent_and_per_day_csv_figures_match_a_scripted_history() {
             .find(|r| r["scope"] == scope && r["name"] == name)
             .unwrap_or_else(|| panic!("no {scope} {name:?} row in\n{csv}"))
     };
-    assert_eq!(rows.len(), 1 + 2 + 2, "total, two agents, two days:\n{csv}");
+    assert_eq!(
+        rows.len(),
+        1 + 1 + 2 + 2,
+        "total, one network, two agents, two days:\n{csv}"
+    );
 
     let alice = row("agent", "alice");
     assert_eq!(alice["cases"], "2");
@@ -285,4 +289,223 @@ fn per_agent_and_per_day_csv_figures_match_a_scripted_history() {
     let text = stats.render();
     assert!(text.contains("per agent:"), "{text}");
     assert!(text.contains("alice"), "{text}");
+}
+
+/// `customer()` writing from `room` on `network`.
+fn customer_on(network: &str, room: &str) -> crate::case::Customer {
+    let mut c = customer();
+    c.endpoint = handoff_bridge_api::Endpoint::new(network, room);
+    c
+}
+
+/// Two customer networks over one day (T0 .. T0 + 1 day), worked out by
+/// hand:
+///
+/// - matrix: m1 escalates (case 1: resolved by alice, first reply 2 min,
+///   resolution 10 min, rated 5); m2 and m3 are answered by the bot; m0
+///   wrote before the window. 3 conversations, 1 handed over.
+/// - web: w1 escalates (case 2: resolved by bob, first reply 5 min,
+///   resolution 15 min, rated 3); w2 escalates in the window but wrote
+///   again after it (case 3: abandoned); w3 escalates as a VIP (case 4:
+///   bob owns it, first reply 1 min); w4 is answered by the bot.
+///   4 conversations, 3 handed over.
+fn two_networks() -> crate::store::memory::MemoryStore {
+    use crate::store::{Commit, Store};
+    const DAY: Millis = 24 * 60 * MIN;
+    let on = |net: &str, key: &str, last: Millis| {
+        let mut c = conv(key, last);
+        c.customer = customer_on(net, key);
+        c
+    };
+    let convs = [
+        on("matrix", "m0", T0 - MIN),
+        on("matrix", "m1", T0 + MIN),
+        on("matrix", "m2", T0 + 2 * MIN),
+        on("matrix", "m3", T0 + 3 * MIN),
+        on("web", "w1", T0 + MIN),
+        on("web", "w2", T0 + DAY + MIN),
+        on("web", "w3", T0 + 4 * MIN),
+        on("web", "w4", T0 + 5 * MIN),
+    ];
+    let opened = |id: u64, net: &str, key: &str, at: Millis| {
+        let mut c = case(id, key, "tech", at);
+        c.customer = customer_on(net, key);
+        c
+    };
+    let mut c1 = opened(1, "matrix", "m1", T0 + MIN);
+    c1.first_human_reply_at = Some(T0 + 3 * MIN);
+    c1.closed_at = Some(T0 + 11 * MIN);
+    c1.state = CaseState::Resolved { by: "alice".into() };
+    c1.csat = Some(5);
+    let mut c2 = opened(2, "web", "w1", T0 + MIN);
+    c2.first_human_reply_at = Some(T0 + 6 * MIN);
+    c2.closed_at = Some(T0 + 16 * MIN);
+    c2.state = CaseState::Resolved { by: "bob".into() };
+    c2.csat = Some(3);
+    let mut c3 = opened(3, "web", "w2", T0 + 2 * MIN);
+    c3.state = CaseState::Abandoned;
+    let mut c4 = opened(4, "web", "w3", T0 + 4 * MIN);
+    c4.reason = EscalationReason::Vip;
+    c4.first_human_reply_at = Some(T0 + 5 * MIN);
+    c4.state = CaseState::Assigned {
+        agent_id: "@bob:x".into(),
+        agent: "bob".into(),
+    };
+    let store = crate::store::memory::MemoryStore::new();
+    for c in convs {
+        store
+            .commit(&Commit {
+                conversation: Some(c),
+                ..Commit::default()
+            })
+            .expect("commit a conversation");
+    }
+    store
+        .commit(&Commit {
+            cases: vec![c1, c2, c3, c4],
+            ..Commit::default()
+        })
+        .expect("commit the cases");
+    store
+}
+
+fn two_networks_stats() -> Stats {
+    let config = crate::fixtures::config_with("");
+    crate::report::stats(&two_networks(), &config, T0, T0 + 24 * 60 * MIN).expect("stats")
+}
+
+#[test]
+fn per_network_figures_match_a_scripted_history_with_two_networks() {
+    let s = two_networks_stats();
+    assert_eq!(
+        s.by_network.keys().collect::<Vec<_>>(),
+        ["matrix", "web"],
+        "{:#?}",
+        s.by_network
+    );
+    let m = &s.by_network["matrix"];
+    assert_eq!((m.conversations, m.escalated_conversations), (3, 1));
+    assert_eq!(m.containment, Some(1.0 - 1.0 / 3.0));
+    assert_eq!(m.escalations_by_reason.get("asked_for_human"), Some(&1));
+    assert_eq!(m.figures.cases, 1);
+    assert_eq!(m.figures.resolved, 1);
+    assert_eq!(m.figures.first_reply.median_secs, Some(120.0));
+    assert_eq!(m.figures.resolution.median_secs, Some(600.0));
+    assert_eq!(
+        (m.figures.csat_responses, m.figures.csat_average),
+        (1, Some(5.0))
+    );
+
+    let w = &s.by_network["web"];
+    // w2 wrote again after the window but escalated in it: counted.
+    assert_eq!((w.conversations, w.escalated_conversations), (4, 3));
+    assert_eq!(w.containment, Some(0.25));
+    assert_eq!(w.escalations_by_reason.get("asked_for_human"), Some(&2));
+    assert_eq!(w.escalations_by_reason.get("vip"), Some(&1));
+    assert_eq!(
+        (w.figures.cases, w.figures.resolved, w.figures.abandoned),
+        (3, 1, 1)
+    );
+    // First replies 300 s and 60 s: the median of two is their mean.
+    assert_eq!(w.figures.first_reply.count, 2);
+    assert_eq!(w.figures.first_reply.median_secs, Some(180.0));
+    assert_eq!(w.figures.resolution.median_secs, Some(900.0));
+    assert_eq!(
+        (w.figures.csat_responses, w.figures.csat_average),
+        (1, Some(3.0))
+    );
+
+    // The networks add up to the total: every conversation is counted
+    // once, on its customer's network (the union of active and escalated
+    // conversations, 7, not the larger of the two counts, 6).
+    assert_eq!((s.conversations, s.escalated_conversations), (7, 4));
+    assert_eq!(s.containment, Some(1.0 - 4.0 / 7.0));
+    assert_eq!(s.cases, m.figures.cases + w.figures.cases);
+    assert_eq!(s.csat.responses, 2);
+}
+
+#[test]
+fn per_network_figures_in_text_json_and_csv() {
+    use crate::report::StatsFormat;
+    let s = two_networks_stats();
+
+    let text = s.format(StatsFormat::Text).expect("text");
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} line in\n{text}"))
+            .to_string()
+    };
+    assert!(text.contains("  per network:\n"), "{text}");
+    let web = line("web ");
+    assert!(
+        web.contains("4 conversation(s), 3 handed to a person, containment 25.0 %; 3 case(s), 1 resolved; first reply median 3m"),
+        "{web}"
+    );
+    assert!(web.contains("CSAT 3.00 (1)"), "{web}");
+    let matrix = line("matrix ");
+    assert!(
+        matrix.contains("3 conversation(s), 1 handed to a person, containment 66.7 %; 1 case(s)"),
+        "{matrix}"
+    );
+    assert!(matrix.contains("CSAT 5.00 (1)"), "{matrix}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&s.format(StatsFormat::Json).expect("json")).expect("JSON");
+    let web = &json["by_network"]["web"];
+    assert_eq!(web["conversations"], 4);
+    assert_eq!(web["escalated_conversations"], 3);
+    assert_eq!(web["containment"], 0.25);
+    assert_eq!(web["cases"], 3);
+    assert_eq!(web["escalations_by_reason"]["vip"], 1);
+    assert_eq!(web["first_reply"]["median_secs"], 180.0);
+    assert_eq!(web["csat_average"], 3.0);
+    assert_eq!(json["by_network"]["matrix"]["cases"], 1);
+
+    let csv = s.format(StatsFormat::Csv).expect("csv");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(String::from)
+        .collect();
+    let rows: Vec<BTreeMap<String, String>> = reader
+        .records()
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.expect("row").iter().map(String::from))
+                .collect()
+        })
+        .collect();
+    let row = |scope: &str, name: &str| {
+        rows.iter()
+            .find(|r| r["scope"] == scope && r["name"] == name)
+            .unwrap_or_else(|| panic!("no {scope} {name:?} row in\n{csv}"))
+    };
+    let web = row("network", "web");
+    assert_eq!(web["conversations"], "4");
+    assert_eq!(web["escalated_conversations"], "3");
+    assert_eq!(web["containment"], "0.25");
+    assert_eq!(web["cases"], "3");
+    assert_eq!(web["abandoned"], "1");
+    assert_eq!(web["first_reply_median_s"], "180");
+    assert_eq!(web["csat_average"], "3");
+    let matrix = row("network", "matrix");
+    assert_eq!(matrix["conversations"], "3");
+    assert_eq!(matrix["cases"], "1");
+    assert_eq!(matrix["first_reply_median_s"], "120");
+    assert_eq!(matrix["csat_average"], "5");
+    let total = row("total", "");
+    assert_eq!(total["conversations"], "7");
+    assert_eq!(total["escalated_conversations"], "4");
+    assert_eq!(total["cases"], "4");
+    // Conversations are not counted per agent.
+    let bob = row("agent", "bob");
+    assert_eq!(
+        (bob["cases"].as_str(), bob["conversations"].as_str()),
+        ("2", "")
+    );
 }
