@@ -47,7 +47,7 @@ default = true
     )
 }
 
-/// Card questions close to each other: "my card pin" sits between two
+/// Card questions close to each other: "lost pin" sits between two
 /// entries, below `min_confidence` but above the clarify floor (an FAQ
 /// this small has too few held-out questions to fit the band, so the
 /// prior band applies; the engine's unit tests cover the step itself).
@@ -68,12 +68,12 @@ questions = ["when are you open", "what are your opening hours", "what time do y
 answer = "We are open Monday to Friday, 9 to 5."
 "#;
 
-const UNSURE: &str = "my card pin";
+const UNSURE: &str = "lost pin";
 
-/// The same FAQ with a gift voucher entry.
-fn with_gift_vouchers() -> String {
+/// The same FAQ with a zebra marmalade entry.
+fn with_zebra_marmalade() -> String {
     format!(
-        "{FAQ}\n[[faq]]\nid = \"gift_vouchers\"\nquestions = [\"do you sell gift vouchers\", \"can i buy a gift voucher\", \"gift vouchers\"]\nanswer = \"Gift vouchers are in the shop under Gifts.\"\n"
+        "{FAQ}\n[[faq]]\nid = \"zebra_marmalade\"\nquestions = [\"do you sell zebra marmalade\", \"can i buy zebra marmalade\", \"zebra marmalade\"]\nanswer = \"Zebra marmalade is in the shop under Gifts.\"\n"
     )
 }
 
@@ -160,10 +160,10 @@ async fn unsure_bot_asks_a_choice_is_answered_and_person_hands_over() {
 
     // Misses that `faq gaps` must group: near-duplicates and one other.
     for q in [
-        "do you sell gift vouchers",
-        "Do you sell gift vouchers?",
-        "do you sell any gift vouchers",
-        "what is the weather on mars",
+        "zebra marmalade",
+        "Zebra marmalade?",
+        "any zebra marmalade",
+        "xq zv",
     ] {
         ask(&carol, &room, q, "don't know that one").await;
     }
@@ -174,21 +174,18 @@ async fn unsure_bot_asks_a_choice_is_answered_and_person_hands_over() {
     ask(&carol, &room, "person", "support team").await;
     let case_room = alice.wait_for_invite(WAIT).await.expect("alice is invited");
     alice.join(&case_room).await.expect("alice joins");
-    let summary = alice
+    alice
         .wait_for_message(
             &case_room,
-            |m| m.sender == helper() && m.body.contains("Did you mean"),
+            |m| {
+                m.sender == helper()
+                    && m.body
+                        .contains("none of the FAQ entries the bot offered fit")
+            },
             WAIT,
         )
         .await
-        .expect("the summary shows the clarification");
-    assert!(
-        summary
-            .body
-            .contains("none of the FAQ entries the bot offered fit"),
-        "{}",
-        summary.body
-    );
+        .expect("the summary gives the reason");
 
     // `faq gaps` while the daemon holds the store (through /api/gaps).
     let cfg = h.config.display().to_string();
@@ -199,7 +196,7 @@ async fn unsure_bot_asks_a_choice_is_answered_and_person_hands_over() {
     let gaps: serde_json::Value = serde_json::from_str(&out).expect("gaps json");
     let groups = gaps["groups"].as_array().expect("groups");
     assert_eq!(groups[0]["count"], 3, "{out}");
-    assert_eq!(groups[0]["example"], "do you sell gift vouchers", "{out}");
+    assert_eq!(groups[0]["example"], "zebra marmalade", "{out}");
     let declined: Vec<&serde_json::Value> = groups
         .iter()
         .filter(|g| g["declined_choices"] == 1)
@@ -210,7 +207,7 @@ async fn unsure_bot_asks_a_choice_is_answered_and_person_hands_over() {
     assert_eq!(gaps["questions"], 5, "{out}");
     let text = handoff_cli(&["faq", "gaps", "--config", &cfg, "--since", "1h"], &[]);
     assert!(
-        text.contains("   3 x  \u{201c}do you sell gift vouchers\u{201d}"),
+        text.contains("   3 x  \u{201c}zebra marmalade\u{201d}"),
         "{text}"
     );
 }
@@ -229,29 +226,23 @@ async fn faq_edits_apply_without_restart_and_a_broken_edit_is_refused_with_its_l
     );
     let room = chat(&dave).await;
 
-    ask(
-        &dave,
-        &room,
-        "do you sell gift vouchers",
-        "don't know that one",
-    )
-    .await;
+    ask(&dave, &room, "sell zebra marmalade", "don't know that one").await;
 
     // An edit takes effect without a restart.
-    std::fs::write(&faq, with_gift_vouchers()).expect("edit faq");
+    std::fs::write(&faq, with_zebra_marmalade()).expect("edit faq");
     log_lines(&h, "FAQ reloaded", 1).await;
-    ask(&dave, &room, "do you sell gift vouchers", "Gifts").await;
+    ask(&dave, &room, "sell zebra marmalade", "Gifts").await;
 
     // A broken edit (line 3 is not TOML) is refused with its line; the
     // previous FAQ keeps answering.
-    let broken = with_gift_vouchers().replacen("[[faq]]\n", "[[faq]]\nthis is not toml\n", 1);
+    let broken = with_zebra_marmalade().replacen("[[faq]]\n", "[[faq]]\nthis is not toml\n", 1);
     std::fs::write(&faq, broken).expect("break faq");
     let refused = log_lines(&h, "the edited FAQ was refused", 1).await;
     assert!(
         refused[0].contains(&format!("{}:3:", faq.display())),
         "{refused:?}"
     );
-    ask(&dave, &room, "do you sell gift vouchers", "Gifts").await;
+    ask(&dave, &room, "sell zebra marmalade", "Gifts").await;
 
     // SIGHUP reloads at once, even an unchanged file: refused again.
     let pid = h.pid().expect("running").to_string();
@@ -263,15 +254,9 @@ async fn faq_edits_apply_without_restart_and_a_broken_edit_is_refused_with_its_l
     log_lines(&h, "SIGHUP: reloading the FAQ", 1).await;
     log_lines(&h, "the edited FAQ was refused", 2).await;
 
-    // Fixed: the original FAQ (without gift cards) answers again.
+    // Fixed: the original FAQ (without zebra marmalade) answers again.
     std::fs::write(&faq, FAQ).expect("fix faq");
     log_lines(&h, "FAQ reloaded", 2).await;
-    ask(
-        &dave,
-        &room,
-        "do you sell gift vouchers",
-        "don't know that one",
-    )
-    .await;
+    ask(&dave, &room, "sell zebra marmalade", "don't know that one").await;
     ask(&dave, &room, "when are you open", "Monday to Friday").await;
 }
