@@ -1641,3 +1641,37 @@ fn asking_for_a_person_while_unsure_still_hands_over_at_once() {
     assert!(matches!(reason(&t), EscalationReason::AskedForHuman { .. }));
     assert!(t.state.conv.clarifying.is_none());
 }
+
+#[test]
+fn a_choice_removed_by_a_reload_is_no_choice() {
+    let (e, q) = unsure();
+    let w = FakeWorld::default();
+    let asked = step(&e, &e.start(customer(), T0), says(q), T0, &w).state;
+    let ids = offered(&asked);
+    let gone = ids[0].clone();
+    // The admin removes the first offered entry; the reload swaps the FAQ
+    // before the customer answers.
+    let kept: Vec<_> = e
+        .faq()
+        .entries()
+        .iter()
+        .filter(|x| x.id != gone)
+        .cloned()
+        .collect();
+    let params = crate::faq::MatcherParams::default();
+    e.shared_faq()
+        .store(Arc::new(Faq::from_entries(kept, &params)));
+    let t = step(&e, &asked, says("1"), T0 + 1, &w);
+    assert!(t.state.conv.clarifying.is_none());
+    assert!(
+        t.state.conv.last_answer.is_none(),
+        "{:?}",
+        t.state.conv.last_answer
+    );
+    // The second choice still answers from the new FAQ.
+    let t = step(&e, &asked, says("2"), T0 + 1, &w);
+    let second = e.faq().entry(&ids[1]).expect("kept").clone();
+    if !second.escalate {
+        assert_eq!(said(&t), vec![second.answer.clone()]);
+    }
+}
