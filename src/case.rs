@@ -119,6 +119,12 @@ pub enum EscalationReason {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         faq_id: Option<String>,
     },
+    /// The bot was unsure and offered the closest FAQ entries; the
+    /// customer wanted none of them.
+    ClarifyDeclined {
+        #[serde(default)]
+        offered: Vec<String>,
+    },
     /// An agent moved the case from another team.
     Transfer { from: String },
     /// Nobody replied within the first-reply SLA; re-escalated.
@@ -154,6 +160,14 @@ impl std::fmt::Display for EscalationReason {
             EscalationReason::AnswerRejected { faq_id: None } => {
                 f.write_str("customer said the answer did not help")
             }
+            EscalationReason::ClarifyDeclined { offered } if offered.is_empty() => {
+                f.write_str("none of the FAQ entries the bot offered fit")
+            }
+            EscalationReason::ClarifyDeclined { offered } => write!(
+                f,
+                "none of the FAQ entries the bot offered fit ({})",
+                offered.join(", ")
+            ),
             EscalationReason::Transfer { from } => write!(f, "transferred from {from}"),
             EscalationReason::SlaMissed { from } => {
                 write!(f, "no reply within the SLA of {from}")
@@ -173,6 +187,7 @@ impl EscalationReason {
         "anger",
         "vip",
         "answer_rejected",
+        "clarify_declined",
         "transfer",
         "sla_missed",
     ];
@@ -186,6 +201,7 @@ impl EscalationReason {
             EscalationReason::Anger { .. } => "anger",
             EscalationReason::Vip => "vip",
             EscalationReason::AnswerRejected { .. } => "answer_rejected",
+            EscalationReason::ClarifyDeclined { .. } => "clarify_declined",
             EscalationReason::Transfer { .. } => "transfer",
             EscalationReason::SlaMissed { .. } => "sla_missed",
         }
@@ -455,6 +471,17 @@ pub struct Conversation {
     /// Over the rate limit and already told so (told once per flood).
     #[serde(default)]
     pub throttled: bool,
+    /// The FAQ entries the bot offered ("did you mean"), waiting for the
+    /// customer's pick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clarifying: Option<Clarifying>,
+}
+
+/// Choices the bot offered when unsure, best first; the customer answers
+/// with a number, a title, or "person" (the last number).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Clarifying {
+    pub choices: Vec<FaqHit>,
 }
 
 /// An effect of the state machine waiting in the durable outbox. It is

@@ -118,6 +118,11 @@ fn load_faq(path: &Path, config: &Config) -> anyhow::Result<Faq> {
 /// `handoff run`.
 pub fn run(path: &Path) -> anyhow::Result<()> {
     let (config, faq) = load(path)?;
-    handoff::daemon::run(config, faq)?;
+    // A reload checks an edited FAQ exactly like the start did.
+    let reload_config = config.clone();
+    let config_path = path.to_owned();
+    let reload: handoff::reload::FaqLoader =
+        Arc::new(move || load_faq(&config_path, &reload_config).map_err(|e| format!("{e:#}")));
+    handoff::daemon::run(config, faq, reload)?;
     Ok(())
 }

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::conversation::Engine;
 use crate::faq::Faq;
 use crate::http::HttpState;
+use crate::reload::{FaqLoader, FaqReloader};
 use crate::router::{Clock, Router, Shared, ShiftedClock, SystemClock};
 use crate::store::sled::SledStore;
 use crate::store::Store;
@@ -80,16 +81,17 @@ impl BridgeState for StoreBridgeState {
     }
 }
 
-/// Runs until shut down.
-pub fn run(config: Config, faq: Faq) -> Result<(), DaemonError> {
+/// Runs until shut down. `reload` loads the FAQ again when its file
+/// changes or on SIGHUP (see `reload.rs`).
+pub fn run(config: Config, faq: Faq, reload: FaqLoader) -> Result<(), DaemonError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| DaemonError::Setup(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(serve(config, faq))
+    runtime.block_on(serve(config, faq, reload))
 }
 
-async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
+async fn serve(config: Config, faq: Faq, reload: FaqLoader) -> Result<(), DaemonError> {
     let sled = Arc::new(SledStore::open(&config.bot.store)?);
     let store: Arc<dyn Store> = sled.clone();
     for d in &config.deprecations {
@@ -115,6 +117,12 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
         let _ = http.bridges.set(bridges.clone());
     }
     let engine = Engine::new(config.clone(), Arc::new(faq)).map_err(DaemonError::Setup)?;
+    let reloader = Arc::new(FaqReloader::new(
+        config.bot.faq.clone(),
+        reload,
+        engine.shared_faq(),
+    ));
+    let watcher = tokio::spawn(reloader.watch(crate::reload::poll_interval()));
     let router = Router::new(Shared {
         engine: Arc::new(engine),
         store: store.clone(),
@@ -187,6 +195,7 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
                 // look healthy to a supervisor while customers wait.
                 Err(source) => {
                     ticker.abort();
+                    watcher.abort();
                     return Err(DaemonError::BridgeStopped { network, source });
                 }
                 Ok(()) => tracing::info!(%network, "bridge finished"),
@@ -194,6 +203,7 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
             Ok(()) = failures.changed() => {
                 if let Some(failure) = failures.borrow().clone() {
                     ticker.abort();
+                    watcher.abort();
                     return Err(DaemonError::Stopped(failure));
                 }
             }
@@ -209,6 +219,7 @@ async fn serve(config: Config, faq: Faq) -> Result<(), DaemonError> {
     if let Some(r) = retention {
         r.abort();
     }
+    watcher.abort();
     Ok(())
 }
 

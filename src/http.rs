@@ -1,8 +1,8 @@
 //! The `[metrics] listen` HTTP listener: `/metrics` (Prometheus),
 //! `/healthz` (the process and its store work), `/readyz` (every bridge is
-//! connected), and `/api/stats` + `/api/export` for the `stats` and
-//! `export` commands while `handoff run` holds the store, `POST
-//! /api/backup?to=DIR` for `handoff backup` and `POST
+//! connected), and `/api/stats`, `/api/export` and `/api/gaps` for the
+//! `stats`, `export` and `faq gaps` commands while `handoff run` holds the
+//! store, `POST /api/backup?to=DIR` for `handoff backup` and `POST
 //! /api/forget?customer=ID` for `handoff forget`.
 //!
 //! `/api` serves transcripts, so it answers only loopback clients that
@@ -65,6 +65,7 @@ pub fn routes(state: Arc<HttpState>) -> Routes {
         .route("/api/export", get(export))
         .route("/api/backup", post(backup))
         .route("/api/forget", post(forget))
+        .route("/api/gaps", get(gaps))
         .with_state(state)
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             MAX_IN_FLIGHT,
@@ -186,6 +187,8 @@ pub struct ApiQuery {
     /// `export`: customers as "customer-N".
     #[serde(default)]
     pub anonymize: bool,
+    /// `/api/gaps`: how alike two questions must be to be grouped.
+    pub min_similarity: Option<f32>,
 }
 
 /// Parses `--since`: a duration back from `now` or an RFC 3339 time.
@@ -389,6 +392,42 @@ async fn forget(
             )
                 .into_response()
         }
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
+    }
+}
+
+async fn gaps(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    State(state): State<Arc<HttpState>>,
+    Query(q): Query<ApiQuery>,
+) -> Response {
+    if let Some(r) = api_guard(&peer, &headers, &state) {
+        return r;
+    }
+    let now = state.clock.now();
+    let since = match parse_since(q.since.as_deref().unwrap_or("7d"), now) {
+        Ok(s) => s,
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+    };
+    let similarity = q
+        .min_similarity
+        .unwrap_or(crate::faq::cluster::DEFAULT_MIN_SIMILARITY);
+    // Grouping vectorises every question: off the async workers.
+    let (store, config) = (state.store.clone(), state.config.clone());
+    let result = tokio::task::spawn_blocking(move || {
+        report::gaps(store.as_ref(), &config, since, now, similarity)
+    })
+    .await;
+    match result {
+        Ok(Ok(g)) if q.format.as_deref() == Some("json") => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_string_pretty(&g).unwrap_or_default(),
+        )
+            .into_response(),
+        Ok(Ok(g)) => text(StatusCode::OK, g.render()),
+        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
         Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
     }
 }

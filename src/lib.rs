@@ -22,6 +22,7 @@ pub mod notify; // systemd readiness: READY=1 once the bridges are connected, ST
 pub mod percentile; // nearest-rank percentiles shared by reports, FAQ eval, benchmarks and tests
 pub mod pii; // masking of card numbers, e-mails and phones in summaries
 pub mod privacy; // privacy duties: the retention period and erasing a person (`handoff forget`)
+pub mod reload; // FAQ upkeep while running: reload on file change or SIGHUP, keep the old FAQ on a broken edit
 pub mod report; // manager reports: `stats` figures and `export` transcripts (jsonl, Markdown)
 pub mod router; // per-conversation ordered workers; commits and delivers effects through the outbox
 pub mod routing; // which team gets a case; desk targets; queue wait phrases; SLA deadlines

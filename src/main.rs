@@ -114,10 +114,34 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Evaluate or query the FAQ matcher.
+    /// Evaluate or query the FAQ matcher; find what it does not cover.
     Faq {
         #[command(subcommand)]
-        command: handoff::faq::cli::FaqCommand,
+        command: FaqCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FaqCommand {
+    #[command(flatten)]
+    Matcher(handoff::faq::cli::FaqCommand),
+    /// What customers asked that the bot could not answer (or whose answer
+    /// did not help), near-duplicates grouped, biggest group first: the
+    /// FAQ entries worth writing next.
+    Gaps {
+        /// The config of the handoff whose store to read.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The window: a duration back from now (7d, 24h) or an RFC 3339 time.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How alike (0..1, cosine of the matcher's vectors) two questions
+        /// must be to count as one.
+        #[arg(long, value_name = "X", default_value_t = handoff::faq::cluster::DEFAULT_MIN_SIMILARITY)]
+        min_similarity: f32,
     },
 }
 
@@ -232,7 +256,18 @@ fn main() -> ExitCode {
             from,
             force,
         } => manage::restore(&config, &from, force),
-        Command::Faq { command } => handoff::faq::cli::run(command).map_err(anyhow::Error::from),
+        Command::Faq {
+            command: FaqCommand::Matcher(command),
+        } => handoff::faq::cli::run(command).map_err(anyhow::Error::from),
+        Command::Faq {
+            command:
+                FaqCommand::Gaps {
+                    config,
+                    since,
+                    json,
+                    min_similarity,
+                },
+        } => manage::gaps(&config, &since, json, min_similarity),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

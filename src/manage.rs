@@ -1,4 +1,4 @@
-//! `handoff stats`, `export` and `backup` (binary-only): read the store
+//! `handoff stats`, `export`, `backup` and `faq gaps` (binary-only): read the store
 //! directly when it is free, or ask the running daemon's loopback `/api`
 //! when `handoff run` holds it (sled allows one process per store); and
 //! `restore`, which only works on a stopped handoff. `forget` erases a
@@ -269,5 +269,35 @@ pub fn restore(path: &Path, from: &Path, force: bool) -> anyhow::Result<()> {
     let (config, _) = parse_lenient(path)?;
     let report = backup::restore(from, &config.bot.store, force)?;
     print!("{}", report.render("restored"));
+    Ok(())
+}
+
+/// `handoff faq gaps --since 7d [--json]`.
+pub fn gaps(path: &Path, since: &str, json: bool, min_similarity: f32) -> anyhow::Result<()> {
+    if !(0.0..=1.0).contains(&min_similarity) {
+        bail!("--min-similarity {min_similarity} is not between 0 and 1");
+    }
+    let (config, _) = parse_lenient(path)?;
+    let now = now()?;
+    let from = parse_since(since, now).map_err(anyhow::Error::msg)?;
+    let out = match source(&config)? {
+        Source::Store(store) => {
+            let g = report::gaps(&store, &config, from, now, min_similarity)?;
+            if json {
+                serde_json::to_string_pretty(&g)? + "\n"
+            } else {
+                g.render()
+            }
+        }
+        Source::Daemon(url, token) => {
+            let similarity = min_similarity.to_string();
+            let mut q = vec![("since", since), ("min_similarity", similarity.as_str())];
+            if json {
+                q.push(("format", "json"));
+            }
+            ask_daemon(&format!("{url}/api/gaps"), &token, &q)?
+        }
+    };
+    print!("{out}");
     Ok(())
 }

@@ -33,6 +33,7 @@ pub struct Config {
     pub escalation: EscalationConfig,
     pub conversation: ConversationConfig,
     pub messages: Messages,
+    pub small_talk: SmallTalkConfig,
     pub privacy: PrivacyConfig,
     pub metrics: Option<MetricsConfig>,
     pub log: LogConfig,
@@ -70,6 +71,8 @@ struct RawConfig {
     conversation: ConversationConfig,
     #[serde(default)]
     messages: Messages,
+    #[serde(default)]
+    small_talk: SmallTalkConfig,
     privacy: Option<Spanned<PrivacyConfig>>,
     metrics: Option<MetricsConfig>,
     #[serde(default)]
@@ -195,6 +198,7 @@ impl Config {
             escalation: raw.escalation,
             conversation,
             messages: raw.messages,
+            small_talk: raw.small_talk,
             privacy,
             metrics: raw.metrics,
             log: raw.log,
@@ -261,6 +265,7 @@ const CORE_TABLES: &[&str] = &[
     "escalation",
     "conversation",
     "messages",
+    "small_talk",
     "privacy",
     "metrics",
     "log",

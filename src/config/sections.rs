@@ -139,6 +139,73 @@ impl Default for ConversationConfig {
     }
 }
 
+/// `[small_talk]`: messages the bot answers politely instead of looking
+/// them up in the FAQ. A message is small talk only when all of it (case,
+/// punctuation and emoji aside) is one of these phrases, so "hi, my card is
+/// blocked" is still a question. Small talk never counts as a miss.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmallTalkConfig {
+    pub greetings: Vec<String>,
+    pub thanks: Vec<String>,
+    pub goodbyes: Vec<String>,
+    pub acknowledgements: Vec<String>,
+}
+
+impl Default for SmallTalkConfig {
+    fn default() -> Self {
+        let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect();
+        SmallTalkConfig {
+            greetings: v(&[
+                "hi",
+                "hello",
+                "hey",
+                "hi there",
+                "hello there",
+                "hey there",
+                "good morning",
+                "good afternoon",
+                "good evening",
+            ]),
+            thanks: v(&[
+                "thanks",
+                "thank you",
+                "thanks a lot",
+                "thank you very much",
+                "many thanks",
+                "thx",
+                "ty",
+                "cheers",
+                "thanks so much",
+            ]),
+            goodbyes: v(&[
+                "bye",
+                "goodbye",
+                "bye bye",
+                "see you",
+                "see ya",
+                "have a nice day",
+            ]),
+            acknowledgements: v(&[
+                "ok",
+                "okay",
+                "ok thanks",
+                "okay thanks",
+                "ok thank you",
+                "great",
+                "great thanks",
+                "cool",
+                "got it",
+                "perfect",
+                "awesome",
+                "nice",
+                "alright",
+                "all right",
+            ]),
+        }
+    }
+}
+
 /// `[privacy]`: what is masked in summaries.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -242,6 +309,17 @@ pub struct Messages {
     /// A customer wrote again soon after their case was resolved, which
     /// reopened it (`[conversation] reopen_within`). `{team}`
     pub reopened: String,
+    /// Replies to small talk (`[small_talk]`), one per kind. `{bot}`
+    pub greeting: String,
+    pub thanks: String,
+    pub goodbye: String,
+    pub acknowledgement: String,
+    /// Opens the clarifying question; the choices follow, numbered.
+    pub clarify: String,
+    /// The last choice of a clarifying question.
+    pub clarify_person: String,
+    /// Closes the clarifying question (how to answer it).
+    pub clarify_hint: String,
 }
 
 impl Default for Messages {
@@ -259,6 +337,13 @@ impl Default for Messages {
             still_waiting: "Got it, I've passed that on. A person will reply here.".into(),
             slow_down: "You're sending messages faster than I can read them. I'll pick up again in a minute; please wait a moment before sending more.".into(),
             reopened: "I've reopened your conversation with our {team} team and passed your message on; they can see everything so far.".into(),
+            greeting: "Hello! I'm {bot}. What can I help you with?".into(),
+            thanks: "You're welcome! Anything else I can help with?".into(),
+            goodbye: "Goodbye, and thanks for getting in touch!".into(),
+            acknowledgement: "Glad I could help. Is there anything else?".into(),
+            clarify: "I'm not quite sure what you mean. Did you mean:".into(),
+            clarify_person: "None of these: talk to a person".into(),
+            clarify_hint: "Reply with the number of your choice.".into(),
         }
     }
 }

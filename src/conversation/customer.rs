@@ -4,11 +4,14 @@
 
 use handoff_bridge_api::{Millis, Text};
 
+use super::clarify::{self, Reply};
 use super::{
-    push_bounded, CustomerEvent, Effect, Engine, Refusal, Relayed, Side, Transition, World,
+    push_bounded, CustomerEvent, Effect, Engine, Refusal, Relayed, Side, SmallTalk, Transition,
+    World,
 };
-use crate::case::{Case, CaseState, EscalationReason, FaqHit, Phase, Speaker, Turn};
+use crate::case::{Case, CaseState, Clarifying, EscalationReason, FaqHit, Phase, Speaker, Turn};
 use crate::escalation;
+use crate::faq::{Decision, Faq};
 use crate::routing;
 
 impl Engine {
@@ -256,13 +259,108 @@ impl Engine {
             }
             t.state.conv.awaiting_csat = false;
         }
-        let best = self.faq.best(text).map(|m| FaqHit {
-            id: m.id,
-            confidence: m.confidence,
-        });
+        // A "did you mean" waits for this message; whatever it says, the
+        // offer is settled by it.
+        let offer = t.state.conv.clarifying.take();
+        // One FAQ for the whole event, even if a reload swaps it meanwhile.
+        let faq = self.faq();
+        if let Some(offer) = offer {
+            match self.clarify_reply(&faq, &offer, text) {
+                Reply::Choice(i) => {
+                    if let Some(hit) = offer.choices.get(i).cloned() {
+                        return self.answer_turn(
+                            t,
+                            &faq,
+                            text,
+                            source,
+                            Some(hit),
+                            true,
+                            now,
+                            world,
+                        );
+                    }
+                }
+                Reply::Decline => {
+                    let offered = offer.choices.iter().map(|c| c.id.clone()).collect();
+                    self.push_customer_turn(t, text, source, None, now);
+                    let reason = EscalationReason::ClarifyDeclined { offered };
+                    let (faq_team, intent) = self.topic_of(&faq, t, &reason, None, None);
+                    return self.escalate(t, reason, faq_team.as_deref(), intent, now, world);
+                }
+                Reply::Other => {}
+            }
+        }
+        if let Some(kind) = self.small_talk.classify(text) {
+            return self.small_talk_turn(t, kind, text, source, now, world);
+        }
         let min = self.config.bot.min_confidence;
-        let answerable = best.as_ref().is_some_and(|b| b.confidence >= min);
-        let entry = best.as_ref().and_then(|b| self.faq.entry(&b.id));
+        match faq.decide(text, min) {
+            Decision::Answer(m) => {
+                let hit = FaqHit {
+                    id: m.id,
+                    confidence: m.confidence,
+                };
+                self.answer_turn(t, &faq, text, source, Some(hit), true, now, world)
+            }
+            Decision::Clarify(choices) => {
+                let choices: Vec<FaqHit> = choices
+                    .into_iter()
+                    .map(|m| FaqHit {
+                        id: m.id,
+                        confidence: m.confidence,
+                    })
+                    .collect();
+                self.clarify_turn(t, &faq, text, source, choices, now, world)
+            }
+            Decision::Decline => {
+                let best = faq.best(text).map(|m| FaqHit {
+                    id: m.id,
+                    confidence: m.confidence,
+                });
+                self.answer_turn(t, &faq, text, source, best, false, now, world)
+            }
+        }
+    }
+
+    /// Records the customer's message in the bot-time turns.
+    fn push_customer_turn(
+        &self,
+        t: &mut Transition,
+        text: &str,
+        source: Option<&handoff_bridge_api::MessageRef>,
+        faq: Option<FaqHit>,
+        now: Millis,
+    ) {
+        push_bounded(
+            &mut t.state.conv.turns,
+            Turn {
+                at: now,
+                speaker: Speaker::Customer,
+                text: text.to_string(),
+                faq,
+                internal: false,
+                source: source.map(|m| m.id.clone()),
+                deleted: false,
+            },
+        );
+    }
+
+    /// Answers with `best` when `answerable`, says the bot does not know
+    /// otherwise (a miss), unless a rule hands over first.
+    #[allow(clippy::too_many_arguments)]
+    fn answer_turn(
+        &self,
+        t: &mut Transition,
+        faq: &Faq,
+        text: &str,
+        source: Option<&handoff_bridge_api::MessageRef>,
+        best: Option<FaqHit>,
+        answerable: bool,
+        now: Millis,
+        world: &dyn World,
+    ) -> Result<(), Refusal> {
+        let entry = best.as_ref().and_then(|b| faq.entry(&b.id));
+        let answerable = answerable && entry.is_some();
         let conv = &t.state.conv;
         let reason = self.rules.check(&escalation::Turn {
             text,
@@ -273,20 +371,9 @@ impl Engine {
             misses_before: conv.misses_in_row,
             last_answer: conv.last_answer.as_ref(),
         });
-        push_bounded(
-            &mut t.state.conv.turns,
-            Turn {
-                at: now,
-                speaker: Speaker::Customer,
-                text: text.to_string(),
-                faq: best.clone(),
-                internal: false,
-                source: source.map(|m| m.id.clone()),
-                deleted: false,
-            },
-        );
+        self.push_customer_turn(t, text, source, best.clone(), now);
         if let Some(reason) = reason {
-            let (faq_team, intent) = self.topic_of(t, &reason, entry, best.as_ref());
+            let (faq_team, intent) = self.topic_of(faq, t, &reason, entry, best.as_ref());
             return self.escalate(t, reason, faq_team.as_deref(), intent, now, world);
         }
         match (answerable, entry, best) {
@@ -323,12 +410,138 @@ impl Engine {
         Ok(())
     }
 
+    /// The bot is unsure between a few entries: it offers them, plus a
+    /// person, and reads the next message as the choice. Not a miss (the
+    /// bot has not failed yet) and not an answer; the rules that do not
+    /// need an answer (VIP, asking for a person, anger, human-only topics,
+    /// "didn't help") still hand over first.
+    #[allow(clippy::too_many_arguments)]
+    fn clarify_turn(
+        &self,
+        t: &mut Transition,
+        faq: &Faq,
+        text: &str,
+        source: Option<&handoff_bridge_api::MessageRef>,
+        choices: Vec<FaqHit>,
+        now: Millis,
+        world: &dyn World,
+    ) -> Result<(), Refusal> {
+        let best = choices.first().cloned();
+        let conv = &t.state.conv;
+        let reason = self.rules.check(&escalation::Turn {
+            text,
+            sender: &conv.customer.user.id,
+            best: best.as_ref(),
+            // Asking is not missing: misses count only a "don't know".
+            answerable: true,
+            best_escalates: false,
+            misses_before: conv.misses_in_row,
+            last_answer: conv.last_answer.as_ref(),
+        });
+        self.push_customer_turn(t, text, source, best.clone(), now);
+        if let Some(reason) = reason {
+            let (faq_team, intent) = self.topic_of(faq, t, &reason, None, best.as_ref());
+            return self.escalate(t, reason, faq_team.as_deref(), intent, now, world);
+        }
+        let titles: Vec<String> = choices
+            .iter()
+            .map(|c| clarify::title_of(faq, &c.id))
+            .collect();
+        let (sent, line) = clarify::render(&titles, &self.config.messages);
+        let conv = &mut t.state.conv;
+        conv.last_answer = None;
+        // Kept as the bot's turn without an entry: `faq gaps` reads it as
+        // the clarifying question.
+        push_bounded(
+            &mut conv.turns,
+            Turn {
+                at: now,
+                speaker: Speaker::Bot,
+                text: line,
+                faq: None,
+                internal: false,
+                source: None,
+                deleted: false,
+            },
+        );
+        conv.clarifying = Some(Clarifying { choices });
+        t.effects.push(Effect::Say { text: sent });
+        Ok(())
+    }
+
+    /// Reads `text` as the answer to `offer`, against the FAQ as it is now
+    /// (a reload may have renamed an entry: its id still picks it).
+    fn clarify_reply(&self, faq: &Faq, offer: &Clarifying, text: &str) -> Reply {
+        let titles: Vec<String> = offer
+            .choices
+            .iter()
+            .map(|c| clarify::title_of(faq, &c.id))
+            .collect();
+        let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
+        let ids: Vec<&str> = offer.choices.iter().map(|c| c.id.as_str()).collect();
+        let reply = clarify::parse_reply(text, &titles, &ids, &self.config.messages);
+        match reply {
+            // An entry removed by a reload since: a new question.
+            Reply::Choice(i) if faq.entry(ids[i]).is_none() => Reply::Other,
+            r => r,
+        }
+    }
+
+    /// Small talk while the bot owns the conversation: a polite reply, no
+    /// FAQ lookup, and never a miss. The rules that do not depend on the
+    /// FAQ (VIP, asking for a person, anger) still hand over.
+    fn small_talk_turn(
+        &self,
+        t: &mut Transition,
+        kind: SmallTalk,
+        text: &str,
+        source: Option<&handoff_bridge_api::MessageRef>,
+        now: Millis,
+        world: &dyn World,
+    ) -> Result<(), Refusal> {
+        let conv = &t.state.conv;
+        let reason = self.rules.check(&escalation::Turn {
+            text,
+            sender: &conv.customer.user.id,
+            best: None,
+            // Not a question: nothing to miss.
+            answerable: true,
+            best_escalates: false,
+            misses_before: conv.misses_in_row,
+            last_answer: conv.last_answer.as_ref(),
+        });
+        push_bounded(
+            &mut t.state.conv.turns,
+            Turn {
+                at: now,
+                speaker: Speaker::Customer,
+                text: text.to_string(),
+                faq: None,
+                internal: false,
+                source: source.map(|m| m.id.clone()),
+                deleted: false,
+            },
+        );
+        if let Some(reason) = reason {
+            let faq = self.faq();
+            let (faq_team, intent) = self.topic_of(&faq, t, &reason, None, None);
+            return self.escalate(t, reason, faq_team.as_deref(), intent, now, world);
+        }
+        let reply = super::fill(
+            kind.reply(&self.config.messages),
+            &[("bot", &self.config.bot.name)],
+        );
+        self.say(t, reply, now);
+        Ok(())
+    }
+
     /// The team and intent a handover is about. An `escalate = true` entry
     /// speaks for itself; otherwise the message that triggered the handover
     /// ("I want a person", "this is ridiculous") says little about the
     /// topic, so the last question the bot could place decides.
     fn topic_of(
         &self,
+        faq: &Faq,
         t: &Transition,
         reason: &EscalationReason,
         entry: Option<&crate::faq::FaqEntry>,
@@ -350,7 +563,7 @@ impl Engine {
             .find(|h| h.confidence >= min);
         match earlier {
             Some(hit) => (
-                self.faq.entry(&hit.id).and_then(|e| e.team.clone()),
+                faq.entry(&hit.id).and_then(|e| e.team.clone()),
                 Some(hit.id.clone()),
             ),
             None => (

@@ -13,12 +13,16 @@
 //! never appear in a customer-bound effect.
 
 mod agent;
+mod clarify;
 pub mod command;
 mod customer;
+mod small_talk;
 mod timers;
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use handoff_bridge_api::{Attachment, MessageRef, Millis, Text, UserRef};
 
@@ -34,6 +38,7 @@ use crate::summary::{self, SummaryContext};
 
 pub use crate::effect::{Effect, Relayed, Side};
 pub use command::{Command, CommandError};
+pub use small_talk::{SmallTalk, SmallTalkPhrases};
 pub use timers::{QueueWatch, TickWatch};
 
 /// A conversation and its current (or last) case.
@@ -169,11 +174,16 @@ pub struct Transition {
     pub rewritten: Vec<usize>,
 }
 
-/// Everything the machine needs that does not change while running.
+/// The FAQ the engine answers from, swappable while running (a reload
+/// stores a new one; each event reads the current one once).
+pub type SharedFaq = Arc<ArcSwap<Faq>>;
+
+/// Everything the machine needs; only the FAQ changes while running.
 pub struct Engine {
     pub config: Arc<Config>,
-    pub faq: Arc<Faq>,
+    faq: SharedFaq,
     rules: Rules,
+    small_talk: SmallTalkPhrases,
     masker: Masker,
 }
 
@@ -185,13 +195,29 @@ const MAX_BOT_TURNS: usize = 50;
 
 impl Engine {
     pub fn new(config: Arc<Config>, faq: Arc<Faq>) -> Result<Engine, String> {
+        Self::with_shared_faq(config, Arc::new(ArcSwap::new(faq)))
+    }
+
+    /// An engine reading its FAQ from `faq`, which a reloader may swap.
+    pub fn with_shared_faq(config: Arc<Config>, faq: SharedFaq) -> Result<Engine, String> {
         let masker = Masker::new(&config.privacy)?;
         Ok(Engine {
             rules: Rules::new(&config.escalation),
+            small_talk: SmallTalkPhrases::new(&config.small_talk),
             config,
             faq,
             masker,
         })
+    }
+
+    /// The FAQ as of now.
+    pub fn faq(&self) -> Arc<Faq> {
+        self.faq.load_full()
+    }
+
+    /// The handle a reloader swaps new FAQs into.
+    pub fn shared_faq(&self) -> SharedFaq {
+        self.faq.clone()
     }
 
     /// A fresh conversation with a customer.
@@ -210,6 +236,7 @@ impl Engine {
                 waiting_acked: false,
                 recent_messages: Vec::new(),
                 throttled: false,
+                clarifying: None,
             },
             case: None,
         }

@@ -1379,3 +1379,300 @@ fn a_deleted_message_leaves_no_text_in_the_transcript() {
     );
     assert_eq!(t.rewritten.len(), 1);
 }
+
+#[test]
+fn small_talk_is_answered_and_never_a_miss() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let m = &e.config.messages;
+    let greeting = m.greeting.replace("{bot}", "Helper");
+    // (message, reply) in one conversation that has already missed once
+    // (max_misses = 2): none of them may tip it over into a handover.
+    let table: &[(&str, &str)] = &[
+        ("Hello!", &greeting),
+        ("thank you", &m.thanks),
+        ("ok", &m.acknowledgement),
+        ("Great.", &m.acknowledgement),
+        ("bye", &m.goodbye),
+    ];
+    let s = e.start(customer(), T0);
+    let mut s = step(&e, &s, says("zebra quantum marmalade"), T0, &w).state;
+    assert_eq!(s.conv.misses_in_row, 1);
+    for (i, (text, reply)) in table.iter().enumerate() {
+        let t = step(&e, &s, says(text), T0 + i as i64 + 1, &w);
+        assert_eq!(said(&t), vec![reply.to_string()], "{text}");
+        assert_eq!(t.state.phase(), Phase::Bot, "{text}");
+        assert_eq!(t.state.conv.misses_in_row, 1, "{text}");
+        assert!(opened(&t).is_none(), "{text}");
+        s = t.state;
+    }
+    // Recorded like any exchange: the customer's line, then the reply.
+    let last: Vec<_> = s.conv.turns.iter().rev().take(2).collect();
+    assert_eq!(last[1].text, "bye");
+    assert_eq!(last[0].text, m.goodbye);
+    // A real question is still looked up; small talk inside it is no excuse.
+    let t = step(&e, &s, says("hi, how do I reset my password?"), T0 + 9, &w);
+    assert_eq!(said(&t), vec!["Use the Forgot password link."]);
+}
+
+#[test]
+fn small_talk_keeps_the_last_answer_for_didnt_help() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = e.start(customer(), T0);
+    let t = step(&e, &s, says("how do I reset my password?"), T0, &w);
+    let t = step(&e, &t.state, says("ok"), T0 + 1, &w);
+    assert_eq!(
+        t.state.conv.last_answer.as_ref().map(|h| h.id.as_str()),
+        Some("reset_password")
+    );
+    let t = step(&e, &t.state, says("that didn't help"), T0 + 2, &w);
+    assert_eq!(
+        reason(&t),
+        EscalationReason::AnswerRejected {
+            faq_id: Some("reset_password".into())
+        }
+    );
+}
+
+#[test]
+fn small_talk_while_a_human_owns_the_case_is_relayed() {
+    let (e, w) = (engine(), FakeWorld::default());
+    for s in [queued(&e, &w), assigned(&e, &w)] {
+        let t = step(&e, &s, says("thanks"), T0 + 2 * MINUTE, &w);
+        assert_eq!(
+            count(&t, |e| matches!(e, Effect::Relay { to: Side::Desk, .. })),
+            1
+        );
+        assert!(
+            !said(&t).contains(&e.config.messages.thanks),
+            "{:?}",
+            said(&t)
+        );
+        assert_eq!(t.state.phase(), s.phase());
+        let case = t.state.case.as_ref().expect("the case");
+        assert!(
+            case.transcript
+                .iter()
+                .any(|x| x.speaker == Speaker::Customer && x.text == "thanks"),
+            "{:?}",
+            case.transcript
+        );
+    }
+}
+
+#[test]
+fn small_talk_from_a_vip_still_hands_over() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let mut c = customer();
+    c.user = user("@vip:localhost", "Vera");
+    let t = step(&e, &e.start(c, T0), says("hello"), T0, &w);
+    assert_eq!(reason(&t), EscalationReason::Vip);
+}
+
+#[test]
+fn thanks_after_an_answer_is_not_a_miss() {
+    let (e, w) = (engine(), FakeWorld::default());
+    let s = e.start(customer(), T0);
+    let t = step(&e, &s, says("how do I reset my password?"), T0, &w);
+    assert_eq!(said(&t), vec!["Use the Forgot password link."]);
+    let t = step(&e, &t.state, says("thanks"), T0 + 1, &w);
+    assert_eq!(said(&t), vec![e.config.messages.thanks.clone()]);
+    assert_eq!(t.state.conv.misses_in_row, 0);
+    // max_misses = 2: one real miss, thanks again, then the second miss is
+    // the one that hands over (the thanks in between counted for nothing).
+    let t = step(&e, &t.state, says("zebra quantum marmalade"), T0 + 2, &w);
+    assert_eq!(t.state.conv.misses_in_row, 1);
+    let t = step(&e, &t.state, says("thank you"), T0 + 3, &w);
+    assert_eq!(t.state.conv.misses_in_row, 1);
+    assert!(opened(&t).is_none());
+    let t = step(&e, &t.state, says("zebra quantum marmalade"), T0 + 4, &w);
+    assert_eq!(reason(&t), EscalationReason::RepeatedMisses { count: 2 });
+}
+
+/// A question that shares words with two FAQ entries, and an engine whose
+/// `min_confidence` sits just above the question's best match, so the
+/// question falls in the clarifying band below it.
+fn unsure() -> (Engine, &'static str) {
+    let q = "password invoice";
+    let faq = Faq::from_toml_str(FAQ, "faq.toml").expect("fixture faq");
+    let best = faq.best(q).expect("shares words with the FAQ").confidence;
+    let mut cfg = config_with("");
+    cfg.bot.min_confidence = (best + 0.01).min(1.0);
+    let e = engine_with(cfg);
+    assert!(
+        matches!(
+            e.faq().decide(q, e.config.bot.min_confidence),
+            crate::faq::Decision::Clarify(_)
+        ),
+        "the fixture question is not in the band"
+    );
+    (e, q)
+}
+
+/// The ids offered by the pending clarifying question.
+fn offered(s: &State) -> Vec<String> {
+    let c = s.conv.clarifying.as_ref().expect("a clarifying question");
+    c.choices.iter().map(|h| h.id.clone()).collect()
+}
+
+#[test]
+fn an_unsure_question_offers_numbered_choices_and_a_person() {
+    let (e, q) = unsure();
+    let w = FakeWorld::default();
+    let t = step(&e, &e.start(customer(), T0), says(q), T0, &w);
+    let ids = offered(&t.state);
+    assert!((2..=3).contains(&ids.len()), "{ids:?}");
+    assert!(ids.contains(&"reset_password".to_string()), "{ids:?}");
+    assert!(ids.contains(&"invoice_copy".to_string()), "{ids:?}");
+    let m = &e.config.messages;
+    let text = said(&t).pop().expect("the question");
+    assert!(text.starts_with(&m.clarify), "{text}");
+    for (i, id) in ids.iter().enumerate() {
+        let faq = e.faq();
+        let title = clarify::title(&faq.entry(id).expect("offered entry").questions[0]);
+        assert!(text.contains(&format!("\n{}. {title}", i + 1)), "{text}");
+    }
+    let person = ids.len() + 1;
+    assert!(
+        text.contains(&format!("\n{person}. {}", m.clarify_person)),
+        "{text}"
+    );
+    // Asking is neither an answer nor a miss, and no case is opened.
+    assert_eq!(t.state.phase(), Phase::Bot);
+    assert!(opened(&t).is_none());
+    assert_eq!(t.state.conv.misses_in_row, 0);
+    assert!(t.state.conv.last_answer.is_none());
+}
+
+#[test]
+fn a_number_or_a_title_answers_with_that_entry() {
+    let (e, q) = unsure();
+    let w = FakeWorld::default();
+    let asked = step(&e, &e.start(customer(), T0), says(q), T0, &w).state;
+    let ids = offered(&asked);
+    for (i, id) in ids.iter().enumerate() {
+        let entry = e.faq().entry(id).expect("offered entry").clone();
+        for reply in [format!("{}", i + 1), entry.questions[0].to_uppercase()] {
+            let t = step(&e, &asked, says(&reply), T0 + 1, &w);
+            if entry.escalate {
+                // An `escalate = true` entry picked: handed over like an
+                // answer to it would be.
+                assert_eq!(
+                    reason(&t),
+                    EscalationReason::FaqEscalate { faq_id: id.clone() }
+                );
+                continue;
+            }
+            assert_eq!(said(&t), vec![entry.answer.clone()], "{reply}");
+            assert!(t.state.conv.clarifying.is_none(), "{reply}");
+            assert_eq!(t.state.conv.misses_in_row, 0);
+            assert_eq!(
+                t.state.conv.last_answer.as_ref().map(|h| h.id.as_str()),
+                Some(id.as_str())
+            );
+            assert!(opened(&t).is_none(), "{reply}");
+        }
+    }
+}
+
+#[test]
+fn declining_the_choices_hands_over_as_clarify_declined() {
+    let (e, q) = unsure();
+    let w = FakeWorld::default();
+    let asked = step(&e, &e.start(customer(), T0), says(q), T0, &w).state;
+    let ids = offered(&asked);
+    let last = (ids.len() + 1).to_string();
+    for reply in [last.as_str(), "person", "None of these"] {
+        let t = step(&e, &asked, says(reply), T0 + 1, &w);
+        assert_eq!(
+            reason(&t),
+            EscalationReason::ClarifyDeclined {
+                offered: ids.clone()
+            },
+            "{reply}"
+        );
+        assert!(opened(&t).is_some(), "{reply}");
+        assert!(t.state.conv.clarifying.is_none());
+        assert_eq!(reason(&t).label(), "clarify_declined");
+    }
+}
+
+#[test]
+fn anything_else_after_the_choices_is_a_new_question() {
+    let (e, q) = unsure();
+    let w = FakeWorld::default();
+    let asked = step(&e, &e.start(customer(), T0), says(q), T0, &w).state;
+    let t = step(&e, &asked, says("how long does shipping take"), T0 + 1, &w);
+    assert_eq!(said(&t), vec!["2 to 4 working days."]);
+    assert!(t.state.conv.clarifying.is_none());
+    // A number beyond the choices is no choice either: a miss like any
+    // unknown question.
+    let t = step(&e, &asked, says("7"), T0 + 1, &w);
+    assert!(t.state.conv.clarifying.is_none());
+    assert_eq!(
+        said(&t),
+        vec![e.config.messages.no_answer.replace("{bot}", "Helper")]
+    );
+    assert_eq!(t.state.conv.misses_in_row, 1);
+    // Small talk answers politely and drops the offer.
+    let t = step(&e, &asked, says("thanks"), T0 + 1, &w);
+    assert_eq!(said(&t), vec![e.config.messages.thanks.clone()]);
+    assert!(t.state.conv.clarifying.is_none());
+    // The offer is for the next message only: "1" later is a new question.
+    let t = step(&e, &t.state, says("1"), T0 + 2, &w);
+    assert!(
+        !said(&t)
+            .iter()
+            .any(|x| x == "Use the Forgot password link." || x == "Invoices are under Billing."),
+        "{:?}",
+        said(&t)
+    );
+}
+
+#[test]
+fn asking_for_a_person_while_unsure_still_hands_over_at_once() {
+    let (e, _) = unsure();
+    let w = FakeWorld::default();
+    let t = step(
+        &e,
+        &e.start(customer(), T0),
+        says("password invoice, I want to talk to an agent"),
+        T0,
+        &w,
+    );
+    assert!(matches!(reason(&t), EscalationReason::AskedForHuman { .. }));
+    assert!(t.state.conv.clarifying.is_none());
+}
+
+#[test]
+fn a_choice_removed_by_a_reload_is_no_choice() {
+    let (e, q) = unsure();
+    let w = FakeWorld::default();
+    let asked = step(&e, &e.start(customer(), T0), says(q), T0, &w).state;
+    let ids = offered(&asked);
+    let gone = ids[0].clone();
+    // The admin removes the first offered entry; the reload swaps the FAQ
+    // before the customer answers.
+    let kept: Vec<_> = e
+        .faq()
+        .entries()
+        .iter()
+        .filter(|x| x.id != gone)
+        .cloned()
+        .collect();
+    let params = crate::faq::MatcherParams::default();
+    e.shared_faq()
+        .store(Arc::new(Faq::from_entries(kept, &params)));
+    let t = step(&e, &asked, says("1"), T0 + 1, &w);
+    assert!(t.state.conv.clarifying.is_none());
+    assert!(
+        t.state.conv.last_answer.is_none(),
+        "{:?}",
+        t.state.conv.last_answer
+    );
+    // The second choice still answers from the new FAQ.
+    let t = step(&e, &asked, says("2"), T0 + 1, &w);
+    let second = e.faq().entry(&ids[1]).expect("kept").clone();
+    if !second.escalate {
+        assert_eq!(said(&t), vec![second.answer.clone()]);
+    }
+}

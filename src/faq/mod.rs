@@ -16,6 +16,7 @@
 
 mod calibrate;
 pub mod cli;
+pub mod cluster;
 mod decide;
 mod error;
 pub mod eval;

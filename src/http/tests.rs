@@ -27,9 +27,11 @@ async fn start(patch: &str) -> u16 {
 const WITH_TOKEN: &str = "[metrics]\nlisten = \"127.0.0.1:0\"\napi_token = \"t0ken\"\n";
 
 async fn get(port: u16, host: Option<&str>, token: Option<&str>) -> (u16, String) {
-    let mut req = reqwest::Client::new().get(format!(
-        "http://127.0.0.1:{port}/api/export?since=7d&format=jsonl"
-    ));
+    get_path(port, "/api/export?since=7d&format=jsonl", host, token).await
+}
+
+async fn get_path(port: u16, path: &str, host: Option<&str>, token: Option<&str>) -> (u16, String) {
+    let mut req = reqwest::Client::new().get(format!("http://127.0.0.1:{port}{path}"));
     if let Some(h) = host {
         req = req.header(header::HOST, h);
     }
@@ -73,4 +75,21 @@ async fn api_is_off_without_a_configured_token() {
     let (status, body) = get(port, None, Some("anything")).await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("api_token"), "{body}");
+}
+
+#[tokio::test]
+async fn gaps_has_the_same_guard_as_export() {
+    let port = start(WITH_TOKEN).await;
+    let path = "/api/gaps?since=7d&format=json";
+    let (status, body) = get_path(port, path, None, None).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = get_path(port, path, Some("attacker.example"), Some("t0ken")).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = get_path(port, path, None, Some("t0ken")).await;
+    assert_eq!(status, 200, "{body}");
+    let gaps: serde_json::Value = serde_json::from_str(&body).expect("gaps json");
+    assert_eq!(gaps["questions"], 0, "{body}");
+    let port = start("[metrics]\nlisten = \"127.0.0.1:0\"\n").await;
+    let (status, body) = get_path(port, path, None, Some("anything")).await;
+    assert_eq!(status, 403, "{body}");
 }

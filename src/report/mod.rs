@@ -7,6 +7,7 @@
 //! `handoff run`: sled allows one process) without a second code path.
 
 pub mod export;
+pub mod gaps;
 pub mod stats;
 
 use handoff_bridge_api::Millis;
@@ -17,6 +18,7 @@ use crate::pii::Masker;
 use crate::store::{Store, StoreError};
 
 pub use export::Format;
+pub use gaps::Gaps;
 pub use stats::Stats;
 
 /// How `stats` prints.
@@ -120,4 +122,40 @@ pub fn export(
     }
     let masker = Masker::new(&config.privacy).map_err(ReportError::Privacy)?;
     Ok(export::render(&cases, format, &masker, &config.bot.name))
+}
+
+/// The FAQ gaps of `[since, now]`: unanswered questions of conversations
+/// and of cases opened in the window, grouped at `min_similarity`.
+pub fn gaps(
+    store: &dyn Store,
+    config: &Config,
+    since: Millis,
+    now: Millis,
+    min_similarity: f32,
+) -> Result<Gaps, ReportError> {
+    let small_talk = crate::conversation::SmallTalkPhrases::new(&config.small_talk);
+    let mut questions = Vec::new();
+    for conv in store.conversations()? {
+        if conv.last_customer_at >= since {
+            questions.extend(gaps::gap_questions(&conv.turns, None, &small_talk));
+        }
+    }
+    for head in store.cases_since(since)? {
+        let case = store
+            .case(head.id)?
+            .ok_or(ReportError::NoSuchCase(head.id))?;
+        questions.extend(gaps::gap_questions(
+            gaps::bot_part(&case),
+            Some(&case.reason),
+            &small_talk,
+        ));
+    }
+    let masker = Masker::new(&config.privacy).map_err(ReportError::Privacy)?;
+    Ok(Gaps::compute(
+        questions,
+        since,
+        now,
+        min_similarity,
+        &masker,
+    ))
 }

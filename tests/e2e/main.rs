@@ -9,6 +9,7 @@ mod cli;
 mod common;
 mod crash;
 mod downtime;
+mod faq_upkeep;
 mod full_disk;
 mod load;
 mod manager;

@@ -86,6 +86,7 @@ pub fn queued_case(n: u64, id: u64, position: u32, at: Millis, team: &str) -> (C
         waiting_acked: false,
         recent_messages: Vec::new(),
         throttled: false,
+        clarifying: None,
     };
     let case = Case {
         id,

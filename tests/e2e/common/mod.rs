@@ -116,6 +116,11 @@ impl Handoff {
         c.wait().is_ok_and(|s| s.success())
     }
 
+    /// The process id while it runs (to send it signals).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
