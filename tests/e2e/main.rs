@@ -23,3 +23,4 @@ mod slack_e2e;
 mod slack_relay;
 mod staff_room;
 mod web_widget;
+mod widget_browser;
