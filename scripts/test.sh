@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of handoff from a clean checkout:
 # format, lints, then all unit and integration tests (real Synapse,
-# Slack emulator). Installs what the tests need (the Synapse venv) first.
+# Slack emulator, headless Chromium). Installs what the tests need (the
+# Synapse venv, Debian's chromium and chromium-driver) first.
 set -euo pipefail
 # Incremental caches only pay off on a developer machine; in CI they double
 # the disk a cold build needs.
@@ -10,6 +11,9 @@ cd "$(dirname "$0")/.."
 
 echo "== setting up Synapse for the integration tests" >&2
 scripts/synapse.sh setup
+
+echo "== setting up Chromium for the widget's browser tests" >&2
+scripts/browser.sh setup
 
 echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check

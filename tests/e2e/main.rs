@@ -24,3 +24,4 @@ mod slack_e2e;
 mod slack_relay;
 mod staff_room;
 mod web_widget;
+mod widget_browser;

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -35,12 +37,21 @@ impl Handoff {
     /// [`Handoff::start`] with extra environment variables (kept for
     /// restarts), e.g. `HANDOFF_FAKE_NOW`.
     pub fn start_with(synapse: &Synapse, config: &str, env: &[(&str, &str)]) -> Handoff {
+        Handoff::start_at(synapse.base_url(), config, env)
+    }
+
+    /// [`Handoff::start`] for a config with no `[matrix]` (no Synapse):
+    /// e.g. web widget customers and a Slack desk.
+    pub fn start_without_matrix(config: &str) -> Handoff {
+        Handoff::start_at("http://127.0.0.1:9", config, &[])
+    }
+
+    fn start_at(homeserver: &str, config: &str, env: &[(&str, &str)]) -> Handoff {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         std::fs::copy(root.join("config/faq.toml"), dir.path().join("faq.toml")).expect("copy faq");
         let path = dir.path().join("handoff.toml");
-        std::fs::write(&path, config.replace("{homeserver}", synapse.base_url()))
-            .expect("write config");
+        std::fs::write(&path, config.replace("{homeserver}", homeserver)).expect("write config");
         let log = dir.path().join("handoff.log");
         let mut h = Handoff {
             child: None,

@@ -25,7 +25,9 @@
     /* Per page: a reload renders the whole kept history again; a
        reconnect asks only for what this page missed. */
     lastSeq: 0,
-    outbox: Array.isArray(saved.outbox) ? saved.outbox : []
+    outbox: Array.isArray(saved.outbox) ? saved.outbox : [],
+    /* The panel stays open across reloads and page changes. */
+    open: !!saved.open
   };
   if (saved.expiresAt && saved.expiresAt < Date.now()) {
     state.token = null; state.session = null;
@@ -34,7 +36,7 @@
     try {
       localStorage.setItem(KEY, JSON.stringify({
         token: state.token, session: state.session,
-        outbox: state.outbox, expiresAt: state.expiresAt || 0
+        outbox: state.outbox, expiresAt: state.expiresAt || 0, open: state.open
       }));
     } catch (e) { /* storage full or blocked: the session lasts this page */ }
   }
@@ -94,7 +96,13 @@
   var closeBtn = el("button", "hw-close", "\u00D7");
   closeBtn.type = "button";
   closeBtn.setAttribute("aria-label", "Close support chat");
-  head.appendChild(title); head.appendChild(closeBtn);
+  /* The transcript as a text file, made in the page from what it shows. */
+  var saveLink = el("a", "hw-transcript", "\u2913");
+  saveLink.href = "#";
+  saveLink.download = "support-conversation.txt";
+  saveLink.setAttribute("aria-label", "Download the conversation");
+  saveLink.title = "Download the conversation";
+  head.appendChild(title); head.appendChild(saveLink); head.appendChild(closeBtn);
   var log = el("div", "hw-log");
   log.setAttribute("role", "log");
   log.setAttribute("aria-live", "polite");
@@ -120,7 +128,7 @@
     greeting.textContent = t.greeting || "";
   }
   if (data.color) { root.style.setProperty("--hw-accent", data.color); }
-  var greeting = el("p", "hw-notice");
+  var greeting = el("p", "hw-notice hw-greeting");
   log.appendChild(greeting);
 
   /* Messages by id, so edits and deletes find them. */
@@ -134,9 +142,15 @@
       shown[id] = node;
       log.appendChild(node);
     }
-    node.firstChild.textContent = from === "visitor" ? "" : (name || (from === "bot" ? "Assistant" : "Support"));
-    node.firstChild.hidden = from === "visitor";
+    /* Every line says who wrote it; "You" only to screen readers. */
+    node.firstChild.textContent = from === "visitor" ? "You" : (name || (from === "bot" ? "Assistant" : "Support"));
+    node.firstChild.className = from === "visitor" ? "hw-name hw-sr" : "hw-name";
     fillText(node.lastChild, text);
+    if (!pending && node.classList.contains("hw-pending")) {
+      /* Taken by the server: it goes where the server put it, after what
+         came before it (so a reload shows the same order). */
+      log.appendChild(node);
+    }
     node.classList.toggle("hw-pending", !!pending);
     log.scrollTop = log.scrollHeight;
   }
@@ -166,6 +180,7 @@
 
   /* The connection: hello, replay, live; reconnects with backoff. */
   var ws = null, synced = false, delay = 1000, retryTimer = null;
+  var throttled = false, flushTimer = null;
   function connect() {
     if (ws) { return; }
     synced = false;
@@ -181,7 +196,12 @@
       var f;
       try { f = JSON.parse(ev.data); } catch (e) { return; }
       if (f.type === "welcome") {
-        if (f.session !== state.session) { clearLog(); state.lastSeq = 0; }
+        if (f.session !== state.session) {
+          /* A new conversation (the old one expired): what is still to
+             send goes into it. */
+          clearLog(); state.lastSeq = 0;
+          state.outbox.forEach(function (m) { addMessage("v-" + m.id, "visitor", null, m.text, true); });
+        }
         state.token = f.token; state.session = f.session; state.expiresAt = f.expires_at;
         save();
       } else if (f.type === "entry") {
@@ -191,11 +211,14 @@
         flush();
       } else if (f.type === "ack") {
         state.outbox = state.outbox.filter(function (m) { return m.id !== f.id; });
+        if (throttled && !state.outbox.length) { throttled = false; status.textContent = ""; }
         save();
       } else if (f.type === "error") {
         status.textContent = f.message;
         if (f.code === "rate_limited" && f.retry_after_ms) {
-          setTimeout(flush, f.retry_after_ms);
+          throttled = true;
+          clearTimeout(flushTimer);
+          flushTimer = setTimeout(flush, f.retry_after_ms);
         } else if (f.id) {
           state.outbox = state.outbox.filter(function (m) { return m.id !== f.id; });
           if (shown["v-" + f.id]) { shown["v-" + f.id].classList.add("hw-deleted"); }
@@ -207,8 +230,8 @@
       ws = null;
       status.textContent = "Reconnecting\u2026";
       clearTimeout(retryTimer);
-      retryTimer = setTimeout(connect, delay);
-      delay = Math.min(delay * 2, 30000);
+      retryTimer = setTimeout(connect, delay + Math.floor(Math.random() * 500));
+      delay = Math.min(delay * 2, 10000);
     };
   }
   /* Sends what the server has not acknowledged; it takes each id once. */
@@ -220,6 +243,7 @@
   }
 
   function open() {
+    state.open = true; save();
     panel.hidden = false;
     bubble.setAttribute("aria-expanded", "true");
     bubble.setAttribute("aria-label", "Close support chat");
@@ -227,6 +251,7 @@
     input.focus();
   }
   function close() {
+    state.open = false; save();
     panel.hidden = true;
     bubble.setAttribute("aria-expanded", "false");
     bubble.setAttribute("aria-label", "Open support chat");
@@ -234,6 +259,17 @@
   }
   bubble.addEventListener("click", function () { if (panel.hidden) { open(); } else { close(); } });
   closeBtn.addEventListener("click", close);
+  saveLink.addEventListener("click", function () {
+    var lines = [title.textContent + " \u2014 " + new Date().toISOString(), ""];
+    Array.prototype.forEach.call(log.children, function (n) {
+      if (n === greeting) { return; }
+      if (!n.classList.contains("hw-msg")) { lines.push("(" + n.textContent + ")"); return; }
+      var who = n.firstChild.textContent;
+      lines.push(who + ": " + n.lastChild.textContent);
+    });
+    if (saveLink.href.indexOf("blob:") === 0) { URL.revokeObjectURL(saveLink.href); }
+    saveLink.href = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], { type: "text/plain" }));
+  });
   panel.addEventListener("keydown", function (e) { if (e.key === "Escape") { close(); } });
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
@@ -256,6 +292,15 @@
     .then(theme, function () { theme({}); });
   document.body.appendChild(root);
   /* A returning visitor: resume the conversation at once. */
-  if (state.token) { connect(); }
   state.outbox.forEach(function (m) { addMessage("v-" + m.id, "visitor", null, m.text, true); });
+  if (state.open) {
+    panel.hidden = false;
+    bubble.setAttribute("aria-expanded", "true");
+    bubble.setAttribute("aria-label", "Close support chat");
+  }
+  if (state.token || state.open) { connect(); }
+  /* Back online: try at once rather than at the next backoff step. */
+  window.addEventListener("online", function () {
+    if (!ws) { clearTimeout(retryTimer); delay = 1000; connect(); }
+  });
 })();
