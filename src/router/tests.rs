@@ -687,27 +687,8 @@ async fn a_stalled_customer_room_does_not_hold_up_the_desk() {
 async fn a_long_outage_keeps_at_most_a_lane_of_deliveries_in_memory_and_loses_none() {
     let lane = super::delivery::LANE_QUEUE;
     let f = fixture();
-    let customer_room = "!support:localhost";
-    f.router
-        .dispatch(inbound(
-            "$1",
-            customer_room,
-            "@carol:localhost",
-            "I want to talk to a human",
-        ))
-        .await;
-    until("the case room", || {
-        f.store
-            .case(1)
-            .ok()
-            .flatten()
-            .is_some_and(|c| c.desk.is_some())
-    })
-    .await;
-    until("the handover message", || {
-        f.store.outbox_pending().unwrap().is_empty()
-    })
-    .await;
+    escalate(&f, "carol", "I want to talk to a human", 1).await;
+    let customer_room = "!carol:localhost";
     // The customer's room stops taking messages while the agent writes
     // two lanes' worth and more.
     *f.bridge.stalled_room.lock().unwrap() = Some(customer_room.into());
