@@ -1655,3 +1655,64 @@ async fn a_deleted_customer_line_is_gone_from_the_stored_transcript() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_line_deleted_after_its_case_closed_is_gone_from_that_case_too() {
+    let f = fixture();
+    escalate(&f, "carol", "I want to talk to a human", 1).await;
+    let room = "!carol:localhost";
+    let carol = "@carol:localhost";
+    f.router
+        .dispatch(inbound(
+            "$iban",
+            room,
+            carol,
+            "my iban is DE44 5001 0517 5407 3249 31",
+        ))
+        .await;
+    f.router
+        .dispatch(inbound(
+            "$r",
+            "!case1:localhost",
+            "@alice:localhost",
+            "!resolve",
+        ))
+        .await;
+    until("resolved", || !case_state(&f.store, 1).is_open()).await;
+    // A new stretch with the bot: the old case is no longer the
+    // conversation's.
+    f.router
+        .dispatch(inbound("$q", room, carol, "how do i reset my password"))
+        .await;
+    until("unlinked", || {
+        f.store.is_seen("$q").unwrap()
+            && f.store
+                .conversations()
+                .unwrap()
+                .iter()
+                .any(|c| c.customer.user.id == carol && c.case.is_none())
+    })
+    .await;
+    let mut delete = inbound("$del", room, carol, "");
+    delete.kind = InboundKind::Delete {
+        target: "$iban".into(),
+    };
+    f.router.dispatch(delete).await;
+    until("the line's text removed from the closed case", || {
+        f.store.is_seen("$del").unwrap()
+            && f.store.case(1).ok().flatten().is_some_and(|c| {
+                c.transcript.iter().any(|t| t.deleted)
+                    && !c.transcript.iter().any(|t| t.text.contains("DE44"))
+            })
+    })
+    .await;
+    // Someone else's message id in another room is never touched.
+    let mut other = inbound("$del2", "!dave:localhost", "@dave:localhost", "");
+    other.kind = InboundKind::Delete {
+        target: "$q".into(),
+    };
+    f.router.dispatch(other).await;
+    until("handled", || f.store.is_seen("$del2").unwrap()).await;
+    let kept = f.store.case(1).unwrap().unwrap();
+    assert_eq!(kept.transcript.iter().filter(|t| t.deleted).count(), 1);
+}

@@ -281,6 +281,21 @@ impl Worker {
         if encrypted {
             state.conv.customer.encrypted = true;
         }
+        if let Event::Customer(crate::conversation::CustomerEvent::Delete { target }) = &event {
+            match self.redact_in_earlier_case(&state, &target.id, id.clone(), now) {
+                // A conversation started by this very event is not
+                // stored: nothing to keep cached.
+                Ok(true) => {
+                    self.state = (!new).then_some(state);
+                    return true;
+                }
+                Ok(false) => {}
+                Err(()) => {
+                    self.state = (!new).then_some(state);
+                    return false;
+                }
+            }
+        }
         let world = StoreWorld {
             store: shared.store.clone(),
             now,
@@ -401,6 +416,75 @@ impl Worker {
 
     /// Records `id` as handled (with `outbox`, if any); true unless the
     /// store failed.
+    /// A message deleted on its network after its case stopped being the
+    /// conversation's (resolved, then a new stretch with the bot): its
+    /// turn in that earlier case of the same customer loses its text
+    /// too. `Ok(true)`: found there and committed; `Ok(false)`: not in an
+    /// earlier case (the state machine handles it); `Err`: the store
+    /// failed (the event is offered again).
+    fn redact_in_earlier_case(
+        &mut self,
+        state: &State,
+        source: &str,
+        id: Option<String>,
+        now: i64,
+    ) -> Result<bool, ()> {
+        let held =
+            |turns: &[crate::case::Turn]| turns.iter().any(|t| t.source.as_deref() == Some(source));
+        if held(&state.conv.turns) || state.case.as_ref().is_some_and(|c| held(&c.transcript)) {
+            return Ok(false);
+        }
+        let store = self.router.shared.store.clone();
+        let user = &state.conv.customer.user;
+        let fail = |e: StoreError| {
+            tracing::error!(error = %e, "cannot look up the deleted message's case");
+        };
+        let mut ids = store
+            .cases_of_customer(&user.network, &user.id)
+            .map_err(fail)?;
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        for case_id in ids {
+            if state.case.as_ref().is_some_and(|c| c.id == case_id) {
+                continue;
+            }
+            let Some(mut case) = store.case(case_id).map_err(fail)? else {
+                continue;
+            };
+            // The same customer in the same place: a message id is only
+            // unique within its room.
+            if case.customer.endpoint.room != state.conv.customer.endpoint.room {
+                continue;
+            }
+            let Some(i) = case
+                .transcript
+                .iter()
+                .position(|t| t.source.as_deref() == Some(source) && !t.deleted)
+            else {
+                continue;
+            };
+            case.transcript[i].redact();
+            tracing::info!(
+                case = case_id,
+                "a deleted message's text removed from an earlier case"
+            );
+            let committed = self.commit(
+                Commit {
+                    at: now,
+                    seen_event: id,
+                    rewritten_turns: vec![(case_id, i)],
+                    cases: vec![case],
+                    ..Commit::default()
+                },
+                false,
+            );
+            return match committed {
+                Committed::Failed => Err(()),
+                _ => Ok(true),
+            };
+        }
+        Ok(false)
+    }
+
     fn commit_seen(&mut self, id: Option<String>, now: i64, outbox: Vec<OutboxEntry>) -> bool {
         if id.is_none() && outbox.is_empty() {
             return true;
