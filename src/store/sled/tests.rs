@@ -27,6 +27,25 @@ fn fixture() -> Fixture {
 store_suite!(fixture);
 
 /// Every file under `dir` with its length and a hash of its bytes.
+/// Opens the store at `path` again after a handle to it was dropped.
+/// sled's I/O threads can hold the file lock a moment past the drop, so a
+/// `Locked` from this very process is waited out (up to 10 s; anything
+/// else, or a lock that stays, fails the test).
+fn reopen(path: &Path) -> SledStore {
+    for _ in 0..200 {
+        match SledStore::open(path) {
+            Err(StoreError::Locked { pid, .. }) if pid == Some(std::process::id()) => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!(
+        "{} stays locked by this process after its handle was dropped",
+        path.display()
+    );
+}
+
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (usize, u64)> {
     use std::hash::{Hash, Hasher};
     let mut out = BTreeMap::new();
@@ -68,7 +87,7 @@ fn data_and_counters_survive_reopen() {
         .unwrap();
         s.bridge_put("matrix", "since", b"tok").unwrap();
     }
-    let s = SledStore::open(&path).unwrap();
+    let s = reopen(&path);
     assert!(s.is_seen("$e").unwrap());
     assert_eq!(s.conversations().unwrap(), vec![conv]);
     assert_eq!(s.open_cases().unwrap(), vec![c.clone()]);
@@ -454,7 +473,7 @@ fn a_version_1_store_is_migrated_and_keeps_every_twin() {
         stamp_format(s, dir.path(), 1);
     }
 
-    let s = SledStore::open(dir.path()).unwrap();
+    let s = reopen(dir.path());
     assert_eq!(s.twins(&customer).unwrap(), vec![agent_copy.clone()]);
     // Found with or without the thread (a Slack reaction names no thread).
     assert_eq!(
@@ -489,7 +508,7 @@ fn a_version_2_store_is_migrated_and_keeps_every_turn() {
         stamp_format(s, dir.path(), 2);
     }
 
-    let s = SledStore::open(dir.path()).unwrap();
+    let s = reopen(dir.path());
     assert_eq!(s.case(1).unwrap(), Some(long.clone()));
     assert_eq!(s.case(2).unwrap(), Some(empty));
     let record = s.tree(T::Cases).get(codec::id_key(1)).unwrap().unwrap();
