@@ -107,18 +107,6 @@ pub struct Erased {
     pub bridge_records: usize,
 }
 
-impl Erased {
-    /// Adds `other`'s counts to these.
-    pub fn add(&mut self, other: Erased) {
-        self.conversations += other.conversations;
-        self.cases += other.cases;
-        self.turns += other.turns;
-        self.outbox_entries += other.outbox_entries;
-        self.twins += other.twins;
-        self.bridge_records += other.bridge_records;
-    }
-}
-
 /// Durable state of one handoff instance. Object-safe; used as
 /// `Arc<dyn Store>` from many tasks at once.
 pub trait Store: Send + Sync {
