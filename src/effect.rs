@@ -3,7 +3,7 @@
 //! actions only when delivered. Part of the model, so the store depends
 //! on it and never on the state machine (`conversation` re-exports it).
 
-use handoff_bridge_api::{Attachment, DeskTarget, Endpoint, MessageRef, Text};
+use handoff_bridge_api::{Attachment, Choice, DeskTarget, Endpoint, MessageRef, Text};
 use serde::{Deserialize, Serialize};
 
 use crate::case::CaseId;
@@ -50,8 +50,14 @@ pub enum Relayed {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Effect {
-    /// The bot says something to the customer.
-    Say { text: String },
+    /// The bot says something to the customer; with `choices`, a question
+    /// whose likely answers the customer's network may offer as buttons
+    /// (the text must read well without them).
+    Say {
+        text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        choices: Vec<Choice>,
+    },
     /// Open the case on a desk of `network`, posting and pinning `summary`.
     OpenCase {
         case: CaseId,

@@ -14,7 +14,7 @@
 //! from the agent who sent its target, and nobody reacts on a colleague's
 //! line (the case remembers who sent each desk line: `Case::desk_authors`).
 
-use handoff_bridge_api::{MessageRef, Millis, Standing, UserRef};
+use handoff_bridge_api::{Choice, MessageRef, Millis, Standing, UserRef};
 
 use super::command::{self, Command};
 use super::{AgentEvent, Effect, Engine, Refusal, Relayed, Side, Transition};
@@ -193,7 +193,9 @@ impl Engine {
     /// The one agent rule, for every desk (module docs): checked here,
     /// where the action is taken, never assumed from where a message came
     /// from.
-    fn is_agent(&self, team: &str, user: &UserRef) -> bool {
+    /// Whether `user` may act as an agent of `team` (from the team's
+    /// `agents` list and what the network says of the person).
+    pub(crate) fn is_agent(&self, team: &str, user: &UserRef) -> bool {
         if user.is_bot {
             return false;
         }
@@ -292,7 +294,13 @@ impl Engine {
         self.say(t, text, now);
         if self.config.conversation.csat {
             let q = m.csat_question.clone();
-            self.say(t, q, now);
+            let scores = (1..=5)
+                .map(|n| Choice {
+                    label: n.to_string(),
+                    reply: n.to_string(),
+                })
+                .collect();
+            self.ask(t, q, scores, now);
         }
         let Some(case) = t.state.case.as_mut() else {
             return;

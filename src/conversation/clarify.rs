@@ -2,11 +2,13 @@
 //! entries, the bot asks "Did you mean: 1. … 2. … 3. talk to a person?"
 //! and reads the customer's next message as the answer.
 //!
-//! Pure text work: rendering the question (numbered in the text: the
-//! bridge contract carries buttons only on the desk's summary card) and
-//! parsing the reply ("2", an entry's title or id, "person", or anything
+//! Pure text work: rendering the question (numbered in the text, and as
+//! buttons for networks that offer customers buttons: pressing one sends
+//! the text it shows, read back like a typed reply) and parsing the reply ("2", an entry's title or id, "person", or anything
 //! else, which is a new question). The engine keeps the offer in
 //! [`crate::case::Conversation::clarifying`] and acts on the reply.
+
+use handoff_bridge_api::Choice;
 
 use crate::config::Messages;
 use crate::escalation::normalize;
@@ -105,9 +107,45 @@ pub fn render(titles: &[String], m: &Messages) -> (String, String) {
     (sent, line)
 }
 
+/// The same offer as buttons: each entry's title (pressing it sends the
+/// title, which [`parse_reply`] reads as that choice), then the person.
+pub fn choices(titles: &[String], m: &Messages) -> Vec<Choice> {
+    titles
+        .iter()
+        .chain(std::iter::once(&m.clarify_person))
+        .map(|t| Choice {
+            label: t.clone(),
+            reply: t.clone(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_button_reads_back_as_its_choice() {
+        let m = Messages::default();
+        let titles = vec![
+            "How do I reset my password".to_string(),
+            "Where can I find my invoice".to_string(),
+        ];
+        let buttons = choices(&titles, &m);
+        assert_eq!(buttons.len(), 3);
+        let t: Vec<&str> = titles.iter().map(String::as_str).collect();
+        let ids = ["reset_password", "invoice_copy"];
+        assert_eq!(
+            parse_reply(&buttons[0].reply, &t, &ids, &m),
+            Reply::Choice(0)
+        );
+        assert_eq!(
+            parse_reply(&buttons[1].reply, &t, &ids, &m),
+            Reply::Choice(1)
+        );
+        assert_eq!(parse_reply(&buttons[2].reply, &t, &ids, &m), Reply::Decline);
+        assert_eq!(buttons[2].label, m.clarify_person);
+    }
 
     #[test]
     fn replies() {

@@ -395,6 +395,7 @@ impl Engine {
                 );
                 t.effects.push(Effect::Say {
                     text: e.answer.clone(),
+                    choices: Vec::new(),
                 });
             }
             _ => {
@@ -448,6 +449,7 @@ impl Engine {
             .map(|c| clarify::title_of(faq, &c.id))
             .collect();
         let (sent, line) = clarify::render(&titles, &self.config.messages);
+        let buttons = clarify::choices(&titles, &self.config.messages);
         let conv = &mut t.state.conv;
         conv.last_answer = None;
         // Kept as the bot's turn without an entry: `faq gaps` reads it as
@@ -465,7 +467,10 @@ impl Engine {
             },
         );
         conv.clarifying = Some(Clarifying { choices });
-        t.effects.push(Effect::Say { text: sent });
+        t.effects.push(Effect::Say {
+            text: sent,
+            choices: buttons,
+        });
         Ok(())
     }
 
@@ -767,7 +772,10 @@ impl Engine {
             &self.config.messages.csat_thanks,
             &[("score", &score.to_string())],
         );
-        t.effects.push(Effect::Say { text });
+        t.effects.push(Effect::Say {
+            text,
+            choices: Vec::new(),
+        });
         self.update_summary(t, None);
     }
 }

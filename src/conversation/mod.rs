@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
-use handoff_bridge_api::{Attachment, MessageRef, Millis, Text, UserRef};
+use handoff_bridge_api::{Attachment, Choice, MessageRef, Millis, Text, UserRef};
 
 use crate::case::{
     Case, CaseDesk, CaseId, Conversation, ConversationKey, Customer, Phase, PreviousCase, Speaker,
@@ -328,6 +328,12 @@ impl Engine {
 
     /// The bot says `text` to the customer; recorded in the transcript.
     fn say(&self, t: &mut Transition, text: String, now: Millis) {
+        self.ask(t, text, Vec::new(), now)
+    }
+
+    /// The bot asks the customer `text`, offering `choices` as buttons
+    /// where their network has them; recorded in the transcript.
+    fn ask(&self, t: &mut Transition, text: String, choices: Vec<Choice>, now: Millis) {
         let turn = Turn {
             at: now,
             speaker: Speaker::System,
@@ -344,7 +350,7 @@ impl Engine {
             }
             _ => push_bounded(&mut t.state.conv.turns, turn),
         }
-        t.effects.push(Effect::Say { text });
+        t.effects.push(Effect::Say { text, choices });
     }
 }
 

@@ -16,7 +16,7 @@ fn said(t: &Transition) -> Vec<String> {
     t.effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Say { text } => Some(text.clone()),
+            Effect::Say { text, .. } => Some(text.clone()),
             _ => None,
         })
         .collect()
@@ -1078,7 +1078,7 @@ mod notes_never_leak {
 
     fn customer_bound(e: &Effect) -> Option<String> {
         match e {
-            Effect::Say { text } => Some(text.clone()),
+            Effect::Say { text, .. } => Some(text.clone()),
             Effect::Relay {
                 to: Side::Customer,
                 item,

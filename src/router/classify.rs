@@ -33,16 +33,7 @@ impl Router {
     /// for a customer.
     pub(super) fn classify(&self, ev: &Inbound) -> Result<Option<Classified>, StoreError> {
         let store = &self.shared.store;
-        let current = match store.case_by_desk(&ev.endpoint)? {
-            Some(id) => Some(id),
-            // A native thread inside a case room is the case room.
-            None if ev.endpoint.thread.is_some() => store.case_by_desk(&Endpoint::new(
-                ev.endpoint.network.clone(),
-                ev.endpoint.room.clone(),
-            ))?,
-            None => None,
-        };
-        if let Some(case_id) = current {
+        if let Some(case_id) = self.current_case(&ev.endpoint)? {
             let Some(case) = store.case_head(case_id)? else {
                 return Ok(None);
             };
@@ -65,6 +56,20 @@ impl Router {
             None => {}
         }
         self.customer_event(ev)
+    }
+
+    /// The case whose current desk `endpoint` is, if any.
+    pub(super) fn current_case(&self, endpoint: &Endpoint) -> Result<Option<CaseId>, StoreError> {
+        let store = &self.shared.store;
+        Ok(match store.case_by_desk(endpoint)? {
+            Some(id) => Some(id),
+            // A native thread inside a case room is the case room.
+            None if endpoint.thread.is_some() => store.case_by_desk(&Endpoint::new(
+                endpoint.network.clone(),
+                endpoint.room.clone(),
+            ))?,
+            None => None,
+        })
     }
 
     /// The notice for someone writing on a former desk of `case`: it moved
@@ -154,7 +159,7 @@ impl Router {
                 }
                 return None;
             }
-            InboundKind::Left => return None,
+            InboundKind::Left | InboundKind::Typing { .. } => return None,
         };
         Some(Classified::Event(
             case.conversation,
@@ -201,7 +206,9 @@ impl Router {
                 file: file.clone(),
             },
             InboundKind::Left => CustomerEvent::Left,
-            InboundKind::Joined | InboundKind::Button { .. } => return Ok(None),
+            InboundKind::Joined | InboundKind::Button { .. } | InboundKind::Typing { .. } => {
+                return Ok(None)
+            }
         };
         // Customers live only where their network says so: a message in a
         // room that is no customer's (a staff room before its first case,

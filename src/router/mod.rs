@@ -30,6 +30,7 @@ pub mod roles;
 #[cfg(test)]
 mod tests;
 mod ticks;
+mod typing;
 mod worker;
 pub mod world;
 
@@ -256,6 +257,11 @@ impl Router {
             }
         }
         if ev.sender.is_bot {
+            handled(ack);
+            return None;
+        }
+        if let handoff_bridge_api::InboundKind::Typing { on } = ev.kind {
+            self.typing(&ev, on);
             handled(ack);
             return None;
         }

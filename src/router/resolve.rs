@@ -50,18 +50,24 @@ pub fn resolve(
     };
     let desk = || case.and_then(|c| c.desk.as_ref());
     Ok(match &entry.effect {
-        Effect::Say { text } => {
+        Effect::Say { text, choices } => {
             let to = &conv.customer.endpoint;
-            deliver(
-                to,
+            let body = Text::plain(text.clone());
+            let action = if choices.is_empty() {
                 Action::Send {
                     to: to.clone(),
-                    body: Text::plain(text.clone()),
+                    body,
                     reply_to: None,
                     as_name: None,
-                },
-                After::Nothing,
-            )
+                }
+            } else {
+                Action::Ask {
+                    to: to.clone(),
+                    body,
+                    choices: choices.clone(),
+                }
+            };
+            deliver(to, action, After::Nothing)
         }
         Effect::OpenCase {
             case,

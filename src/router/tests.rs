@@ -28,6 +28,8 @@ struct Recorder {
     counter: AtomicU32,
     /// Cases opened so far: the n-th private room is `!case{n}:localhost`.
     opened: AtomicU32,
+    /// Typing notices shown, in order.
+    typing: Mutex<Vec<(Endpoint, bool)>>,
 }
 
 #[async_trait::async_trait]
@@ -38,10 +40,15 @@ impl Bridge for Recorder {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             customers: true,
+            typing: true,
             ..Capabilities::default()
         }
     }
     async fn run(&self, _inbound: InboundSender) -> Result<(), BridgeError> {
+        Ok(())
+    }
+    async fn typing(&self, to: &Endpoint, on: bool) -> Result<(), BridgeError> {
+        self.typing.lock().unwrap().push((to.clone(), on));
         Ok(())
     }
     async fn send(&self, out: &Outgoing) -> Result<Delivered, BridgeError> {
@@ -1715,4 +1722,115 @@ async fn a_line_deleted_after_its_case_closed_is_gone_from_that_case_too() {
     until("handled", || f.store.is_seen("$del2").unwrap()).await;
     let kept = f.store.case(1).unwrap().unwrap();
     assert_eq!(kept.transcript.iter().filter(|t| t.deleted).count(), 1);
+}
+
+fn typing_at(id: &str, room: &str, sender: &str, on: bool) -> Inbound {
+    let mut ev = inbound(id, room, sender, "");
+    ev.kind = InboundKind::Typing { on };
+    ev.customer_endpoint = false;
+    ev
+}
+
+#[tokio::test]
+async fn an_agent_typing_on_the_desk_is_shown_to_the_customer_and_nobody_else_is() {
+    let f = fixture();
+    escalate(&f, "carol", "I want to talk to a human", 1).await;
+    let customer = Endpoint::new("matrix", "!carol:localhost");
+    // A stranger in the case room, and the customer typing in their own
+    // room, show nothing.
+    f.router
+        .dispatch(typing_at(
+            "t0",
+            "!case1:localhost",
+            "@mallory:localhost",
+            true,
+        ))
+        .await;
+    f.router
+        .dispatch(typing_at(
+            "t1",
+            "!carol:localhost",
+            "@carol:localhost",
+            true,
+        ))
+        .await;
+    // An agent of the team does, on and off.
+    f.router
+        .dispatch(typing_at(
+            "t2",
+            "!case1:localhost",
+            "@alice:localhost",
+            true,
+        ))
+        .await;
+    f.router
+        .dispatch(typing_at(
+            "t3",
+            "!case1:localhost",
+            "@alice:localhost",
+            false,
+        ))
+        .await;
+    until("both notices", || {
+        f.bridge.typing.lock().unwrap().len() >= 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        *f.bridge.typing.lock().unwrap(),
+        vec![(customer.clone(), true), (customer, false)]
+    );
+    // Passing: nothing stored, so the same signal again is shown again.
+    assert!(!f.store.is_seen("t2").unwrap());
+    assert!(f.store.outbox_pending().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_rating_question_offers_its_scores_as_choices() {
+    let f = fixture();
+    escalate(&f, "dora", "I want to talk to a human", 1).await;
+    f.router
+        .dispatch(inbound(
+            "$r",
+            "!case1:localhost",
+            "@alice:localhost",
+            "!resolve",
+        ))
+        .await;
+    until("the rating question", || {
+        f.bridge
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|o| matches!(o.action, Action::Ask { .. }))
+    })
+    .await;
+    let sent = f.bridge.sent.lock().unwrap().clone();
+    let (to, body, choices) = sent
+        .iter()
+        .find_map(|o| match &o.action {
+            Action::Ask { to, body, choices } => Some((to, body, choices)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(to, &Endpoint::new("matrix", "!dora:localhost"));
+    assert!(
+        body.plain.contains("1"),
+        "the text alone asks too: {body:?}"
+    );
+    let replies: Vec<&str> = choices.iter().map(|c| c.reply.as_str()).collect();
+    assert_eq!(replies, ["1", "2", "3", "4", "5"]);
+    // Pressing "4" sends "4": it is the rating.
+    f.router
+        .dispatch(inbound("$4", "!dora:localhost", "@dora:localhost", "4"))
+        .await;
+    until("the rating", || {
+        f.store
+            .case(1)
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.csat == Some(4))
+    })
+    .await;
 }

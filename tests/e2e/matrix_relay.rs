@@ -2,7 +2,8 @@
 //! the claim updates the pinned summary in place; edits, redactions,
 //! reactions, replies and images follow across in both directions, also
 //! after a kill and restart mid-case; and an
-//! end-to-end encrypted customer room works the same way.
+//! end-to-end encrypted customer room works the same way; the agent
+//! typing in the case room shows the bot typing to the customer.
 
 use crate::common;
 
@@ -324,4 +325,62 @@ async fn an_encrypted_customer_room_is_handed_over_and_relayed() {
         m.body.contains("Thanks, got it.")
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agent_typing_in_the_case_room_shows_the_bot_typing_to_the_customer() {
+    use matrix_sdk::ruma::events::typing::SyncTypingEvent;
+    let synapse = synapse_with_bot().await;
+    let carol = user(&synapse, "carol").await;
+    let alice = user(&synapse, "alice").await;
+    let _handoff = Handoff::start(&synapse, CONFIG);
+    // Every typing list carol's client sees, by room.
+    let (tx, rx) = tokio::sync::watch::channel(Vec::<(OwnedRoomId, Vec<OwnedUserId>)>::new());
+    carol
+        .client()
+        .add_event_handler(move |ev: SyncTypingEvent, room: matrix_sdk::Room| {
+            let tx = tx.clone();
+            async move {
+                tx.send_modify(|all| all.push((room.room_id().to_owned(), ev.content.user_ids)));
+            }
+        });
+    let room = carol
+        .create_room("support", &[helper()])
+        .await
+        .expect("customer room");
+    bot_joined(&carol, &room).await;
+    carol
+        .send_text(&room, "I want to talk to a person")
+        .await
+        .expect("ask");
+    let desk = alice.wait_for_invite(WAIT).await.expect("invite");
+    alice.join(&desk).await.expect("join");
+    from_bot(&alice, &desk, "the summary", |m| m.body.contains("Case #1")).await;
+    alice.send_text(&desk, "!claim").await.expect("claim");
+    let seen = |want: bool| {
+        let mut rx = rx.clone();
+        let room = room.clone();
+        async move {
+            tokio::time::timeout(
+                WAIT,
+                rx.wait_for(|all| {
+                    all.iter()
+                        .rev()
+                        .find(|(r, _)| *r == room)
+                        .is_some_and(|(_, users)| users.contains(&helper()) == want)
+                }),
+            )
+            .await
+            .map(|_| ())
+        }
+    };
+    let desk_room = alice.room(&desk).expect("desk");
+    desk_room.typing_notice(true).await.expect("typing");
+    seen(true)
+        .await
+        .expect("the customer sees the bot typing while the agent types");
+    desk_room.typing_notice(false).await.expect("stop typing");
+    seen(false)
+        .await
+        .expect("the customer sees the bot stop typing");
 }

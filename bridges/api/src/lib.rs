@@ -207,6 +207,10 @@ pub enum InboundKind {
     /// The sender pressed a button the bot posted (Slack Block Kit).
     /// `action` is the button's action id, `value` its value.
     Button { action: String, value: String },
+    /// The sender started (`on`) or stopped typing at the endpoint. A
+    /// passing signal: never stored, never acknowledged twice, lost
+    /// without harm.
+    Typing { on: bool },
 }
 
 /// Where a team's cases are opened.
@@ -290,6 +294,16 @@ pub enum Action {
     /// (the customer came back soon after it was resolved): the bridge
     /// follows it again as when it was opened.
     ReopenCase { desk: Endpoint },
+    /// Ask the customer at `to` something with a few likely answers
+    /// (a rating, "did you mean …?"): where the network has buttons for
+    /// customers they show `choices`, and pressing one sends its `reply`
+    /// as the customer's message; elsewhere `body` alone is sent, so it
+    /// must read well on its own (numbered choices in the text).
+    Ask {
+        to: Endpoint,
+        body: Text,
+        choices: Vec<Choice>,
+    },
     /// Tell one person at `to` something only they need (why what they
     /// wrote goes nowhere): Slack shows it to them alone (ephemeral);
     /// elsewhere a notice addressed to them.
@@ -298,6 +312,16 @@ pub enum Action {
         user: String,
         body: Text,
     },
+}
+
+/// One offered answer of an [`Action::Ask`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    /// What the button says.
+    pub label: String,
+    /// What pressing it sends as the customer's message (the same text
+    /// they could type: "5", "2", "person").
+    pub reply: String,
 }
 
 /// What a bridge did, so the core can store the new ids.
@@ -327,7 +351,14 @@ pub struct Capabilities {
     pub threads: bool,
     pub private_rooms: bool,
     pub pins: bool,
+    /// People can press buttons the bot posts: a summary card's actions
+    /// on a desk (Slack), an [`Action::Ask`]'s choices for customers (the
+    /// web widget).
     pub buttons: bool,
+    /// The bridge shows someone typing at an endpoint ([`Bridge::typing`])
+    /// and reports people typing ([`InboundKind::Typing`]).
+    #[serde(default)]
+    pub typing: bool,
     /// Customers write here: a message on this network that is on no
     /// desk (current or former) is a customer's. Without it, such a
     /// message is staff chatter and is never answered.
@@ -572,6 +603,13 @@ pub trait Bridge: Send + Sync {
 
     /// Carry out one action. Must be idempotent per [`Outgoing::key`].
     async fn send(&self, out: &Outgoing) -> Result<Delivered, BridgeError>;
+
+    /// Show (`on`) or stop showing that the bot's side is typing at `to`
+    /// (an agent is writing the customer a reply). Passing and best effort:
+    /// never queued or retried. Networks without it do nothing.
+    async fn typing(&self, _to: &Endpoint, _on: bool) -> Result<(), BridgeError> {
+        Ok(())
+    }
 
     /// True while the bridge is connected (for readiness probes).
     fn is_connected(&self) -> bool {

@@ -16,7 +16,7 @@ use handoff_bridge_api::BridgeError;
 use matrix_sdk::deserialized_responses::TimelineEvent;
 use matrix_sdk::ruma::api::client::filter::FilterDefinition;
 use matrix_sdk::ruma::api::client::sync::sync_events::v3::{Filter, Request};
-use matrix_sdk::ruma::OwnedRoomId;
+use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId};
 use matrix_sdk::sync::SyncResponse;
 
 use crate::error::from_http;
@@ -29,6 +29,8 @@ pub struct RoomBatch {
     pub limited: bool,
     pub prev_batch: Option<String>,
     pub events: Vec<TimelineEvent>,
+    /// Who is typing there now, when the batch says.
+    pub typing: Option<Vec<OwnedUserId>>,
 }
 
 /// What one `/sync` brought.
@@ -53,6 +55,7 @@ impl Batch {
                     limited: update.timeline.limited,
                     prev_batch: update.timeline.prev_batch,
                     events: update.timeline.events,
+                    typing: crate::typing::typing_list(&update.ephemeral),
                 })
                 .collect(),
         }
@@ -99,6 +102,7 @@ pub async fn read_raw(shared: &Shared, since: &str) -> Result<Batch, BridgeError
             limited: joined.timeline.limited,
             prev_batch: joined.timeline.prev_batch,
             events,
+            typing: crate::typing::typing_list(&joined.ephemeral.events),
         });
     }
     Ok(Batch {

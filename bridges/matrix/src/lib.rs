@@ -45,6 +45,8 @@ pub mod settings;
 mod sync;
 /// Thread per customer in shared rooms.
 mod threads;
+/// Typing notices both ways.
+mod typing;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,7 +54,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use handoff_bridge_api::{
-    Bridge, BridgeError, BridgeState, Capabilities, Delivered, InboundSender, Millis, Outgoing,
+    Bridge, BridgeError, BridgeState, Capabilities, Delivered, Endpoint, InboundSender, Millis,
+    Outgoing,
 };
 use matrix_sdk::ruma::{OwnedRoomId, OwnedUserId};
 use matrix_sdk::Client;
@@ -85,6 +88,8 @@ pub(crate) struct Shared {
     pub(crate) connected: AtomicBool,
     /// Serialises OpenCase so two retries cannot race to create a room.
     pub(crate) case_lock: tokio::sync::Mutex<()>,
+    /// Who is typing in each room, by the last notice.
+    pub(crate) typing: typing::Typing,
 }
 
 impl std::fmt::Debug for MatrixBridge {
@@ -123,6 +128,7 @@ impl MatrixBridge {
             first_start,
             connected: AtomicBool::new(true),
             case_lock: tokio::sync::Mutex::new(()),
+            typing: typing::Typing::default(),
         });
         sync::prime(&shared).await?;
         rooms::join_configured(&shared).await;
@@ -156,6 +162,7 @@ impl Bridge for MatrixBridge {
             private_rooms: true,
             pins: true,
             buttons: false,
+            typing: true,
             customers: true,
         }
     }
@@ -172,6 +179,10 @@ impl Bridge for MatrixBridge {
         let delivered = outgoing::carry_out(&self.shared, &out.key, &out.action).await?;
         self.shared.ledger.record(&out.key, &delivered)?;
         Ok(delivered)
+    }
+
+    async fn typing(&self, to: &Endpoint, on: bool) -> Result<(), BridgeError> {
+        typing::show(&self.shared, to, on).await
     }
 
     fn is_connected(&self) -> bool {

@@ -51,6 +51,14 @@ pub async fn carry_out(
             let id = send(&room, content, key, "send").await?;
             Ok(delivered_message(&room, to, id))
         }
+        // Matrix has no buttons for customers: the question's text lists
+        // its choices, and the customer types one.
+        Action::Ask { to, body, .. } => {
+            let room = rooms::joined(shared, &to.room).await?;
+            let content = placed(message(body, false), to, None)?;
+            let id = send(&room, content, key, "send").await?;
+            Ok(delivered_message(&room, to, id))
+        }
         Action::Edit { target, body } => {
             let room = rooms::joined(shared, &target.endpoint.room).await?;
             let content = message(body, false)

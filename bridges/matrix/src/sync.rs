@@ -207,6 +207,11 @@ async fn forward(
                 return Ok(false);
             }
         }
+        if let Some(users) = &update.typing {
+            if !crate::typing::forward(shared, inbound, room_id, users).await {
+                return Ok(false);
+            }
+        }
     }
     let total = acks.len();
     for handled in acks {

@@ -172,6 +172,7 @@ impl Bridge for SlackBridge {
             private_rooms: false,
             pins: true,
             buttons: true,
+            typing: false,
             customers: false,
         }
     }

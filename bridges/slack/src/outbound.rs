@@ -46,6 +46,8 @@ pub(crate) async fn send(inner: Arc<Inner>, out: Outgoing) -> Result<Delivered, 
         return Ok(done);
     }
     let room = match &out.action {
+        // Slack is a desk: its people are the team, never asked to pick.
+        Action::Ask { .. } => return Err(unsupported("questions with choices to customers")),
         Action::Send { to, .. }
         | Action::Notify { to, .. }
         | Action::Upload { to, .. }
@@ -235,6 +237,7 @@ async fn perform(inner: &Inner, channel: &str, out: &Outgoing) -> Result<Deliver
             })
         }
         Action::OpenCase { summary, .. } => open_case(inner, &out.key, channel, summary).await,
+        Action::Ask { .. } => Err(unsupported("questions with choices to customers")),
         Action::UpdateSummary {
             summary_message,
             summary,

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use handoff_bridge_api::{
-    Action, Bridge, BridgeError, BridgeState, Capabilities, Delivered, Endpoint, Inbound,
-    InboundKind, InboundSender, MessageRef, Outgoing,
+    Action, Bridge, BridgeError, BridgeState, Capabilities, Choice, Delivered, Endpoint, Inbound,
+    InboundKind, InboundSender, MessageRef, Outgoing, Text,
 };
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -303,6 +303,41 @@ impl Inner {
         Ok(entry)
     }
 
+    /// Appends a message of the team's side to `to`'s history.
+    async fn message(
+        &self,
+        to: &Endpoint,
+        key: &str,
+        from: Author,
+        name: Option<String>,
+        body: &Text,
+        choices: Vec<Choice>,
+    ) -> Result<Delivered, BridgeError> {
+        let text = body.plain.clone();
+        let entry = self
+            .append(
+                to,
+                key,
+                |seq| EntryKind::Message {
+                    id: format!("b-{seq}"),
+                    from,
+                    name,
+                    text,
+                    choices,
+                },
+                None,
+            )
+            .await?;
+        let id = match entry.kind {
+            EntryKind::Message { id, .. } => id,
+            _ => format!("b-{}", entry.seq),
+        };
+        Ok(Delivered::Message(MessageRef {
+            endpoint: to.clone(),
+            id,
+        }))
+    }
+
     async fn carry_out(&self, out: &Outgoing) -> Result<Delivered, BridgeError> {
         match &out.action {
             Action::Send {
@@ -313,29 +348,12 @@ impl Inner {
                 } else {
                     Author::Bot
                 };
-                let text = body.plain.clone();
-                let name = as_name.clone();
-                let entry = self
-                    .append(
-                        to,
-                        &out.key,
-                        |seq| EntryKind::Message {
-                            id: format!("b-{seq}"),
-                            from,
-                            name,
-                            text,
-                        },
-                        None,
-                    )
-                    .await?;
-                let id = match entry.kind {
-                    EntryKind::Message { id, .. } => id,
-                    _ => format!("b-{}", entry.seq),
-                };
-                Ok(Delivered::Message(MessageRef {
-                    endpoint: to.clone(),
-                    id,
-                }))
+                self.message(to, &out.key, from, as_name.clone(), body, Vec::new())
+                    .await
+            }
+            Action::Ask { to, body, choices } => {
+                self.message(to, &out.key, Author::Bot, None, body, choices.clone())
+                    .await
             }
             Action::Edit { target, body } => {
                 let (t, text) = (target.id.clone(), body.plain.clone());
@@ -485,7 +503,8 @@ impl Bridge for WebBridge {
             threads: false,
             private_rooms: false,
             pins: false,
-            buttons: false,
+            buttons: true,
+            typing: true,
             customers: true,
         }
     }
@@ -569,6 +588,16 @@ impl Bridge for WebBridge {
             .await?;
         self.inner.store.put_delivery(&out.key, &delivered)?;
         Ok(delivered)
+    }
+
+    async fn typing(&self, to: &Endpoint, on: bool) -> Result<(), BridgeError> {
+        if to.network != NETWORK {
+            return Err(rejected(format!("{to} is not a web endpoint")));
+        }
+        self.inner
+            .hub
+            .broadcast(&to.room, &ServerFrame::Typing { on });
+        Ok(())
     }
 
     fn is_connected(&self) -> bool {

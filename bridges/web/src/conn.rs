@@ -195,6 +195,7 @@ async fn handle(inner: &Arc<Inner>, sid: &str, ip: IpAddr, text: &str, sink: &mu
                 from: Author::Visitor,
                 name: None,
                 text: text.clone(),
+                choices: Vec::new(),
             };
             let kind = InboundKind::Message {
                 id: mid,

@@ -7,7 +7,7 @@
 //! the server answers `ack` once the message is durably taken (also for a
 //! repeat of an id it already took, which it does not take again).
 
-use handoff_bridge_api::Millis;
+use handoff_bridge_api::{Choice, Millis};
 use serde::{Deserialize, Serialize};
 
 /// A frame from the widget.
@@ -75,6 +75,9 @@ pub enum ServerFrame {
     Synced { last_seq: u64 },
     /// The client's frame `id` is taken (durably).
     Ack { id: String },
+    /// Someone of the team is (`on`) or no longer is writing a reply.
+    /// Passing: not in the history, not replayed.
+    Typing { on: bool },
     /// Something the client sent was refused. `id` names the frame, if it
     /// had one; `retry_after_ms` says when to try again (rate limits).
     Error {
@@ -137,6 +140,10 @@ pub enum EntryKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
         text: String,
+        /// Likely answers to offer as buttons (a question of the bot's);
+        /// pressing one sends its `reply` as the visitor's message.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        choices: Vec<Choice>,
     },
     /// Message `target` now reads `text`.
     Edit { target: String, text: String },
@@ -173,6 +180,7 @@ mod tests {
                 from: Author::Agent,
                 name: Some("Alice".into()),
                 text: "<b>hi</b>".into(),
+                choices: Vec::new(),
             },
         });
         let v: serde_json::Value = serde_json::to_value(&e).unwrap();

@@ -142,7 +142,10 @@ pub(crate) fn entry(text: &str) -> OutboxEntry {
     OutboxEntry {
         conversation: conv.key,
         key: format!("key-{text}"),
-        effect: Effect::Say { text: text.into() },
+        effect: Effect::Say {
+            text: text.into(),
+            choices: Vec::new(),
+        },
         attempts: 0,
     }
 }

@@ -28,8 +28,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use handoff_bridge_api::{
-    Action, Bridge, Button, CaseStatus, CaseSummary, Delivered, DeskTarget, Endpoint, Inbound,
-    InboundKind, InboundReceiver, MemoryState, Outgoing, Text,
+    Action, Bridge, BridgeError, Button, CaseStatus, CaseSummary, Choice, Delivered, DeskTarget,
+    Endpoint, Inbound, InboundKind, InboundReceiver, MemoryState, Outgoing, Text,
 };
 
 /// How long any one expectation may take.
@@ -357,6 +357,42 @@ pub async fn explain_reaches_the_person<H: Harness>(h: H) {
     .await;
 }
 
+/// `Ask` on a network where customers write delivers its text (the
+/// choices are extra: buttons where the network has them); a desk-only
+/// network refuses it as unsupported.
+pub async fn a_question_reads_well_without_its_buttons<H: Harness>(h: H) {
+    let at = h.conversation(8).await;
+    let out = Outgoing {
+        key: "suite-ask".into(),
+        action: Action::Ask {
+            to: at.clone(),
+            body: Text::plain("How did we do? 1 (poor) to 5 (great)"),
+            choices: (1..=5)
+                .map(|n| Choice {
+                    label: n.to_string(),
+                    reply: n.to_string(),
+                })
+                .collect(),
+        },
+    };
+    let result = h.bridge().send(&out).await;
+    if !h.bridge().capabilities().customers {
+        assert!(
+            matches!(result, Err(BridgeError::Unsupported { .. })),
+            "a desk-only network answered Ask with {result:?}"
+        );
+        return;
+    }
+    assert!(
+        matches!(result, Ok(Delivered::Message(_))),
+        "Ask answered {result:?}"
+    );
+    eventually_visible(&h, Person::Agent, &at, "the question", |s| {
+        s.iter().any(|t| t.contains("How did we do?"))
+    })
+    .await;
+}
+
 /// After `CloseCase` the desk still reports what is written there, and
 /// after `ReopenCase` too; after `forget` the bridge's delivery records
 /// are gone.
@@ -424,6 +460,7 @@ macro_rules! bridge_suite {
             edits_deletes_and_reactions_name_their_target,
             desk_events_keep_the_case_endpoint,
             explain_reaches_the_person,
+            a_question_reads_well_without_its_buttons,
             a_closed_case_still_hears_its_desk_and_records_are_forgotten,
         );
     };

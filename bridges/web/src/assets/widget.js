@@ -117,7 +117,11 @@
   var sendBtn = el("button", "hw-send", "Send");
   sendBtn.type = "submit";
   form.appendChild(label); form.appendChild(input); form.appendChild(sendBtn);
-  panel.appendChild(head); panel.appendChild(log); panel.appendChild(status); panel.appendChild(form);
+  /* "Support is typing…": shown while the team writes a reply. */
+  var typing = el("div", "hw-typing", "Support is typing\u2026");
+  typing.hidden = true;
+  typing.setAttribute("aria-live", "polite");
+  panel.appendChild(head); panel.appendChild(log); panel.appendChild(typing); panel.appendChild(status); panel.appendChild(form);
   root.appendChild(panel); root.appendChild(bubble);
 
   function theme(t) {
@@ -154,6 +158,31 @@
     node.classList.toggle("hw-pending", !!pending);
     log.scrollTop = log.scrollHeight;
   }
+  /* Suggested replies under the bot's question; pressing one sends its
+     text as the visitor's message. Only the latest question keeps them. */
+  function dropChoices() {
+    Array.prototype.forEach.call(log.querySelectorAll(".hw-choices"), function (n) { n.remove(); });
+  }
+  function addChoices(choices) {
+    var box = el("div", "hw-choices");
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", "Suggested replies");
+    choices.forEach(function (c) {
+      var b = el("button", "hw-choice", c.label);
+      b.type = "button";
+      b.addEventListener("click", function () { dropChoices(); sendText(c.reply); input.focus(); });
+      box.appendChild(b);
+    });
+    log.appendChild(box);
+    log.scrollTop = log.scrollHeight;
+  }
+  var typingTimer = null;
+  function showTyping(on) {
+    clearTimeout(typingTimer);
+    typing.hidden = !on;
+    /* A lost "stopped typing" must not leave it shown for ever. */
+    if (on) { typingTimer = setTimeout(function () { typing.hidden = true; }, 30000); }
+  }
   function notice(text) {
     log.appendChild(el("p", "hw-notice", text));
     log.scrollTop = log.scrollHeight;
@@ -166,7 +195,10 @@
     if (e.seq <= state.lastSeq) { return; }
     state.lastSeq = e.seq;
     if (e.kind === "message") {
+      dropChoices();
+      if (e.from === "agent") { showTyping(false); }
       addMessage(e.id, e.from, e.name, e.text, false);
+      if (e.choices && e.choices.length) { addChoices(e.choices); }
     } else if (e.kind === "edit" && shown[e.target]) {
       fillText(shown[e.target].lastChild, e.text);
     } else if (e.kind === "delete" && shown[e.target]) {
@@ -206,6 +238,8 @@
         save();
       } else if (f.type === "entry") {
         apply(f);
+      } else if (f.type === "typing") {
+        showTyping(!!f.on);
       } else if (f.type === "synced") {
         synced = true; delay = 1000; status.textContent = "";
         flush();
@@ -262,7 +296,7 @@
   saveLink.addEventListener("click", function () {
     var lines = [title.textContent + " \u2014 " + new Date().toISOString(), ""];
     Array.prototype.forEach.call(log.children, function (n) {
-      if (n === greeting) { return; }
+      if (n === greeting || n.classList.contains("hw-choices")) { return; }
       if (!n.classList.contains("hw-msg")) { lines.push("(" + n.textContent + ")"); return; }
       var who = n.firstChild.textContent;
       lines.push(who + ": " + n.lastChild.textContent);
@@ -278,14 +312,18 @@
     e.preventDefault();
     var text = input.value.trim();
     if (!text) { return; }
+    input.value = "";
+    sendText(text);
+  });
+  function sendText(text) {
     var m = { id: newId(), text: text };
     state.outbox.push(m);
     save();
+    dropChoices();
     addMessage("v-" + m.id, "visitor", null, text, true);
-    input.value = "";
     if (ws && synced) { ws.send(JSON.stringify({ type: "message", id: m.id, text: m.text })); }
     else { connect(); }
-  });
+  }
 
   fetch(base + "/widget/settings", { credentials: "omit" })
     .then(function (r) { return r.ok ? r.json() : {}; })

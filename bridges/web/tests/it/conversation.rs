@@ -229,7 +229,9 @@ async fn a_customer_network_refuses_desk_actions_and_says_so() {
     let run = Running::start(common::settings(), Arc::new(MemoryState::default())).await;
     let caps = run.bridge.capabilities();
     assert!(caps.customers);
-    assert!(!caps.threads && !caps.private_rooms && !caps.pins && !caps.buttons);
+    assert!(!caps.threads && !caps.private_rooms && !caps.pins);
+    // Buttons here are a question's choices for the visitor.
+    assert!(caps.buttons && caps.typing);
     let err = run
         .bridge
         .send(&Outgoing {
@@ -296,4 +298,67 @@ async fn an_event_the_core_did_not_store_is_offered_again_while_running() {
     // Once stored, it is not offered a third time: the next event is the next line.
     c.say("f2", "second line").await;
     assert_eq!(run.next().await.event_id, format!("{}/f2", hello.session));
+}
+
+#[tokio::test]
+async fn a_question_carries_its_choices_and_typing_reaches_every_tab_unstored() {
+    let state = Arc::new(MemoryState::default());
+    let run = Running::start(common::settings(), state).await;
+    let (mut one, hello) = Client::join(run.addr, None, None, None).await;
+    let (mut two, _) = Client::join(run.addr, Some(&hello.token), None, None).await;
+    let to = Endpoint::new("web", &hello.session);
+    let choices = vec![
+        handoff_bridge_api::Choice {
+            label: "How do I reset my password".into(),
+            reply: "How do I reset my password".into(),
+        },
+        handoff_bridge_api::Choice {
+            label: "None of these: talk to a person".into(),
+            reply: "None of these: talk to a person".into(),
+        },
+    ];
+    run.bridge
+        .send(&Outgoing {
+            key: "ask".into(),
+            action: Action::Ask {
+                to: to.clone(),
+                body: Text::plain("Did you mean:\n1. How do I reset my password\n2. None"),
+                choices: choices.clone(),
+            },
+        })
+        .await
+        .expect("ask");
+    for c in [&mut one, &mut two] {
+        match c.next().await {
+            ServerFrame::Entry(e) => match e.kind {
+                EntryKind::Message {
+                    from: Author::Bot,
+                    choices: got,
+                    ..
+                } => assert_eq!(got, choices),
+                other => panic!("expected the bot's question, got {other:?}"),
+            },
+            other => panic!("expected an entry, got {other:?}"),
+        }
+    }
+    run.bridge.typing(&to, true).await.expect("typing");
+    for c in [&mut one, &mut two] {
+        assert_eq!(c.next().await, ServerFrame::Typing { on: true });
+    }
+    run.bridge.typing(&to, false).await.expect("typing off");
+    assert_eq!(one.next().await, ServerFrame::Typing { on: false });
+    // Typing is passing: a tab that joins later replays the question
+    // with its choices, and no typing.
+    let (_three, later) = Client::join(run.addr, Some(&hello.token), Some(0), None).await;
+    assert_eq!(later.replay.len(), 1);
+    assert!(matches!(
+        &later.replay[0].kind,
+        EntryKind::Message { choices: c, .. } if c.len() == 2
+    ));
+    // A typing notice for an endpoint of another network is refused.
+    assert!(run
+        .bridge
+        .typing(&Endpoint::new("matrix", "!r:x"), true)
+        .await
+        .is_err());
 }

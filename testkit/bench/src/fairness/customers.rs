@@ -43,6 +43,7 @@ impl Bridge for NullCustomers {
             private_rooms: true,
             pins: true,
             buttons: false,
+            typing: false,
             customers: true,
         }
     }
